@@ -1,0 +1,18 @@
+"""Shoal's model layer (see ``agents.llm.client``)."""
+
+from agents.llm.client import LLM, ChatReply, ToolCall
+from agents.llm.endpoints import DefaultResolver, Endpoint
+from agents.llm.ledger import CallRecord, Ledger, Totals, read_ledger, summarize
+
+__all__ = [
+    "LLM",
+    "CallRecord",
+    "ChatReply",
+    "DefaultResolver",
+    "Endpoint",
+    "Ledger",
+    "ToolCall",
+    "Totals",
+    "read_ledger",
+    "summarize",
+]

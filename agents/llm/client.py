@@ -1,0 +1,408 @@
+"""The one model layer: every call to every model goes through ``LLM`` on the ``openai`` SDK.
+
+- ``chat``: plain chat, optional images (VLM role) and tools; returns a ``ChatReply``.
+- ``structured``: an answer validated into a pydantic model (json_schema ``response_format`` where the endpoint
+  supports it, JSON in text otherwise); invalid answers are sent back with the validation errors for a bounded
+  number of repairs, then ``StructuredOutputError``.
+- Retries: bounded, with exponential backoff, on rate limits, 5xx, timeouts and connection errors only.
+- Every attempt is written to the run's ledger; the budget is checked before each call is sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import openai
+from pydantic import BaseModel, ValidationError
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from agents.errors import ConfigError, ModelCallError, StructuredOutputError
+from agents.llm.budget import call_cost, check_budget, estimate_tokens
+from agents.llm.endpoints import DefaultResolver, Endpoint, EndpointResolver
+from agents.llm.ledger import CallRecord, Ledger
+from agents.llm.structured import JSONExtractionError, extract_json, response_format_for, validation_messages
+from agents.prompts import render_messages, render_text
+from agents.settings import RoleModel, Settings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T", bound=BaseModel)
+
+RETRYABLE: tuple[type[Exception], ...] = (
+    openai.RateLimitError,
+    openai.InternalServerError,
+    openai.APITimeoutError,
+    openai.APIConnectionError,
+    openai.APIResponseValidationError,
+)
+PROMPT_HEADER = "X-Shoal-Prompt"
+
+
+@dataclass
+class ToolCall:
+    id: str
+    name: str
+    arguments: str
+
+    def parsed_arguments(self) -> Any:
+        """The arguments as JSON (raises JSONExtractionError when the model wrote something else)."""
+        return extract_json(self.arguments) if self.arguments.strip() else {}
+
+
+@dataclass
+class ChatReply:
+    content: str
+    finish_reason: str
+    model: str
+    tokens_in: int
+    tokens_out: int
+    latency_s: float
+    tool_calls: list[ToolCall] = field(default_factory=list)
+
+    def assistant_message(self) -> dict[str, Any]:
+        """The reply as a message to append to the conversation."""
+        msg: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.tool_calls:
+            msg["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in self.tool_calls
+            ]
+        return msg
+
+
+ImageInput = Path | bytes
+
+
+def image_part(image: ImageInput) -> dict[str, Any]:
+    data = image.read_bytes() if isinstance(image, Path) else image
+    mime = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
+    url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+    return {"type": "image_url", "image_url": {"url": url}}
+
+
+class LLM:
+    """Model calls for one run. Share one instance (or ``bind`` views of it) across the run's stages."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        ledger: Ledger | None = None,
+        resolver: EndpointResolver | None = None,
+        context: dict[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.ledger = ledger if ledger is not None else Ledger(None)
+        self.resolver = resolver if resolver is not None else DefaultResolver(settings)
+        self.context = dict(context or {})
+        self._clients: dict[tuple[str, str], openai.OpenAI] = {}
+        self._lock = threading.Lock()
+        self._no_schema_roles: set[str] = set()
+
+    def bind(self, **context: str) -> LLM:
+        """A view that shares clients and ledger and adds ``context`` (e.g. stage, node) to every record."""
+        view = LLM.__new__(LLM)
+        view.__dict__.update(self.__dict__)
+        view.context = {**self.context, **{k: str(v) for k, v in context.items()}}
+        return view
+
+    # -- public API -------------------------------------------------------------------------------------------
+
+    def role_model(self, role: str) -> RoleModel:
+        return self.settings.models.for_role(role)
+
+    def supports_images(self, role: str) -> bool:
+        return self.role_model(role).supports_images
+
+    def chat(
+        self,
+        role: str,
+        prompt: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        messages: list[dict[str, Any]] | None = None,
+        images: list[ImageInput] | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        response_format: dict[str, Any] | None = None,
+    ) -> ChatReply:
+        """One chat completion. ``prompt`` names the template (rendered unless ``messages`` is given)."""
+        model = self.role_model(role)
+        msgs = list(messages) if messages is not None else render_messages(prompt, variables)
+        if images:
+            if not model.supports_images:
+                raise ConfigError(
+                    f"role {role!r} ({model.model}) is not configured to accept images; "
+                    f"set models.{role}.supports_images = true for a vision model"
+                )
+            msgs = _attach_images(msgs, images)
+        if tools and not model.supports_tools:
+            raise ConfigError(f"role {role!r} ({model.model}) is configured without tool support")
+        kwargs: dict[str, Any] = {
+            "messages": msgs,
+            "temperature": model.temperature if temperature is None else temperature,
+            "max_tokens": max_tokens or model.max_tokens,
+        }
+        if tools:
+            kwargs["tools"] = tools
+            if tool_choice is not None:
+                kwargs["tool_choice"] = tool_choice
+        if response_format is not None:
+            kwargs["response_format"] = response_format
+        return self._send(role, prompt, model, kwargs)
+
+    def structured(
+        self,
+        role: str,
+        prompt: str,
+        schema: type[T],
+        variables: dict[str, Any] | None = None,
+        *,
+        messages: list[dict[str, Any]] | None = None,
+        images: list[ImageInput] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> T:
+        """An answer validated into ``schema``, with bounded repair rounds."""
+        model = self.role_model(role)
+        msgs = list(messages) if messages is not None else render_messages(prompt, variables)
+        use_schema = model.structured_mode == "json_schema" and role not in self._no_schema_roles
+        if model.structured_mode == "text" or not use_schema:
+            msgs = _append_to_last_user(msgs, self._json_instructions(schema))
+        rounds = self.settings.llm.max_repairs + 1
+        errors: list[str] = []
+        raw = ""
+        for round_no in range(rounds):
+            fmt = self._response_format(role, model, schema)
+            try:
+                reply = self.chat(
+                    role,
+                    prompt,
+                    messages=msgs,
+                    images=images if round_no == 0 else None,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    response_format=fmt,
+                )
+            except openai.BadRequestError as exc:
+                if fmt is None or fmt.get("type") != "json_schema":
+                    raise ModelCallError(
+                        f"{prompt}: the endpoint rejected the request: {exc}", prompt=prompt, role=role, attempts=1
+                    ) from exc
+                log.warning("role %s: endpoint rejected json_schema response_format; using JSON in text", role)
+                self._no_schema_roles.add(role)
+                msgs = _append_to_last_user(msgs, self._json_instructions(schema))
+                continue
+            raw = reply.content
+            images = None  # the images are in the conversation already
+            try:
+                if reply.finish_reason == "length":
+                    raise JSONExtractionError("the answer was cut off at the token limit; answer more briefly")
+                return schema.model_validate(extract_json(raw))
+            except JSONExtractionError as exc:
+                errors = [str(exc)]
+            except ValidationError as exc:
+                errors = validation_messages(exc)
+            log.info("%s: invalid structured answer (round %d/%d): %s", prompt, round_no + 1, rounds, errors)
+            self._mark_invalid(prompt, role, model)
+            msgs = [
+                *msgs,
+                {"role": "assistant", "content": raw[:4000]},
+                {"role": "user", "content": render_text("_partials/repair", {"errors": errors})},
+            ]
+        raise StructuredOutputError(
+            f"{prompt}: no valid {schema.__name__} after {rounds} attempts: {'; '.join(errors)}",
+            prompt=prompt,
+            raw=raw,
+            errors=errors,
+        )
+
+    # -- internals --------------------------------------------------------------------------------------------
+
+    def _json_instructions(self, schema: type[BaseModel]) -> str:
+        return render_text("_partials/json_instructions", {"schema": json.dumps(schema.model_json_schema())})
+
+    def _response_format(self, role: str, model: RoleModel, schema: type[BaseModel]) -> dict[str, Any] | None:
+        if model.structured_mode == "json_schema" and role not in self._no_schema_roles:
+            return response_format_for(schema)
+        if model.structured_mode == "json_object":
+            return {"type": "json_object"}
+        return None
+
+    def _client(self, endpoint: Endpoint) -> openai.OpenAI:
+        key = (endpoint.base_url, endpoint.api_key)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                client = openai.OpenAI(
+                    base_url=endpoint.base_url,
+                    api_key=endpoint.api_key,
+                    max_retries=0,  # retries are ours: bounded, logged, by exception type
+                    timeout=self.settings.llm.request_timeout_s,
+                )
+                self._clients[key] = client
+            return client
+
+    def _mark_invalid(self, prompt: str, role: str, model: RoleModel) -> None:
+        self.ledger.record(
+            CallRecord(
+                prompt=prompt, role=role, model=model.model, endpoint="-", outcome="invalid", context=self.context
+            )
+        )
+
+    def _wait(self, state: RetryCallState) -> float:
+        cfg = self.settings.llm
+        exc = state.outcome.exception() if state.outcome else None
+        delay = min(cfg.backoff_max_s, cfg.backoff_base_s * (2 ** (state.attempt_number - 1)))
+        retry_after = _retry_after(exc)
+        if retry_after is not None:
+            delay = min(cfg.backoff_max_s, max(delay, retry_after))
+        return delay
+
+    def _send(self, role: str, prompt: str, model: RoleModel, kwargs: dict[str, Any]) -> ChatReply:
+        check_budget(self.settings.budget, self.ledger, model, kwargs["messages"], kwargs["max_tokens"])
+        endpoint = self.resolver.resolve(role, model)
+        client = self._client(endpoint)
+        attempts = self.settings.llm.max_retries + 1
+        retrying = Retrying(
+            stop=stop_after_attempt(attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(RETRYABLE),
+            reraise=True,
+        )
+        attempt_no = 0
+        try:
+            for attempt in retrying:
+                with attempt:
+                    attempt_no = attempt.retry_state.attempt_number
+                    return self._attempt(client, endpoint, role, prompt, model, kwargs, attempt_no)
+        except RETRYABLE as exc:
+            raise ModelCallError(
+                f"{prompt}: model call failed after {attempt_no} attempt(s) to {endpoint.label}: "
+                f"{type(exc).__name__}: {exc}",
+                prompt=prompt,
+                role=role,
+                attempts=attempt_no,
+            ) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(
+        self,
+        client: openai.OpenAI,
+        endpoint: Endpoint,
+        role: str,
+        prompt: str,
+        model: RoleModel,
+        kwargs: dict[str, Any],
+        attempt_no: int,
+    ) -> ChatReply:
+        start = time.monotonic()
+        try:
+            try:
+                resp = client.chat.completions.create(
+                    model=endpoint.model, extra_headers={PROMPT_HEADER: prompt}, **kwargs
+                )
+            except json.JSONDecodeError as exc:  # a 200 whose body is not JSON (a proxy's HTML page, say)
+                raise openai.APIResponseValidationError(
+                    response=_dummy_response(endpoint), body=None, message=f"the endpoint's answer is not JSON: {exc}"
+                ) from exc
+            if not getattr(resp, "choices", None):
+                raise openai.APIResponseValidationError(
+                    response=_dummy_response(endpoint), body=None, message="the endpoint returned no choices"
+                )
+        except Exception as exc:
+            self.ledger.record(
+                CallRecord(
+                    prompt=prompt,
+                    role=role,
+                    model=endpoint.model,
+                    endpoint=endpoint.label,
+                    latency_s=time.monotonic() - start,
+                    outcome=f"error:{type(exc).__name__}",
+                    attempt=attempt_no,
+                    context=self.context,
+                )
+            )
+            raise
+        latency = time.monotonic() - start
+        choice = resp.choices[0]
+        usage = resp.usage
+        tokens_in = usage.prompt_tokens if usage else estimate_tokens(kwargs["messages"])
+        content = choice.message.content or ""
+        tokens_out = usage.completion_tokens if usage else max(1, len(content) // 4)
+        finish = choice.finish_reason or "stop"
+        self.ledger.record(
+            CallRecord(
+                prompt=prompt,
+                role=role,
+                model=endpoint.model,
+                endpoint=endpoint.label,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                latency_s=latency,
+                cost_usd=call_cost(model, tokens_in, tokens_out),
+                outcome="truncated" if finish == "length" else "ok",
+                attempt=attempt_no,
+                context=self.context,
+            )
+        )
+        calls = [
+            ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "")
+            for c in (choice.message.tool_calls or [])
+            if getattr(c, "function", None) is not None
+        ]
+        return ChatReply(
+            content=content,
+            finish_reason=finish,
+            model=endpoint.model,
+            tokens_in=tokens_in,
+            tokens_out=tokens_out,
+            latency_s=latency,
+            tool_calls=calls,
+        )
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    if not headers:
+        return None
+    value = headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _dummy_response(endpoint: Endpoint) -> Any:
+    import httpx
+
+    return httpx.Response(200, request=httpx.Request("POST", endpoint.base_url))
+
+
+def _attach_images(messages: list[dict[str, Any]], images: list[ImageInput]) -> list[dict[str, Any]]:
+    out = list(messages)
+    for i in range(len(out) - 1, -1, -1):
+        if out[i]["role"] == "user":
+            content = out[i]["content"]
+            parts = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+            out[i] = {**out[i], "content": parts + [image_part(img) for img in images]}
+            return out
+    raise ConfigError("images need a user message to attach to")
+
+
+def _append_to_last_user(messages: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    out = list(messages)
+    for i in range(len(out) - 1, -1, -1):
+        if out[i]["role"] == "user" and isinstance(out[i]["content"], str):
+            out[i] = {**out[i], "content": f"{out[i]['content']}\n\n{text}"}
+            return out
+    return [*out, {"role": "user", "content": text}]

@@ -1,0 +1,258 @@
+"""One settings model for the whole of Shoal.
+
+Precedence, lowest to highest: defaults < TOML config file < environment (``SHOAL_`` prefix, ``__`` between
+nested names, e.g. ``SHOAL_MODELS__CODER__MODEL=gpt-4o-mini``) < command-line ``--set a.b=c`` overrides.
+
+The config file is ``--config FILE`` on the command line, else ``$SHOAL_CONFIG``, else ``./shoal.toml`` when it
+exists. A role whose ``base_url`` is empty uses the embedded local model (see ``agents.localmodel``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from agents.errors import ConfigError
+
+ROLES: tuple[str, ...] = ("ideation", "coder", "feedback", "vlm", "writer", "reviewer")
+Role = Literal["ideation", "coder", "feedback", "vlm", "writer", "reviewer"]
+
+_CONFIG_FILE: ContextVar[Path | None] = ContextVar("shoal_config_file", default=None)
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RoleModel(_Section):
+    """Which model serves one role, and what it costs."""
+
+    base_url: str | None = Field(
+        default=None, description="OpenAI-compatible base URL (…/v1); empty = embedded local model"
+    )
+    model: str = Field(default="embedded", description="model name sent to the endpoint")
+    api_key_env: str | None = Field(default=None, description="name of the environment variable with the key")
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=1024, ge=1)
+    price_in_per_mtok: float = Field(default=0.0, ge=0.0, description="USD per million prompt tokens")
+    price_out_per_mtok: float = Field(default=0.0, ge=0.0, description="USD per million completion tokens")
+    structured_mode: Literal["json_schema", "json_object", "text"] = Field(
+        default="json_schema", description="how structured output is requested from this endpoint"
+    )
+    supports_images: bool = Field(default=False, description="the model accepts image inputs")
+    supports_tools: bool = Field(default=True, description="the endpoint accepts OpenAI tool calls")
+
+    @property
+    def is_embedded(self) -> bool:
+        return not self.base_url
+
+
+def _role(**kw: Any) -> RoleModel:
+    return RoleModel(**kw)
+
+
+class Models(_Section):
+    ideation: RoleModel = Field(default_factory=lambda: _role(temperature=0.8, max_tokens=1024))
+    coder: RoleModel = Field(default_factory=lambda: _role(temperature=0.5, max_tokens=1536))
+    feedback: RoleModel = Field(default_factory=lambda: _role(temperature=0.3, max_tokens=512))
+    vlm: RoleModel = Field(default_factory=lambda: _role(temperature=0.3, max_tokens=512))
+    writer: RoleModel = Field(default_factory=lambda: _role(temperature=0.6, max_tokens=1536))
+    reviewer: RoleModel = Field(default_factory=lambda: _role(temperature=0.5, max_tokens=1024))
+
+    def for_role(self, role: str) -> RoleModel:
+        if role not in ROLES:
+            raise ConfigError(f"unknown model role {role!r}; roles are: {', '.join(ROLES)}")
+        return getattr(self, role)
+
+
+class LLMSettings(_Section):
+    """How calls are made: timeouts, bounded retries and repairs."""
+
+    request_timeout_s: float = Field(default=600.0, gt=0)
+    max_retries: int = Field(default=4, ge=0, le=20, description="retries after the first attempt")
+    backoff_base_s: float = Field(default=1.0, ge=0)
+    backoff_max_s: float = Field(default=30.0, ge=0)
+    max_repairs: int = Field(default=2, ge=0, le=10, description="structured-output repair rounds")
+
+
+class Budget(_Section):
+    max_usd: float | None = Field(default=None, ge=0, description="stop before a call would exceed this")
+    max_tokens: int | None = Field(default=None, ge=0, description="prompt + completion tokens per run")
+
+
+class EmbeddedModel(_Section):
+    """The default local model: Qwen2.5-Coder-1.5B-Instruct Q4_K_M, served by xllamacpp on loopback."""
+
+    n_ctx: int = Field(default=8192, ge=512)
+    threads: int = Field(default=0, ge=0, description="0 = all cores")
+    parallel: int = Field(default=1, ge=1, description="concurrent request slots")
+    startup_timeout_s: float = Field(default=180.0, gt=0)
+
+
+class SandboxSettings(_Section):
+    backend: Literal["auto", "local", "docker"] = "auto"
+    timeout_s: float = Field(default=300.0, gt=0)
+    memory_mb: int = Field(default=4096, ge=64)
+    cpu_s: int = Field(default=600, ge=1)
+    file_size_mb: int = Field(default=512, ge=1)
+    network: bool = Field(default=False, description="allow generated code to use the network")
+    max_output_chars: int = Field(default=20000, ge=1000)
+    docker_image: str = "python:3.11-slim"
+
+
+class SearchSettings(_Section):
+    """Experiment tree search (see agents.experiments)."""
+
+    num_drafts: int = Field(default=3, ge=1)
+    debug_prob: float = Field(default=0.5, ge=0.0, le=1.0)
+    max_debug_depth: int = Field(default=3, ge=0)
+    workers: int = Field(default=1, ge=1)
+    stage_iters: list[int] = Field(default_factory=lambda: [8, 6, 8, 6], min_length=4, max_length=4)
+    num_seeds: int = Field(default=3, ge=1)
+    seed: int = 0
+
+
+class LiteratureSettings(_Section):
+    semantic_scholar: bool = True
+    api_key_env: str = "S2_API_KEY"
+    api_url: str | None = Field(default=None, description="override (tests point this at a local replay)")
+    timeout_s: float = Field(default=20.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
+    local_library: Path | None = Field(default=None, description="BibTeX file or folder of PDFs")
+
+
+class Settings(BaseSettings):
+    """Every setting Shoal uses. ``shoal config show`` prints the resolved values."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHOAL_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    workspace: Path = Field(default=Path("workspace"), description="where runs are created")
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "shoal",
+        description="embedded model file and other caches",
+    )
+    models: Models = Field(default_factory=Models)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    budget: Budget = Field(default_factory=Budget)
+    embedded: EmbeddedModel = Field(default_factory=EmbeddedModel)
+    sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
+    search: SearchSettings = Field(default_factory=SearchSettings)
+    literature: LiteratureSettings = Field(default_factory=LiteratureSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _CONFIG_FILE.get()
+        if config_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    def to_toml(self) -> str:
+        """The resolved settings as TOML (None values are left out: TOML has no null)."""
+        data = self.model_dump(mode="json", exclude_none=True)
+        return tomli_w.dumps(data)
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``a.b=c`` -> (["a", "b"], value); the value is read as a TOML literal when it is one, else a string."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key or any(not part for part in key.split(".")):
+        raise ConfigError(f"--set {item!r}: expected KEY=VALUE with a dotted key, e.g. --set budget.max_usd=2.5")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.split("."), value
+
+
+def overrides_to_dict(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        path, value = parse_override(item)
+        node = out
+        for part in path[:-1]:
+            nxt = node.setdefault(part, {})
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"--set {item!r}: {part!r} is set twice with different shapes")
+            node = nxt
+        node[path[-1]] = value
+    return out
+
+
+def find_config_file(explicit: Path | None) -> Path | None:
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("SHOAL_CONFIG")
+    if env:
+        return Path(env)
+    local = Path("shoal.toml")
+    return local if local.is_file() else None
+
+
+def _format_validation(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(root)"
+        lines.append(f"  {loc}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(
+    config_file: Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    **init: Any,
+) -> Settings:
+    """Resolve settings from every source; raises ConfigError with a readable message on bad input."""
+    path = find_config_file(config_file)
+    if path is not None:
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist; pass an existing TOML file to --config")
+        try:
+            tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    cli = overrides_to_dict(overrides)
+    merged = _deep_merge(init, cli)
+    token = _CONFIG_FILE.set(path)
+    try:
+        return Settings(**merged)
+    except ValidationError as exc:
+        origin = f" (config file {path})" if path else ""
+        raise ConfigError(f"invalid settings{origin}:\n{_format_validation(exc)}") from exc
+    finally:
+        _CONFIG_FILE.reset(token)
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
