@@ -1,0 +1,1 @@
+"""Experiment manager: progressive agentic tree search over sandboxed experiments."""

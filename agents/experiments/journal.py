@@ -1,0 +1,173 @@
+"""The experiment tree's domain model: ``MetricValue``, ``ExecResult``, ``Node`` and ``Journal``.
+
+The journal is the single record of a search; it is written to ``journal.json`` (atomically) after every node.
+Node artefacts live in ``nodes/<id>/``: ``code.py``, ``stdout.txt``, ``metrics.json``, ``results/*.json``, ``*.png``.
+
+``metrics.json`` (written by generated code through the helper module copied into the node dir)::
+
+    {"metrics": [{"name": "val_loss", "direction": "minimize", "values": {"digits": 0.21, "iris": 0.35}}]}
+
+The first metric is the primary one; nodes are compared on the mean of its per-dataset values. A buggy node is
+worse than every non-buggy node, whatever its metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, PrivateAttr
+
+NodeKind = Literal["draft", "debug", "improve", "tune", "ablate", "seed"]
+Direction = Literal["maximize", "minimize"]
+
+
+class Metric(BaseModel):
+    name: str
+    direction: Direction = "maximize"
+    values: dict[str, float] = Field(description="dataset -> value")
+    std_err: dict[str, float] = Field(default_factory=dict, description="dataset -> standard error (seed runs)")
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values.values()) if self.values else float("nan")
+
+
+class MetricValue(BaseModel):
+    """A node's metrics; ordered by the primary metric, direction-aware. ``None`` metrics mean 'no result'."""
+
+    metrics: list[Metric] = Field(default_factory=list)
+
+    @property
+    def primary(self) -> Metric | None:
+        return self.metrics[0] if self.metrics else None
+
+    @property
+    def score(self) -> float | None:
+        """The primary metric's mean, signed so that larger is better (None when there is no usable value)."""
+        p = self.primary
+        if p is None or not p.values:
+            return None
+        m = p.mean
+        if m != m or m in (float("inf"), float("-inf")):  # NaN or inf
+            return None
+        return m if p.direction == "maximize" else -m
+
+    def better_than(self, other: MetricValue) -> bool:
+        a, b = self.score, other.score
+        if a is None:
+            return False
+        if b is None:
+            return True
+        return a > b
+
+
+class ExecResult(BaseModel):
+    exit_code: int | None = None
+    timed_out: bool = False
+    duration_s: float = 0.0
+    stdout_tail: str = ""
+    error: str = Field(default="", description="cleaned traceback or sandbox message")
+
+
+class Node(BaseModel):
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex[:10])
+    parent: str | None = None
+    stage: int = Field(ge=1, le=4)
+    kind: NodeKind
+    plan: str = ""
+    code: str = ""
+    status: Literal["pending", "running", "done"] = "pending"
+    exec: ExecResult | None = None
+    metric: MetricValue = Field(default_factory=MetricValue)
+    is_buggy: bool = False
+    bug_reason: str = ""
+    debug_depth: int = 0
+    plots: list[str] = Field(default_factory=list, description="PNG paths relative to the node dir")
+    plots_status: Literal["none", "ok", "failed", "invalid"] = "none"
+    critique: str = ""
+    model: str = ""
+    tag: str = Field(default="", description="hyperparameter setting or ablated component, to avoid repeats")
+    seed: int | None = None
+    created_at: float = Field(default_factory=time.time)
+    finished_at: float | None = None
+    llm_calls: int = 0
+
+    @property
+    def is_good(self) -> bool:
+        return self.status == "done" and not self.is_buggy and self.metric.score is not None
+
+    def better_than(self, other: Node) -> bool:
+        """Direction-aware order; buggy (or unfinished) nodes are worst."""
+        if not self.is_good:
+            return False
+        if not other.is_good:
+            return True
+        return self.metric.better_than(other.metric)
+
+
+class Journal(BaseModel):
+    """The whole tree. Derived views are computed, never stored."""
+
+    nodes: list[Node] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list, description="logged stage decisions")
+    _lock: threading.RLock = PrivateAttr(default_factory=threading.RLock)
+
+    def get(self, node_id: str) -> Node:
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        raise KeyError(node_id)
+
+    def add(self, node: Node) -> Node:
+        with self._lock:
+            self.nodes.append(node)
+        return node
+
+    def children(self, node_id: str) -> list[Node]:
+        return [n for n in self.nodes if n.parent == node_id]
+
+    def stage_nodes(self, stage: int) -> list[Node]:
+        return [n for n in self.nodes if n.stage == stage]
+
+    def drafts(self, stage: int | None = None) -> list[Node]:
+        return [n for n in self.nodes if n.kind == "draft" and (stage is None or n.stage == stage)]
+
+    def good_nodes(self, stage: int | None = None) -> list[Node]:
+        return [n for n in self.nodes if n.is_good and (stage is None or n.stage == stage)]
+
+    def buggy_leaves(self, stage: int | None = None) -> list[Node]:
+        return [
+            n
+            for n in self.nodes
+            if n.status == "done" and n.is_buggy and not self.children(n.id) and (stage is None or n.stage == stage)
+        ]
+
+    def best_node(self, stage: int | None = None) -> Node | None:
+        best: Node | None = None
+        for n in self.good_nodes(stage):
+            if n.kind == "seed":
+                continue
+            if best is None or n.better_than(best):
+                best = n
+        return best
+
+    def save(self, path: Path) -> None:
+        """Write atomically (temp file + rename) so a crash never leaves a torn journal."""
+        with self._lock:
+            data = self.model_dump_json(indent=1)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(data, encoding="utf-8")
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> Journal:
+        if not path.is_file():
+            return cls()
+        return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))

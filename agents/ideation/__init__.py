@@ -1,0 +1,1 @@
+"""Ideation: research ideas from a topic, checked against the literature (``shoal ideas``)."""
