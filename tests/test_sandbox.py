@@ -129,7 +129,17 @@ def test_no_network_connection_even_to_loopback(tmp_path: Path) -> None:
     assert "CONNECTED" in control.stdout
 
 
-def test_cannot_allocate_past_memory_limit(tmp_path: Path) -> None:
+def _sandbox_in(mode: str, **kw: object) -> LocalSandbox:
+    if mode == "pid-namespace":
+        return _pid_namespace_sandbox(**kw)
+    return LocalSandbox(_settings(**kw), isolation=NO_NAMESPACE)
+
+
+MODES = ["pid-namespace", "subreaper"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cannot_allocate_past_memory_limit(tmp_path: Path, mode: str) -> None:
     res = _run(
         tmp_path,
         """
@@ -137,7 +147,7 @@ def test_cannot_allocate_past_memory_limit(tmp_path: Path) -> None:
         block = bytearray(600 * 1024 * 1024)
         print("allocated", len(block))
         """,
-        sandbox=LocalSandbox(_settings(memory_mb=300)),
+        sandbox=_sandbox_in(mode, memory_mb=300),
     )
     assert not res.ok
     assert res.killed_reason == "memory"
@@ -160,7 +170,8 @@ def test_cpu_limit_stops_a_busy_loop(tmp_path: Path) -> None:
     assert res.killed_reason == "cpu" and res.exit_code is not None and res.exit_code < 0
 
 
-def test_cannot_fill_the_disk(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_cannot_fill_the_disk(tmp_path: Path, mode: str) -> None:
     res = _run(
         tmp_path,
         """
@@ -169,11 +180,20 @@ def test_cannot_fill_the_disk(tmp_path: Path) -> None:
                 fh.write(b"x" * 1024 * 1024)
         print("wrote 50 MB")
         """,
-        sandbox=LocalSandbox(_settings(file_size_mb=1)),
+        sandbox=_sandbox_in(mode, file_size_mb=1),
     )
     assert not res.ok and res.killed_reason == "file_size"
     assert "wrote" not in res.stdout
     assert (tmp_path / "big.bin").stat().st_size <= 1024 * 1024
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_death_by_signal_is_reported(tmp_path: Path, mode: str) -> None:
+    """The program's own status, not its supervisor's: killed by SIGXCPU reads as exit -24, reason "cpu"."""
+    res = _run(tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGXCPU)\n", sandbox=_sandbox_in(mode))
+    assert res.exit_code == -24 and res.killed_reason == "cpu" and not res.timed_out
+    res = _run(tmp_path, "raise SystemExit(3)\n", sandbox=_sandbox_in(mode))
+    assert res.exit_code == 3 and res.killed_reason is None
 
 
 _DAEMON = """
@@ -187,20 +207,20 @@ _DAEMON = """
     """
 
 
-@pytest.mark.parametrize("mode", ["pid-namespace", "subreaper"])
+@pytest.mark.parametrize("mode", MODES)
 def test_leaves_no_process_behind(tmp_path: Path, mode: str) -> None:
     token = f"1000.{uuid.uuid4().int % 10**9:09d}"
-    sandbox = _pid_namespace_sandbox() if mode == "pid-namespace" else LocalSandbox(_settings(), isolation=NO_NAMESPACE)
+    sandbox = _sandbox_in(mode)
     res = _run(tmp_path, _DAEMON.format(token=token, then="pass"), sandbox=sandbox)
     assert res.ok, res.stderr
     assert "daemon running" in res.stdout
     assert _processes_with(token) == []
 
 
-@pytest.mark.parametrize("mode", ["pid-namespace", "subreaper"])
+@pytest.mark.parametrize("mode", MODES)
 def test_leaves_no_process_behind_after_timeout(tmp_path: Path, mode: str) -> None:
     token = f"1000.{uuid.uuid4().int % 10**9:09d}"
-    sandbox = _pid_namespace_sandbox() if mode == "pid-namespace" else LocalSandbox(_settings(), isolation=NO_NAMESPACE)
+    sandbox = _sandbox_in(mode)
     res = _run(tmp_path, _DAEMON.format(token=token, then="time.sleep(60)"), sandbox=sandbox, timeout_s=1.0)
     assert res.timed_out and "daemon running" in res.stdout
     assert res.duration_s < 3.5
@@ -342,7 +362,7 @@ LocalSandbox(SandboxSettings(backend="local"), isolation=iso).run(Path(sys.argv[
 """
 
 
-@pytest.mark.parametrize("mode", ["pid-namespace", "subreaper"])
+@pytest.mark.parametrize("mode", MODES)
 def test_killing_shoal_takes_the_run_with_it(tmp_path: Path, mode: str) -> None:
     """kill -9 of the process that called run() must not leave the generated program (or its daemons) running."""
     import subprocess
