@@ -168,18 +168,24 @@ _END = re.compile(r"^% shoal:end (\S+)\s*$")
 
 
 def section_at_line(tex: str, line_no: int) -> str | None:
-    """The model-written section that holds 1-based ``line_no`` of a rendered paper (None: template text)."""
+    """The model-written section that holds 1-based ``line_no`` of a rendered paper (None: template text).
+
+    TeX reports some errors where the paragraph ends, on the blank line after a section's end marker: such a
+    line belongs to that section."""
+    lines = tex.splitlines()
     current: str | None = None
-    for i, line in enumerate(tex.splitlines(), start=1):
+    for i, line in enumerate(lines[:line_no], start=1):
         m = _BEGIN.match(line)
         if m:
             current = m.group(1)
-        elif _END.match(line):
-            if i >= line_no and current is not None:
-                return current
+        elif _END.match(line) and i < line_no:
             current = None
-        if i == line_no:
-            return current
+    if current is not None:
+        return current
+    if 1 < line_no <= len(lines) and not lines[line_no - 1].strip():
+        m = _END.match(lines[line_no - 2])
+        if m:
+            return m.group(1)
     return None
 
 

@@ -33,7 +33,7 @@ from agents.writeup.citations import (
 from agents.writeup.context import FigureInfo, WriterContext, build_context
 from agents.writeup.integrity import Issue, check_paper, drop_sentences_with
 from agents.writeup.latex_templates import Layout, PaperDoc, SectionDoc, get_layout, render_paper, tex_escape
-from agents.writeup.sections import ABSTRACT, APPENDIX, BODY_SECTIONS, revise_section, words_for, write_section
+from agents.writeup.sections import ABSTRACT, APPENDIX, BODY_SECTIONS, revise_section, write_section
 
 log = logging.getLogger(__name__)
 
@@ -285,14 +285,32 @@ class _Writer:
                 self._replace(s)
             return self.build("restored version before chktex revision")
 
+    def _shorten(self, ratio: float) -> None:
+        """Shorten the longest body sections, longest first, until the planned cut removes ``1 - ratio`` of the
+        body's words (with a margin); each is cut by at most half in one round."""
+        secs = sorted(self.doc.sections, key=lambda s: -len(s.body.split()))
+        total = sum(len(s.body.split()) for s in secs)
+        to_cut = int(total * (1 - ratio * 0.9))
+        for sec in secs:
+            if to_cut <= 0:
+                break
+            n = len(sec.body.split())
+            target = max(40, n - to_cut, n // 2)
+            if target >= n:
+                continue
+            self._replace(revise_section(self.llm, sec, "writeup/shorten", self.refs, words=target))
+            to_cut -= n - len((self._get(sec.name) or sec).body.split())
+
     def fit_pages(self, res: tex.CompileResult) -> tex.CompileResult:
         assert res.pdf is not None
         pages = tex.count_pages(res.pdf)
         limit = self.layout.page_limit
         if pages.body > limit:
             results = self._get("results")
-            if results is not None and len(results.floats) > 2:
-                keep, move = results.floats[:2], results.floats[2:]
+            first_fig = next((f for f in results.floats if "begin{figure" in f), None) if results else None
+            keep = [f for i, f in enumerate(results.floats) if i == 0 or f is first_fig] if results else []
+            if results is not None and len(results.floats) > len(keep):
+                move = [f for f in results.floats if not any(f is k for k in keep)]
                 self._replace(results.model_copy(update={"floats": keep}))
                 self.doc.appendix.insert(
                     0,
@@ -308,14 +326,7 @@ class _Writer:
                 pages = tex.count_pages(res.pdf) if res.pdf else pages
         while pages.body > limit and self.report.shorten_rounds < self.cfg.max_shorten_rounds:
             self.report.shorten_rounds += 1
-            ratio = limit / pages.body * 0.9
-            for spec in sorted(BODY_SECTIONS, key=lambda s: -len((self._get(s.name) or _EMPTY).body.split())):
-                sec = self._get(spec.name)
-                if sec is None:
-                    continue
-                target = min(words_for(spec, limit), int(len(sec.body.split()) * ratio))
-                if len(sec.body.split()) > target:
-                    self._replace(revise_section(self.llm, sec, "writeup/shorten", self.refs, words=max(40, target)))
+            self._shorten(limit / pages.body)
             self.enforce()
             res = self.build(f"shortening round {self.report.shorten_rounds}")
             assert res.pdf is not None
@@ -325,9 +336,6 @@ class _Writer:
         if not self.report.within_limit:
             log.warning("the paper's body has %d pages, over the %d-page limit", pages.body, limit)
         return res
-
-
-_EMPTY = SectionDoc(name="", title="", body="")
 
 
 def _section_of_error(source: str, line: int | None) -> str | None:
