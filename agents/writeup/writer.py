@@ -153,6 +153,16 @@ class _Writer:
     def _get(self, name: str) -> SectionDoc | None:
         return next((s for s in self.sections() if s.name == name), None)
 
+    def revise_for(self, requests: list[str]) -> None:
+        self.report.notes.append(f"revision round for {len(requests)} reviewer request(s)")
+        problems = [f"A reviewer asked: {r}" for r in requests[:8]]
+        for sec in list(self.doc.sections):
+            self._replace(
+                revise_section(
+                    self.llm, sec, "writeup/revise", self.refs, problems=problems, key_results=self.ctx.key_results
+                )
+            )
+
     # -- integrity ----------------------------------------------------------------------------------------------
 
     def _issues(self) -> list[Issue]:
@@ -351,8 +361,18 @@ def _plain_text(body: str) -> str:
     return tex_escape(" ".join(text.split()))
 
 
-def write_paper(run: RunDir, llm: LLM, settings: Settings, literature: LiteratureBackend) -> Path:
-    """Write, check and compile the paper of ``run``; returns ``paper/paper.pdf``."""
+def write_paper(
+    run: RunDir,
+    llm: LLM,
+    settings: Settings,
+    literature: LiteratureBackend,
+    *,
+    revision_requests: list[str] | None = None,
+) -> Path:
+    """Write, check and compile the paper of ``run``; returns ``paper/paper.pdf``.
+
+    ``revision_requests`` (a reviewer's, in a revision round) are sent to every body section's writer once,
+    after the first draft and before the integrity checks."""
     start = time.monotonic()
     w = _Writer(run, llm, settings, literature)
     missing = tex.tex_missing()
@@ -361,6 +381,8 @@ def write_paper(run: RunDir, llm: LLM, settings: Settings, literature: Literatur
     run.event("writeup_start", layout=w.layout.name)
     try:
         w.draft()
+        if revision_requests:
+            w.revise_for(revision_requests)
         w.integrity()
         res = w.build("first draft")
         if settings.writeup.chktex:
