@@ -287,3 +287,19 @@ def test_missing_tex_gives_one_message_and_leaves_the_sources(
     assert IDEA.title in tex and "\\begin{document}" in tex
     assert (run.path / "paper" / "references.bib").is_file()
     assert (run.path / "paper" / "attempts" / "01" / "paper.tex").is_file()
+
+
+@pytest.mark.slow
+@needs_tex
+def test_conference_layout_compiles_in_two_columns(
+    run: RunDir, scripted_llm: ScriptedServer, llm_settings: Settings
+) -> None:
+    """Builds a PDF: a few seconds."""
+    script_writer(scripted_llm)
+    llm_settings.writeup.layout = "conference"
+    pdf = _write(run, llm_settings)
+    report = _report(run)
+    assert report.layout == "conference" and report.page_limit == 8 and report.within_limit
+    assert "twocolumn]{article}" in _body_tex(run)
+    box = PdfReader(str(pdf)).pages[0].mediabox
+    assert (float(box.width), float(box.height)) == (612.0, 792.0)  # US letter

@@ -154,6 +154,7 @@ def test_placeholders_citations_and_figures_are_flagged(tmp_path: Path) -> None:
 def test_drop_sentences_keeps_the_rest() -> None:
     text = "First 0.950 is fine. Second 0.999 is not. Third.\n\nNext paragraph."
     assert drop_sentences_with(text, ["0.999"]) == "First 0.950 is fine. Third.\n\nNext paragraph."
+    assert drop_sentences_with("Done. TODO: add more. Next.", ["TODO"]) == "Done. Next."
 
 
 def _node(stage: int, kind: str, acc: float, loss: float, tag: str = "", se: float | None = None) -> Node:

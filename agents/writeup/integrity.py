@@ -189,11 +189,15 @@ def check_paper(
 
 
 def drop_sentences_with(text: str, tokens: list[str]) -> str:
-    """Last resort for numbers still unverified after the writer's rounds: remove the sentences that hold them."""
+    """Last resort for numbers still unverified (or placeholders left) after the writer's rounds: remove the
+    sentences that hold them. Numeric tokens match numbers as extracted; others match as substrings."""
     if not tokens:
         return text
-    out = []
-    for para in text.split("\n\n"):
-        kept = [s for s in _SENTENCE.split(para) if not any(raw for raw, _, _ in extract_numbers(s) if raw in tokens)]
-        out.append(" ".join(kept))
+    numeric = [t for t in tokens if any(c.isdigit() for c in t)]
+    other = [t for t in tokens if t not in numeric]
+
+    def bad(sentence: str) -> bool:
+        return any(t in sentence for t in other) or any(raw in numeric for raw, _, _ in extract_numbers(sentence))
+
+    out = [" ".join(s for s in _SENTENCE.split(para) if not bad(s)) for para in text.split("\n\n")]
     return "\n\n".join(p for p in out if p.strip())

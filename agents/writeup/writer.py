@@ -207,10 +207,7 @@ class _Writer:
             if sec is None:
                 continue
             self.report.integrity_dropped += [f"{name}: {t}" for t in tokens]
-            body = drop_sentences_with(sec.body, [t for t in tokens if any(c.isdigit() for c in t)])
-            for t in tokens:
-                if not any(c.isdigit() for c in t):
-                    body = "\n".join(line for line in body.split("\n") if t not in line)
+            body = drop_sentences_with(sec.body, tokens)
             self._replace(sec.model_copy(update={"body": body}))
         results = self._get("results")
         for i in issues:
