@@ -98,6 +98,7 @@ def test_paper_compiles_first_time_with_table_figures_and_verified_citations(
     assert lit.queries == report.citation_queries
     assert "Bishop" in bib  # BibTeX from the source, key rewritten to ours
     assert not report.removed_citations and not report.integrity_dropped
+    assert report.model_calls == len(scripted_llm.requests) == 11  # 2 citation calls + 9 sections, no repairs
 
     # the attempt is kept; the build log is there
     assert (run.path / "paper" / "attempts" / "01" / "paper.pdf").is_file()

@@ -78,6 +78,10 @@ def test_clean_body_makes_model_text_safe() -> None:
     assert r"\textbf{95.3\%}" in out and r"val\_set \& more" in out
     assert r"\ref{fig:a_b}" in out and "$x_i$" in out and r"\citep{k_1}" in out
     assert "``good''" in out and "---" in out and r"\texttt{code}" in out
+    assert (
+        clean_body("Points:\n- one\n- two\nEnd.")
+        == "Points:\n\\begin{itemize}\n\\item one\n\\item two\n\\end{itemize}\nEnd."
+    )
 
 
 def test_keys_are_stable_and_unique() -> None:

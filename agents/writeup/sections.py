@@ -89,6 +89,25 @@ def _escape_prose(text: str) -> str:
     return "".join(parts)
 
 
+_BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.*)$")
+
+
+def _markdown_lists(text: str) -> str:
+    """Runs of Markdown bullet or numbered lines -> an itemize environment."""
+    out: list[str] = []
+    items: list[str] = []
+    for line in [*text.split("\n"), ""]:
+        m = _BULLET.match(line)
+        if m:
+            items.append(m.group(1).strip())
+            continue
+        if items:
+            out += ["\\begin{itemize}", *(f"\\item {i}" for i in items), "\\end{itemize}"]
+            items = []
+        out.append(line)
+    return "\n".join(out[:-1])
+
+
 def clean_body(text: str) -> str:
     """A model's answer -> the LaTeX body of one section."""
     text = text.replace("\r\n", "\n")
@@ -98,6 +117,7 @@ def clean_body(text: str) -> str:
     text = re.sub(r"\*\*([^*\n]+)\*\*", r"\\textbf{\1}", text)
     text = re.sub(r"(?<![*\w])\*([^*\n]+)\*(?![*\w])", r"\\emph{\1}", text)
     text = re.sub(r"`([^`\n]+)`", r"\\texttt{\1}", text)
+    text = _markdown_lists(text)
     text = unicode_to_tex(text)
     text = _escape_prose(text)
     text = re.sub(r"\n{3,}", "\n\n", text)

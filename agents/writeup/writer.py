@@ -56,6 +56,9 @@ class WriteupReport(BaseModel):
     integrity_dropped: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
     seconds: float = 0.0
+    model_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
     pdf: str | None = None
 
 
@@ -371,6 +374,7 @@ def write_paper(
     ``revision_requests`` (a reviewer's, in a revision round) are sent to every body section's writer once,
     after the first draft and before the integrity checks."""
     start = time.monotonic()
+    before = llm.ledger.totals()
     w = _Writer(run, llm, settings, literature)
     missing = tex.tex_missing()
     if missing:
@@ -390,6 +394,10 @@ def write_paper(
     finally:
         w.report.references = [r.key for r in w.refs]
         w.report.seconds = round(time.monotonic() - start, 1)
+        after = llm.ledger.totals()
+        w.report.model_calls = after.calls - before.calls
+        w.report.tokens_in = after.tokens_in - before.tokens_in
+        w.report.tokens_out = after.tokens_out - before.tokens_out
         (w.paper_dir / "report.json").write_text(w.report.model_dump_json(indent=1), encoding="utf-8")
         run.event(
             "writeup_done",
