@@ -166,6 +166,9 @@ class WriteupSettings(_Section):
         default="workshop", description="workshop: 4 pages, one column; conference: 8 pages, two columns"
     )
     author: str = Field(default="Anonymous Authors", description="author line of the paper")
+    length_scale: float = Field(
+        default=1.0, ge=0.25, le=2.0, description="scales every section's target length (small models: 0.5)"
+    )
     citation_rounds: int = Field(default=2, ge=0, le=10, description="model <-> literature search rounds")
     max_references: int = Field(default=12, ge=0, le=100)
     integrity_rounds: int = Field(default=1, ge=0, le=5, description="rounds of sending wrong numbers back")

@@ -23,7 +23,8 @@ from agents.writeup import WriteupReport, write_paper
 @pytest.mark.embedded
 @pytest.mark.slow
 def test_embedded_model_writes_a_compiling_paper(tmp_path: Path) -> None:
-    """Slow (minutes on 2 cores): about a dozen generations of a few hundred tokens by the 1.5B model on CPU."""
+    """Slow (10-60 minutes on 2 shared cores): about a dozen generations of 100-300 tokens by the 1.5B model on
+    CPU; sections are kept short (length_scale 0.5)."""
     if shutil.which("latexmk") is None:
         pytest.skip("LaTeX is not installed")
     from agents.localmodel.weights import ensure_model_file
@@ -37,7 +38,14 @@ def test_embedded_model_writes_a_compiling_paper(tmp_path: Path) -> None:
     workspace = Path(keep) if keep else tmp_path / "workspace"
     settings = load_settings(
         None,
-        ["writeup.citation_rounds=1", "writeup.max_shorten_rounds=1", "writeup.max_compile_repairs=2"],
+        [
+            "writeup.citation_rounds=1",
+            "writeup.length_scale=0.5",
+            "writeup.max_shorten_rounds=1",
+            "writeup.max_compile_repairs=2",
+            "llm.request_timeout_s=1500",
+            "llm.max_retries=1",
+        ],
         workspace=workspace,
         cache_dir=base.cache_dir,
     )

@@ -124,14 +124,14 @@ def clean_body(text: str) -> str:
     return text.strip()
 
 
-def words_for(spec: SectionSpec, layout_pages: int) -> int:
-    return spec.words * max(1, layout_pages // 4)
+def words_for(spec: SectionSpec, layout_pages: int, scale: float = 1.0) -> int:
+    return max(40, int(spec.words * max(1, layout_pages // 4) * scale))
 
 
 def write_section(
-    llm: LLM, ctx: WriterContext, refs: list[Reference], spec: SectionSpec, layout_pages: int
+    llm: LLM, ctx: WriterContext, refs: list[Reference], spec: SectionSpec, layout_pages: int, scale: float = 1.0
 ) -> SectionDoc:
-    words = words_for(spec, layout_pages)
+    words = words_for(spec, layout_pages, scale)
     reply = llm.chat(
         "writer",
         f"writeup/{spec.name}",

@@ -125,10 +125,10 @@ class _Writer:
         self.report.citation_queries = cites.queries
         self.report.notes += cites.errors
         (self.paper_dir / "references.bib").write_text(write_bib(self.refs), encoding="utf-8")
-        pages = self.layout.page_limit
-        body = [write_section(self.llm, self.ctx, self.refs, spec, pages) for spec in BODY_SECTIONS]
-        abstract = write_section(self.llm, self.ctx, self.refs, ABSTRACT, pages)
-        appendix = write_section(self.llm, self.ctx, self.refs, APPENDIX, pages)
+        pages, scale = self.layout.page_limit, self.cfg.length_scale
+        body = [write_section(self.llm, self.ctx, self.refs, spec, pages, scale) for spec in BODY_SECTIONS]
+        abstract = write_section(self.llm, self.ctx, self.refs, ABSTRACT, pages, scale)
+        appendix = write_section(self.llm, self.ctx, self.refs, APPENDIX, pages, scale)
         results = next(s for s in body if s.name == "results")
         results.floats = [t.tex for t in self.ctx.tables] + [_figure_float(f, self.layout) for f in self.ctx.figures]
         appendix.floats = [_search_table(self.ctx)]
