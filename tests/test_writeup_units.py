@@ -135,6 +135,11 @@ def test_numbers_must_match_recorded_metrics(sentence: str, bad: list[str]) -> N
     assert [i.token for i in issues] == bad
 
 
+def test_recorded_hyperparameters_may_be_quoted() -> None:
+    sentence = "With noise scale 0.5 and weight decay 0.05 we reach 0.950; scale 0.7 was never run."
+    assert [i.token for i in check_numbers("results", sentence, allowed_values(FACTS, [0.5, 0.05]))] == ["0.7"]
+
+
 def test_placeholders_citations_and_figures_are_flagged(tmp_path: Path) -> None:
     (tmp_path / "fig_a.png").write_bytes(b"png")
     results = SectionDoc(

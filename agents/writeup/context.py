@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -79,6 +80,9 @@ class WriterContext(BaseModel):
     method_plan: str
     datasets: list[str]
     seeds: int = 0
+    config_numbers: list[float] = Field(
+        default_factory=list, description="numbers in the good nodes' plans and tags (hyperparameters): quotable"
+    )
 
 
 def fmt(value: float) -> str:
@@ -323,6 +327,16 @@ def load_figures(run: Path, journal: Journal) -> list[FigureInfo]:
     return out
 
 
+def config_numbers(journal: Journal) -> list[float]:
+    """Hyperparameter values recorded in good nodes' plans and tags ("noise scale 0.5", "l2=0.05")."""
+    found: set[float] = set()
+    for n in journal.nodes:
+        if n.is_good:
+            for raw in re.findall(r"(?<![\w.])\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+", f"{n.plan} {n.tag}"):
+                found.add(float(raw))
+    return sorted(found)
+
+
 def build_context(run: Path) -> WriterContext:
     """Everything the section writer needs, from ``run`` (raises UserInputError when there is nothing to write)."""
     idea = _pick_idea(run)
@@ -345,4 +359,5 @@ def build_context(run: Path) -> WriterContext:
         method_plan=_first_line(method_node.plan, 1500),
         datasets=sorted({f.dataset for f in facts}),
         seeds=_seed_count(journal, best),
+        config_numbers=config_numbers(journal),
     )

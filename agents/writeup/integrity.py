@@ -1,12 +1,12 @@
 """Integrity checks before compile: numbers, figures, citations, placeholders.
 
 - Numbers: in the results-bearing text (abstract, results, discussion, conclusion) and in every table, each
-  number written with a decimal point, an exponent or a percent sign must match a recorded metric value or
-  standard error, or the absolute difference of two recorded values of the same metric and dataset (an
-  "improvement of 0.05"), as written: within half a unit of its last printed digit, and also read as a
-  percentage (``91.2\\%`` matches 0.912). Integers without a percent sign are counts (seeds, epochs, layers) and
-  years; they are not checked. Numbers inside commands' arguments (``\\ref``, ``\\label``, ``\\cite``, lengths)
-  are ignored.
+  number written with a decimal point, an exponent or a percent sign must match, as written (within half a unit
+  of its last printed digit, and also read as a percentage: ``91.2\\%`` matches 0.912), a recorded metric value
+  or standard error, the absolute difference of two recorded values of the same metric and dataset (an
+  "improvement of 0.05"), or a hyperparameter recorded in a good node's plan or tag. Integers without a percent
+  sign are counts (seeds, epochs, layers) and years; they are not checked. Numbers inside commands' arguments
+  (``\\ref``, ``\\label``, ``\\cite``, lengths) are ignored.
 - Figures: every ``\\includegraphics`` file exists in ``paper/figures/``; every figure label is referenced.
 - Citations: every ``\\cite`` key is in the bibliography.
 - Placeholders: TODO, TBD, XX, lorem ipsum, ``[citation needed]``, ``<insert ...>``, unrendered template syntax.
@@ -84,10 +84,11 @@ def _tolerance(raw: str) -> float:
     return 0.5 * 10.0 ** (exp - decimals) + 1e-12
 
 
-def allowed_values(facts: Iterable[MetricFact]) -> tuple[list[float], list[float]]:
+def allowed_values(facts: Iterable[MetricFact], extra: Iterable[float] = ()) -> tuple[list[float], list[float]]:
     """(values a number may equal, ratios a percentage may equal): recorded values, standard errors, absolute
-    differences of two values of the same metric and dataset; relative differences for percentages."""
-    vals: set[float] = set()
+    differences of two values of the same metric and dataset, ``extra`` (recorded hyperparameters); relative
+    differences for percentages."""
+    vals: set[float] = {abs(x) for x in extra}
     ratios: set[float] = set()
     groups: dict[tuple[str, str], set[float]] = {}
     for f in facts:
@@ -172,10 +173,14 @@ def check_figures(sections: list[SectionDoc], figures_dir: Path) -> list[Issue]:
 
 
 def check_paper(
-    sections: list[SectionDoc], facts: list[MetricFact], known_keys: set[str], figures_dir: Path
+    sections: list[SectionDoc],
+    facts: list[MetricFact],
+    known_keys: set[str],
+    figures_dir: Path,
+    config_numbers: Iterable[float] = (),
 ) -> list[Issue]:
     """Every integrity issue of the paper's sections (abstract included as a section named 'abstract')."""
-    allowed = allowed_values(facts)
+    allowed = allowed_values(facts, config_numbers)
     issues: list[Issue] = []
     for s in sections:
         if s.name in NUMBER_SECTIONS:

@@ -170,7 +170,7 @@ class _Writer:
 
     def _issues(self) -> list[Issue]:
         keys = {r.key for r in self.refs}
-        return check_paper(self.sections(), self.ctx.facts, keys, self.figures_dir)
+        return check_paper(self.sections(), self.ctx.facts, keys, self.figures_dir, self.ctx.config_numbers)
 
     def integrity(self) -> None:
         """Send problems back to the section writers (bounded rounds), then enforce what is left."""
