@@ -16,22 +16,20 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from pathlib import Path
 
 from pydantic import BaseModel, Field
 
 from agents.errors import UserInputError
-from agents.experiments.journal import Journal, Metric, Node
+from agents.experiments.journal import Journal, Node
 from agents.ideation.schema import Idea
-from agents.writeup.latex_templates import tex_escape
+from agents.writeup.floats import ResultsTable, fmt, results_table
 
 log = logging.getLogger(__name__)
 
 STAGE_NAMES = {1: "initial implementation", 2: "baseline tuning", 3: "creative research", 4: "ablations"}
 ROW_LABELS = {1: "Initial implementation", 2: "Tuned baseline", 3: "Proposed method"}
-MAX_TABLE_COLUMNS = 6
 
 
 class StageSummary(BaseModel):
@@ -64,12 +62,6 @@ class FigureInfo(BaseModel):
     label: str
 
 
-class ResultsTable(BaseModel):
-    label: str
-    caption: str
-    tex: str
-
-
 class WriterContext(BaseModel):
     idea: Idea
     stages: list[StageSummary]
@@ -83,30 +75,6 @@ class WriterContext(BaseModel):
     config_numbers: list[float] = Field(
         default_factory=list, description="numbers in the good nodes' plans and tags (hyperparameters): quotable"
     )
-
-
-def fmt(value: float) -> str:
-    """How a metric value is printed in tables and the key-results digest."""
-    a = abs(value)
-    if not math.isfinite(value):
-        return str(value)
-    if a == 0:
-        return "0"
-    if a < 1e-3:
-        return f"{value:.2g}"
-    if a < 10:
-        return f"{value:.3f}"
-    if a < 100:
-        return f"{value:.2f}"
-    if a < 1000:
-        return f"{value:.1f}"
-    return f"{value:.0f}"
-
-
-def _cell(metric: Metric, dataset: str) -> str:
-    v = metric.values[dataset]
-    se = metric.std_err.get(dataset)
-    return f"{fmt(v)} $\\pm$ {fmt(se)}" if se is not None else fmt(v)
 
 
 def _pick_idea(run: Path) -> Idea:
@@ -179,67 +147,6 @@ def collect_facts(journal: Journal) -> list[MetricFact]:
                     )
                 )  # fmt: skip
     return facts
-
-
-def _columns(rows: list[Node]) -> list[tuple[str, str, str]]:
-    cols: list[tuple[str, str, str]] = []
-    for n in rows:
-        for m in n.metric.metrics:
-            for ds in m.values:
-                if (m.name, ds, m.direction) not in cols:
-                    cols.append((m.name, ds, m.direction))
-    if len(cols) > MAX_TABLE_COLUMNS:  # keep the primary metric only
-        primary = rows[0].metric.primary
-        cols = [c for c in cols if primary is not None and c[0] == primary.name][:MAX_TABLE_COLUMNS]
-    return cols
-
-
-def _metric(node: Node, name: str) -> Metric | None:
-    return next((m for m in node.metric.metrics if m.name == name), None)
-
-
-def results_table(rows: list[tuple[str, Node]], label: str, caption: str) -> ResultsTable | None:
-    """A booktabs table of ``rows`` (label, node), generated from the nodes' metrics."""
-    if not rows:
-        return None
-    cols = _columns([n for _, n in rows])
-    if not cols:
-        return None
-    best: dict[int, float] = {}
-    for j, (name, ds, direction) in enumerate(cols):
-        vals = [m.values[ds] for _, n in rows if (m := _metric(n, name)) and ds in m.values]
-        if len(vals) > 1:
-            best[j] = max(vals) if direction == "maximize" else min(vals)
-    arrows = {"maximize": r"$\uparrow$", "minimize": r"$\downarrow$"}
-    multi_ds = len({ds for _, ds, _ in cols}) > 1
-    head = [
-        f"{tex_escape(name)}{' (' + tex_escape(ds) + ')' if multi_ds else ''} {arrows[direction]}"
-        for name, ds, direction in cols
-    ]
-    lines = [
-        r"\begin{table}[!htbp]",
-        r"\centering",
-        r"\small",
-        rf"\caption{{{caption}}}",
-        rf"\label{{{label}}}",
-        r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
-        r"\begin{tabular}{l" + "c" * len(cols) + "}",
-        r"\toprule",
-        "Method & " + " & ".join(head) + r" \\",
-        r"\midrule",
-    ]
-    for row_label, node in rows:
-        cells = []
-        for j, (name, ds, _) in enumerate(cols):
-            m = _metric(node, name)
-            if m is None or ds not in m.values:
-                cells.append("--")
-                continue
-            cell = _cell(m, ds)
-            cells.append(rf"\textbf{{{cell}}}" if j in best and m.values[ds] == best[j] else cell)
-        lines.append(f"{tex_escape(row_label)} & " + " & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table}"]
-    return ResultsTable(label=label, caption=caption, tex="\n".join(lines))
 
 
 def _seed_count(journal: Journal, node: Node) -> int:

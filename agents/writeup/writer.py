@@ -30,9 +30,10 @@ from agents.writeup.citations import (
     resolve_citations,
     write_bib,
 )
-from agents.writeup.context import FigureInfo, WriterContext, build_context
+from agents.writeup.context import WriterContext, build_context
+from agents.writeup.floats import figure_float, search_table
 from agents.writeup.integrity import Issue, check_paper, drop_sentences_with
-from agents.writeup.latex_templates import Layout, PaperDoc, SectionDoc, get_layout, render_paper, tex_escape
+from agents.writeup.latex_templates import PaperDoc, SectionDoc, get_layout, render_paper, tex_escape
 from agents.writeup.sections import ABSTRACT, APPENDIX, BODY_SECTIONS, revise_section, write_section
 
 log = logging.getLogger(__name__)
@@ -60,41 +61,6 @@ class WriteupReport(BaseModel):
     tokens_in: int = 0
     tokens_out: int = 0
     pdf: str | None = None
-
-
-def _figure_float(fig: FigureInfo, layout: Layout) -> str:
-    width = r"\linewidth" if layout.twocolumn else r"0.75\linewidth"
-    return "\n".join(
-        [
-            r"\begin{figure}[!htbp]",
-            r"\centering",
-            rf"\includegraphics[width={width}]{{{fig.file}}}",
-            rf"\caption{{{tex_escape(fig.caption)}}}",
-            rf"\label{{{fig.label}}}",
-            r"\end{figure}",
-        ]
-    )
-
-
-def _search_table(ctx: WriterContext) -> str:
-    rows = [rf"{s.stage} & {tex_escape(s.name)} & {s.nodes} & {s.good} & {s.buggy} \\" for s in ctx.stages]
-    return "\n".join(
-        [
-            r"\begin{table}[h]",
-            r"\centering",
-            r"\small",
-            r"\caption{Automated experiment search: runs per stage.}",
-            r"\label{tab:search}",
-            r"\begin{tabular}{llccc}",
-            r"\toprule",
-            r"Stage & Purpose & Runs & Successful & Failed \\",
-            r"\midrule",
-            *rows,
-            r"\bottomrule",
-            r"\end{tabular}",
-            r"\end{table}",
-        ]
-    )
 
 
 class _Writer:
@@ -130,8 +96,10 @@ class _Writer:
         abstract = write_section(self.llm, self.ctx, self.refs, ABSTRACT, pages, scale)
         appendix = write_section(self.llm, self.ctx, self.refs, APPENDIX, pages, scale)
         results = next(s for s in body if s.name == "results")
-        results.floats = [t.tex for t in self.ctx.tables] + [_figure_float(f, self.layout) for f in self.ctx.figures]
-        appendix.floats = [_search_table(self.ctx)]
+        results.floats = [t.tex for t in self.ctx.tables] + [
+            figure_float(f.file, f.caption, f.label, twocolumn=self.layout.twocolumn) for f in self.ctx.figures
+        ]
+        appendix.floats = [search_table([(s.stage, s.name, s.nodes, s.good, s.buggy) for s in self.ctx.stages])]
         self.doc = PaperDoc(
             title=self.ctx.idea.title,
             author=self.cfg.author,
