@@ -304,3 +304,25 @@ def test_conference_layout_compiles_in_two_columns(
     assert "twocolumn]{article}" in _body_tex(run)
     box = PdfReader(str(pdf)).pages[0].mediabox
     assert (float(box.width), float(box.height)) == (612.0, 792.0)  # US letter
+
+
+@pytest.mark.slow
+@needs_tex
+def test_chktex_warnings_are_fed_back_once(run: RunDir, scripted_llm: ScriptedServer, llm_settings: Settings) -> None:
+    """Two latexmk builds (before and after the chktex revision): several seconds."""
+    script_writer(scripted_llm, skip=("writeup/discussion",))
+    scripted_llm.always(
+        "writeup/discussion",
+        text("Two cases remain open: a) real tabular data, and b) more seeds. Both need more compute."),
+    )
+    scripted_llm.script(
+        "writeup/revise",
+        text("Two cases remain open: real tabular data, and more seeds. Both need more compute."),
+    )
+    _write(run, llm_settings)
+    report = _report(run)
+    assert report.chktex_warnings == 2 and report.compile_attempts == 2
+    prompt = user_text(scripted_llm.requests_for("writeup/revise")[0])
+    assert "chktex: Solo `)' found" in prompt and "a) real tabular data" in prompt
+    assert "a) real" not in _body_tex(run)
+    assert "after chktex warnings" in (run.path / "paper" / "attempts" / "02" / "attempt.txt").read_text()

@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 MAX_EXCERPT_CHARS = 1500
 # chktex warnings worth a model's attention (others are typographic nits: spacing before \cite, dashes, ...).
-CHKTEX_KEEP = {9, 10, 15, 16, 17, 19, 32, 33, 34}
+CHKTEX_KEEP = {9, 10, 15, 16, 17, 18, 19, 32, 33, 34}
 
 
 class TexUnavailable(ShoalError):

@@ -73,7 +73,8 @@ _MATH = re.compile(r"(\$[^$]*\$)")
 
 
 def _escape_prose(text: str) -> str:
-    """Escape ``_ & #`` and ``%`` after a digit in prose (outside math and outside reference/citation arguments)."""
+    """Escape ``_ & #`` and ``%`` after a digit, and turn "straight quotes" into TeX quotes, in prose (outside
+    math and outside reference/citation arguments)."""
     parts = _MATH.split(text)
     for i in range(0, len(parts), 2):
         saved: list[str] = []
@@ -85,6 +86,7 @@ def _escape_prose(text: str) -> str:
         p = _PROTECT.sub(keep, parts[i])
         p = re.sub(r"(?<!\\)([_&#])", r"\\\1", p)
         p = re.sub(r"(?<=\d)\s?(?<!\\)%", r"\\%", p)
+        p = re.sub(r'(?<![\w\\])"([^"\n]+)"', r"``\1''", p)
         parts[i] = re.sub(r"\x01(\d+)\x02", lambda m, saved=saved: saved[int(m.group(1))], p)
     return "".join(parts)
 
