@@ -24,7 +24,7 @@ from agents.writeup import WriteupReport, write_paper
 @pytest.mark.slow
 def test_embedded_model_writes_a_compiling_paper(tmp_path: Path) -> None:
     """Slow (10-60 minutes on 2 shared cores): about a dozen generations of 100-300 tokens by the 1.5B model on
-    CPU; sections are kept short (length_scale 0.5)."""
+    CPU; sections are kept short (length_scale 0.4)."""
     if shutil.which("latexmk") is None:
         pytest.skip("LaTeX is not installed")
     from agents.localmodel.weights import ensure_model_file
@@ -40,7 +40,7 @@ def test_embedded_model_writes_a_compiling_paper(tmp_path: Path) -> None:
         None,
         [
             "writeup.citation_rounds=1",
-            "writeup.length_scale=0.5",
+            "writeup.length_scale=0.4",
             "writeup.max_shorten_rounds=1",
             "writeup.max_compile_repairs=2",
             "llm.request_timeout_s=1500",

@@ -138,7 +138,7 @@ def write_section(
         "writer",
         f"writeup/{spec.name}",
         _variables(ctx, refs, spec, words),
-        max_tokens=min(2048, int(words * 2.5) + 200),
+        max_tokens=min(2048, int(words * 1.6) + 80),  # ~1.3 tokens a word; a rambling answer is cut
     )
     body = clean_body(reply.content)
     if reply.finish_reason == "length":
@@ -179,7 +179,7 @@ def revise_section(
             "refs": [{"key": r.key, "title": r.paper.title} for r in refs],
             "key_results": key_results or [],
         },
-        max_tokens=min(3072, int(max(target, current) * 2.5) + 200),
+        max_tokens=min(3072, int(max(target, current) * 1.6) + 120),
     )
     body = clean_body(reply.content)
     if reply.finish_reason == "length":
