@@ -159,6 +159,25 @@ class LiteratureSettings(_Section):
     local_library: Path | None = Field(default=None, description="BibTeX file or folder of PDFs")
 
 
+class WriteupSettings(_Section):
+    """The paper writer (see agents.writeup)."""
+
+    layout: Literal["workshop", "conference"] = Field(
+        default="workshop", description="workshop: 4 pages, one column; conference: 8 pages, two columns"
+    )
+    author: str = Field(default="Anonymous Authors", description="author line of the paper")
+    length_scale: float = Field(
+        default=1.0, ge=0.25, le=2.0, description="scales every section's target length (small models: 0.5)"
+    )
+    citation_rounds: int = Field(default=2, ge=0, le=10, description="model <-> literature search rounds")
+    max_references: int = Field(default=12, ge=0, le=100)
+    integrity_rounds: int = Field(default=1, ge=0, le=5, description="rounds of sending wrong numbers back")
+    max_compile_repairs: int = Field(default=3, ge=0, le=10, description="LaTeX error repairs from the log")
+    chktex: bool = Field(default=True, description="feed chktex warnings back to the writer once")
+    max_shorten_rounds: int = Field(default=2, ge=0, le=5, description="rounds enforcing the page limit")
+    compile_timeout_s: float = Field(default=180.0, gt=0)
+
+
 class Settings(BaseSettings):
     """Every setting Shoal uses. ``shoal config show`` prints the resolved values."""
 
@@ -181,6 +200,7 @@ class Settings(BaseSettings):
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
     literature: LiteratureSettings = Field(default_factory=LiteratureSettings)
+    writeup: WriteupSettings = Field(default_factory=WriteupSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,377 @@
+"""``write_paper``: the writeup stage from a run directory to ``paper/paper.pdf``.
+
+Order: context -> citations (bounded rounds) -> sections -> integrity rounds (problems sent back to the writer,
+then deterministic enforcement) -> compile with bounded repairs from the log -> one chktex round -> page limit
+(move extra floats to the appendix, then bounded shortening rounds). Every compile is kept in
+``paper/attempts/NN/``; ``paper/report.json`` records what happened.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from agents.errors import ShoalError
+from agents.literature.base import LiteratureBackend
+from agents.llm import LLM
+from agents.rundir import RunDir
+from agents.settings import Settings
+from agents.writeup import compile as tex
+from agents.writeup.citations import (
+    CitationOutcome,
+    Reference,
+    cited_keys,
+    gather_citations,
+    resolve_citations,
+    write_bib,
+)
+from agents.writeup.context import WriterContext, build_context
+from agents.writeup.floats import figure_float, search_table
+from agents.writeup.integrity import Issue, check_paper, drop_sentences_with
+from agents.writeup.latex_templates import PaperDoc, SectionDoc, get_layout, render_paper, tex_escape
+from agents.writeup.sections import ABSTRACT, APPENDIX, BODY_SECTIONS, revise_section, write_section
+
+log = logging.getLogger(__name__)
+
+
+class WriteupReport(BaseModel):
+    layout: str
+    page_limit: int
+    pages_total: int | None = None
+    pages_body: int | None = None
+    within_limit: bool | None = None
+    compile_attempts: int = 0
+    latex_repairs: int = 0
+    chktex_warnings: int = 0
+    shorten_rounds: int = 0
+    moved_to_appendix: list[str] = Field(default_factory=list)
+    references: list[str] = Field(default_factory=list)
+    citation_queries: list[str] = Field(default_factory=list)
+    removed_citations: list[str] = Field(default_factory=list)
+    integrity_issues_sent_back: list[str] = Field(default_factory=list)
+    integrity_dropped: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    seconds: float = 0.0
+    model_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    pdf: str | None = None
+
+
+class _Writer:
+    """The state of one writeup: the document, the references, the report; each step is a method."""
+
+    def __init__(self, run: RunDir, llm: LLM, settings: Settings, literature: LiteratureBackend) -> None:
+        self.run, self.llm, self.settings, self.literature = run, llm.bind(stage="writeup"), settings, literature
+        self.cfg = settings.writeup
+        self.layout = get_layout(self.cfg.layout)
+        self.report = WriteupReport(layout=self.layout.name, page_limit=self.layout.page_limit)
+        self.paper_dir = run.subdir("paper")
+        self.figures_dir = self.paper_dir / "figures"
+        self.refs: list[Reference] = []
+        self.ctx: WriterContext
+        self.doc: PaperDoc
+
+    # -- drafting -----------------------------------------------------------------------------------------------
+
+    def draft(self) -> None:
+        self.ctx = build_context(self.run.path)
+        self.figures_dir.mkdir(parents=True, exist_ok=True)
+        for fig in self.ctx.figures:
+            shutil.copy2(fig.source, self.figures_dir / fig.file)
+        cites: CitationOutcome = gather_citations(
+            self.llm, self.literature, self.ctx, rounds=self.cfg.citation_rounds, max_refs=self.cfg.max_references
+        )
+        self.refs = cites.references
+        self.report.citation_queries = cites.queries
+        self.report.notes += cites.errors
+        (self.paper_dir / "references.bib").write_text(write_bib(self.refs), encoding="utf-8")
+        pages, scale = self.layout.page_limit, self.cfg.length_scale
+        body = [write_section(self.llm, self.ctx, self.refs, spec, pages, scale) for spec in BODY_SECTIONS]
+        abstract = write_section(self.llm, self.ctx, self.refs, ABSTRACT, pages, scale)
+        appendix = write_section(self.llm, self.ctx, self.refs, APPENDIX, pages, scale)
+        results = next(s for s in body if s.name == "results")
+        results.floats = [t.tex for t in self.ctx.tables] + [
+            figure_float(f.file, f.caption, f.label, twocolumn=self.layout.twocolumn) for f in self.ctx.figures
+        ]
+        appendix.floats = [search_table([(s.stage, s.name, s.nodes, s.good, s.buggy) for s in self.ctx.stages])]
+        self.doc = PaperDoc(
+            title=self.ctx.idea.title,
+            author=self.cfg.author,
+            abstract="",
+            sections=body,
+            appendix=[appendix],
+        )
+        self._abstract = abstract
+
+    def sections(self) -> list[SectionDoc]:
+        return [self._abstract, *self.doc.all_sections()]
+
+    def _replace(self, new: SectionDoc) -> None:
+        if new.name == "abstract":
+            self._abstract = new
+            return
+        for group in (self.doc.sections, self.doc.appendix):
+            for i, s in enumerate(group):
+                if s.name == new.name:
+                    group[i] = new
+
+    def _get(self, name: str) -> SectionDoc | None:
+        return next((s for s in self.sections() if s.name == name), None)
+
+    def revise_for(self, requests: list[str]) -> None:
+        self.report.notes.append(f"revision round for {len(requests)} reviewer request(s)")
+        problems = [f"A reviewer asked: {r}" for r in requests[:8]]
+        for sec in list(self.doc.sections):
+            self._replace(
+                revise_section(
+                    self.llm, sec, "writeup/revise", self.refs, problems=problems, key_results=self.ctx.key_results
+                )
+            )
+
+    # -- integrity ----------------------------------------------------------------------------------------------
+
+    def _issues(self) -> list[Issue]:
+        keys = {r.key for r in self.refs}
+        return check_paper(self.sections(), self.ctx.facts, keys, self.figures_dir, self.ctx.config_numbers)
+
+    def integrity(self) -> None:
+        """Send problems back to the section writers (bounded rounds), then enforce what is left."""
+        for _ in range(self.cfg.integrity_rounds):
+            issues = [i for i in self._issues() if i.kind != "figure"]
+            if not issues:
+                break
+            self.report.integrity_issues_sent_back += [f"{i.section}: {i.detail}" for i in issues]
+            by_section: dict[str, list[str]] = {}
+            for i in issues:
+                by_section.setdefault(i.section, []).append(i.detail)
+            for name, problems in by_section.items():
+                sec = self._get(name)
+                if sec is not None:
+                    self._replace(
+                        revise_section(
+                            self.llm, sec, "writeup/revise", self.refs, problems=problems,
+                            key_results=self.ctx.key_results,
+                        )
+                    )  # fmt: skip
+        self.enforce()
+
+    def enforce(self) -> None:
+        """Deterministic last resort: unknown citations removed, sentences with unverified numbers or placeholders
+        dropped, stray \\includegraphics removed, unreferenced figures referenced."""
+        keys = {r.key for r in self.refs}
+        for sec in self.sections():
+            body, removed = resolve_citations(sec.body, keys)
+            self.report.removed_citations += removed
+            body = re.sub(r"^.*\\includegraphics.*$", "", body, flags=re.M)
+            if body != sec.body:
+                self._replace(sec.model_copy(update={"body": body}))
+        issues = self._issues()
+        for name in {i.section for i in issues if i.kind in ("number", "placeholder")}:
+            sec = self._get(name)
+            tokens = [i.token for i in issues if i.section == name and i.kind in ("number", "placeholder")]
+            if sec is None:
+                continue
+            self.report.integrity_dropped += [f"{name}: {t}" for t in tokens]
+            body = drop_sentences_with(sec.body, tokens)
+            self._replace(sec.model_copy(update={"body": body}))
+        results = self._get("results")
+        for i in issues:
+            if i.kind == "figure" and i.token.startswith("fig:") and results is not None:
+                fig = next((f for f in self.ctx.figures if f.label == i.token), None)
+                if fig is not None:
+                    first = fig.caption.split(". ")[0].rstrip(".")
+                    extra = f"\n\nFigure~\\ref{{{fig.label}}}: {tex_escape(first)}."
+                    results = results.model_copy(update={"body": results.body + extra})
+                    self._replace(results)
+
+    # -- building -----------------------------------------------------------------------------------------------
+
+    def render(self) -> str:
+        self.doc.abstract = self._abstract.body
+        text = "\n".join(s.body for s in self.sections())
+        self.doc.cite_keys = [k for k in cited_keys(text) if k in {r.key for r in self.refs}]
+        source = render_paper(self.layout, self.doc)
+        (self.paper_dir / "paper.tex").write_text(source, encoding="utf-8")
+        return source
+
+    def build(self, purpose: str) -> tex.CompileResult:
+        """Render and compile, repairing LaTeX errors from the log (bounded); a section that still breaks the
+        build is reduced to plain text. Raises TexUnavailable (sources written) or ShoalError."""
+        for repair in range(self.cfg.max_compile_repairs + 2):
+            source = self.render()
+            missing = tex.tex_missing()
+            if missing:
+                tex.keep_attempt(self.paper_dir, purpose, None)
+                raise tex.TexUnavailable(f"{missing}\nThe LaTeX sources are in {self.paper_dir / 'paper.tex'}.")
+            res = tex.compile_tex(self.paper_dir, timeout_s=self.cfg.compile_timeout_s)
+            self.report.compile_attempts += 1
+            tex.keep_attempt(self.paper_dir, purpose, res)
+            if res.ok:
+                return res
+            name = _section_of_error(source, res.error_line)
+            sec = self._get(name) if name else None
+            if sec is None:
+                break
+            if repair < self.cfg.max_compile_repairs:
+                self.report.latex_repairs += 1
+                purpose = f"repair of {name} after a LaTeX error"
+                self._replace(
+                    revise_section(self.llm, sec, "writeup/fix_latex", self.refs, log_excerpt=res.log_excerpt)
+                )
+                self.enforce()
+            else:
+                purpose = f"{name} reduced to plain text after {repair} failed repairs"
+                self.report.notes.append(purpose)
+                self._replace(sec.model_copy(update={"body": _plain_text(sec.body)}))
+        raise ShoalError(
+            f"LaTeX failed to build the paper after {self.report.compile_attempts} attempts; "
+            f"see {self.paper_dir / 'build.log'}"
+        )
+
+    def chktex_round(self, res: tex.CompileResult) -> tex.CompileResult:
+        """Feed chktex's warnings back once; keep the version before it when the revision breaks the build."""
+        tex_path = self.paper_dir / "paper.tex"
+        warnings = tex.run_chktex(tex_path)
+        source = tex_path.read_text(encoding="utf-8")
+        by_section: dict[str, list[str]] = {}
+        for w in warnings:
+            name = _section_of_error(source, w.line)
+            if name:
+                by_section.setdefault(name, []).append(f"chktex: {w.message}: {w.text}")
+        self.report.chktex_warnings = sum(len(v) for v in by_section.values())
+        if not by_section:
+            return res
+        saved = [s.model_copy() for s in self.sections()]
+        for name, problems in by_section.items():
+            sec = self._get(name)
+            if sec is not None:
+                self._replace(revise_section(self.llm, sec, "writeup/revise", self.refs, problems=problems[:8]))
+        self.enforce()
+        try:
+            return self.build("after chktex warnings")
+        except tex.TexUnavailable:
+            raise
+        except ShoalError:
+            log.warning("the chktex revision broke the build; keeping the version before it")
+            for s in saved:
+                self._replace(s)
+            return self.build("restored version before chktex revision")
+
+    def _shorten(self, ratio: float) -> None:
+        """Shorten the longest body sections, longest first, until the planned cut removes ``1 - ratio`` of the
+        body's words (with a margin); each is cut by at most half in one round."""
+        secs = sorted(self.doc.sections, key=lambda s: -len(s.body.split()))
+        total = sum(len(s.body.split()) for s in secs)
+        to_cut = int(total * (1 - ratio * 0.9))
+        for sec in secs:
+            if to_cut <= 0:
+                break
+            n = len(sec.body.split())
+            target = max(40, n - to_cut, n // 2)
+            if target >= n:
+                continue
+            self._replace(revise_section(self.llm, sec, "writeup/shorten", self.refs, words=target))
+            to_cut -= n - len((self._get(sec.name) or sec).body.split())
+
+    def fit_pages(self, res: tex.CompileResult) -> tex.CompileResult:
+        assert res.pdf is not None
+        pages = tex.count_pages(res.pdf)
+        limit = self.layout.page_limit
+        if pages.body > limit:
+            results = self._get("results")
+            first_fig = next((f for f in results.floats if "begin{figure" in f), None) if results else None
+            keep = [f for i, f in enumerate(results.floats) if i == 0 or f is first_fig] if results else []
+            if results is not None and len(results.floats) > len(keep):
+                move = [f for f in results.floats if not any(f is k for k in keep)]
+                self._replace(results.model_copy(update={"floats": keep}))
+                self.doc.appendix.insert(
+                    0,
+                    SectionDoc(
+                        name="appendix_results",
+                        title="Additional Results",
+                        body="This section holds the figures and tables that did not fit the page limit.",
+                        floats=move,
+                    ),
+                )
+                self.report.moved_to_appendix = [m.split("label{")[1].split("}")[0] for m in move if "label{" in m]
+                res = self.build("floats moved to the appendix for the page limit")
+                pages = tex.count_pages(res.pdf) if res.pdf else pages
+        while pages.body > limit and self.report.shorten_rounds < self.cfg.max_shorten_rounds:
+            self.report.shorten_rounds += 1
+            self._shorten(limit / pages.body)
+            self.enforce()
+            res = self.build(f"shortening round {self.report.shorten_rounds}")
+            assert res.pdf is not None
+            pages = tex.count_pages(res.pdf)
+        self.report.pages_total, self.report.pages_body = pages.total, pages.body
+        self.report.within_limit = pages.body <= limit
+        if not self.report.within_limit:
+            log.warning("the paper's body has %d pages, over the %d-page limit", pages.body, limit)
+        return res
+
+
+def _section_of_error(source: str, line: int | None) -> str | None:
+    from agents.writeup.latex_templates import section_at_line
+
+    return section_at_line(source, line) if line else None
+
+
+def _plain_text(body: str) -> str:
+    text = re.sub(r"\\(?:cite[a-zA-Z]*|ref|label)\*?(?:\[[^\]]*\])*\{[^}]*\}", "", body)
+    text = re.sub(r"\\[a-zA-Z]+\*?(?:\[[^\]]*\])?", " ", text)
+    text = re.sub(r"[{}$^_\\]", " ", text)
+    return tex_escape(" ".join(text.split()))
+
+
+def write_paper(
+    run: RunDir,
+    llm: LLM,
+    settings: Settings,
+    literature: LiteratureBackend,
+    *,
+    revision_requests: list[str] | None = None,
+) -> Path:
+    """Write, check and compile the paper of ``run``; returns ``paper/paper.pdf``.
+
+    ``revision_requests`` (a reviewer's, in a revision round) are sent to every body section's writer once,
+    after the first draft and before the integrity checks."""
+    start = time.monotonic()
+    before = llm.ledger.totals()
+    w = _Writer(run, llm, settings, literature)
+    missing = tex.tex_missing()
+    if missing:
+        log.warning("%s The .tex sources will still be written.", missing)
+    run.event("writeup_start", layout=w.layout.name)
+    try:
+        w.draft()
+        if revision_requests:
+            w.revise_for(revision_requests)
+        w.integrity()
+        res = w.build("first draft")
+        if settings.writeup.chktex:
+            res = w.chktex_round(res)
+        res = w.fit_pages(res)
+        assert res.pdf is not None
+        w.report.pdf = "paper/paper.pdf"
+    finally:
+        w.report.references = [r.key for r in w.refs]
+        w.report.seconds = round(time.monotonic() - start, 1)
+        after = llm.ledger.totals()
+        w.report.model_calls = after.calls - before.calls
+        w.report.tokens_in = after.tokens_in - before.tokens_in
+        w.report.tokens_out = after.tokens_out - before.tokens_out
+        (w.paper_dir / "report.json").write_text(w.report.model_dump_json(indent=1), encoding="utf-8")
+        run.event(
+            "writeup_done",
+            pdf=w.report.pdf,
+            pages_body=w.report.pages_body,
+            compile_attempts=w.report.compile_attempts,
+            seconds=w.report.seconds,
+        )
+    return res.pdf
