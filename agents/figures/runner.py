@@ -8,6 +8,7 @@ The sandbox is injected (``agents.sandbox.make_sandbox(settings.sandbox)`` in pr
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,3 +72,19 @@ def run_plot_script(sandbox: ScriptSandbox, workdir: Path, script: str, timeout_
         error = "the script ran but saved no PNG file"
     log.debug("plot script %s in %s: ok=%s pngs=%s", script, workdir, not error, pngs)
     return ScriptRun(ok=not error, error=error, pngs=pngs, duration_s=float(getattr(res, "duration_s", 0.0)))
+
+
+_FENCE = re.compile(r"```(?:python|py|Python)?[ \t]*\n(.*?)```", re.DOTALL)
+
+
+def extract_code(text: str) -> str:
+    """The python script in a model's answer: the longest fenced block, else the whole text when it looks like
+    code, else ""."""
+    blocks = [b.strip() for b in _FENCE.findall(text) if b.strip()]
+    if blocks:
+        return max(blocks, key=len)
+    open_fence = re.search(r"```(?:python|py)?[ \t]*\n(.*)$", text, re.DOTALL)  # cut off before the closing fence
+    if open_fence:
+        return open_fence.group(1).strip()
+    stripped = text.strip()
+    return stripped if re.search(r"^(import|from)\s+\w+", stripped, re.MULTILINE) else ""
