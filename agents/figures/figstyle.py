@@ -38,6 +38,7 @@ def apply_style() -> None:
             "xtick.labelsize": 9,
             "ytick.labelsize": 9,
             "axes.grid": True,
+            "axes.axisbelow": True,
             "grid.alpha": 0.3,
             "axes.spines.top": False,
             "axes.spines.right": False,
