@@ -1,59 +1,18 @@
-"""Test-only helpers for the figures tests: a minimal real-subprocess runner (stand-in until ``agents.sandbox``
-lands on main) and a writer of node artefacts per the contract (stand-in for ``agents/experiments/shoal_helper.py``).
-"""
+"""Test-only helpers for the figures tests: the real local sandbox, and real node directories made by running small
+numpy experiments that write their artefacts per the contract (a stand-in for ``agents/experiments/shoal_helper.py``
+until the experiments branch lands)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-
-@dataclass
-class RunResult:
-    exit_code: int | None
-    timed_out: bool
-    duration_s: float
-    stdout: str
-    stderr: str
-    killed_reason: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
+from agents.sandbox import Sandbox, make_sandbox
+from agents.settings import SandboxSettings
 
 
-class SubprocessRunner:
-    """Runs argv in workdir with a timeout, in its own process group; ``python`` means this interpreter."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def run(
-        self, workdir: Path, argv: list[str], *, timeout_s: float | None = None, env: dict[str, str] | None = None
-    ) -> RunResult:
-        self.calls += 1
-        argv = [sys.executable if a == "python" and i == 0 else a for i, a in enumerate(argv)]
-        base = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir), "MPLBACKEND": "Agg", "LANG": "C.UTF-8"}
-        start = time.monotonic()
-        try:
-            proc = subprocess.run(
-                argv,
-                cwd=workdir,
-                env={**base, **(env or {})},
-                capture_output=True,
-                text=True,
-                timeout=timeout_s or 120,
-                start_new_session=True,
-            )
-        except subprocess.TimeoutExpired as exc:
-            return RunResult(
-                None, True, time.monotonic() - start, str(exc.stdout or ""), str(exc.stderr or ""), "timeout"
-            )
-        return RunResult(proc.returncode, False, time.monotonic() - start, proc.stdout, proc.stderr)
+def local_sandbox() -> Sandbox:
+    """The real local sandbox backend (rlimits, scrubbed env, no network where the kernel allows)."""
+    return make_sandbox(SandboxSettings(backend="local"))
 
 
 # -- real node directories ---------------------------------------------------------------------------------------
@@ -134,7 +93,7 @@ def node_from_dir(node_dir: Path, **fields: object):  # type: ignore[no-untyped-
     )
 
 
-def run_node(run_dir: Path, runner: SubprocessRunner, node_id: str, **params: object) -> Path:
+def run_node(run_dir: Path, runner: Sandbox, node_id: str, **params: object) -> Path:
     """Write and really run one experiment node in ``nodes/<id>/``; returns the node dir."""
     node_dir = run_dir / "nodes" / node_id
     node_dir.mkdir(parents=True)
@@ -148,7 +107,7 @@ def run_node(run_dir: Path, runner: SubprocessRunner, node_id: str, **params: ob
     return node_dir
 
 
-def build_journal(run_dir: Path, runner: SubprocessRunner):  # type: ignore[no-untyped-def]
+def build_journal(run_dir: Path, runner: Sandbox):  # type: ignore[no-untyped-def]
     """A small real journal: a draft, a tuned node, a creative node, an ablation and three seed re-runs of the
     best node (whose std_err is filled from them), every one produced by really running its program."""
     import json

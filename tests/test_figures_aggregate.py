@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from figures_support import SubprocessRunner, build_journal
+from figures_support import build_journal, local_sandbox
 
 from agents.figures.aggregate import aggregate_figures
 from agents.figures.lint import read_probe
@@ -77,7 +77,7 @@ def journal_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("journal")
     run = create_run(load_settings(None, [], workspace=root / "ws"), "figures e2e")
-    build_journal(run.path, SubprocessRunner())
+    build_journal(run.path, local_sandbox())
     (run.path / "idea.md").write_text("# Learning-rate sensitivity of logistic regression\n")
     return Path(shutil.copytree(run.path, root / "template"))
 
@@ -97,7 +97,7 @@ def test_aggregation_end_to_end(
     scripted_llm.script("figures/fix_plot", text(SCRIPT.replace("YLABEL", 'ax.set_ylabel("validation accuracy")')))
     scripted_llm.always("figures/critic_text", json_reply(VALID))
     llm = LLM(llm_settings, Ledger(run.ledger_path))
-    captions = aggregate_figures(run, llm, SubprocessRunner(), llm_settings)
+    captions = aggregate_figures(run, llm, local_sandbox(), llm_settings)
 
     names = [f.name for f in captions.figures]
     assert names == ["fig_learning_curves", "fig_accuracy_by_method"]
@@ -131,7 +131,7 @@ def test_fallback_figures_when_the_model_never_writes_a_working_script(
     scripted_llm.script("figures/aggregate_plan", json_reply(PLAN))
     scripted_llm.script("figures/aggregate_script", text("```python\nraise SystemExit('no figures today')\n```"))
     scripted_llm.script("figures/fix_plot", text("Sorry, I can't help with plotting."))
-    captions = aggregate_figures(run, LLM(llm_settings, Ledger(run.ledger_path)), SubprocessRunner(), llm_settings)
+    captions = aggregate_figures(run, LLM(llm_settings, Ledger(run.ledger_path)), local_sandbox(), llm_settings)
     names = {f.name for f in captions.figures}
     assert names == {"fig_metric_comparison", "fig_learning_curves"}
     assert all("deterministic" in f.critique for f in captions.figures)
@@ -144,7 +144,7 @@ def test_unusable_plan_falls_back(
 ) -> None:
     run = copy_run(journal_run, tmp_path)
     scripted_llm.script("figures/aggregate_plan", *[malformed_json()] * (llm_settings.llm.max_repairs + 1))
-    captions = aggregate_figures(run, LLM(llm_settings, Ledger(run.ledger_path)), SubprocessRunner(), llm_settings)
+    captions = aggregate_figures(run, LLM(llm_settings, Ledger(run.ledger_path)), local_sandbox(), llm_settings)
     assert len(captions.figures) == 2
 
 
@@ -153,4 +153,4 @@ def test_run_without_good_nodes_is_a_clear_user_error(llm_settings: Settings, tm
 
     run = create_run(llm_settings, "empty")
     with pytest.raises(UserInputError, match="no good experiment node"):
-        aggregate_figures(run, LLM(llm_settings), SubprocessRunner(), llm_settings)
+        aggregate_figures(run, LLM(llm_settings), local_sandbox(), llm_settings)

@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from figures_support import SubprocessRunner
+from figures_support import local_sandbox
 from PIL import Image
 
 from agents.figures.lint import Finding, lint_figures, lint_pixels
@@ -64,7 +64,7 @@ def draw(tmp_path: Path, body: str, name: str = "case") -> tuple[Path, dict[str,
     workdir.mkdir()
     (workdir / "secret.json").write_text("{}")
     (workdir / "plot.py").write_text(HEAD + textwrap.dedent(body))
-    run = run_plot_script(SubprocessRunner(), workdir, "plot.py", timeout_s=60)
+    run = run_plot_script(local_sandbox(), workdir, "plot.py", timeout_s=60)
     assert run.ok, run.error
     return workdir, lint_figures(workdir, run.pngs, FiguresSettings())
 

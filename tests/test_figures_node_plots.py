@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from figures_support import SubprocessRunner, node_from_dir, run_node
+from figures_support import local_sandbox, node_from_dir, run_node
 
 from agents.figures.critic import NOT_INSPECTED
 from agents.figures.node_plots import plot_node
@@ -47,7 +47,7 @@ INVALID = {
 
 @pytest.fixture
 def node_dir(tmp_path: Path) -> Path:
-    return run_node(tmp_path / "run", SubprocessRunner(), "n1", lr=0.3)
+    return run_node(tmp_path / "run", local_sandbox(), "n1", lr=0.3)
 
 
 def make_llm(settings: Settings, tmp_path: Path) -> LLM:
@@ -60,7 +60,7 @@ def test_node_plot_ok_with_text_only_critic(
     scripted_llm.script("figures/node_plot", text(GOOD_SCRIPT))
     scripted_llm.script("figures/critic_text", json_reply(VALID))
     node = node_from_dir(node_dir, plan="logistic regression with lr 0.3")
-    out = plot_node(node, node_dir, make_llm(llm_settings, tmp_path), SubprocessRunner(), llm_settings)
+    out = plot_node(node, node_dir, make_llm(llm_settings, tmp_path), local_sandbox(), llm_settings)
     assert out.status == node.plots_status == "ok"
     assert node.plots == ["plot_learning_curve.png"]
     assert (node_dir / "plot_learning_curve.png").stat().st_size > 5000
@@ -82,7 +82,7 @@ def test_failing_script_is_fixed_with_the_traceback(
     scripted_llm.script("figures/fix_plot", text(GOOD_SCRIPT))
     scripted_llm.script("figures/critic_text", json_reply(VALID))
     node = node_from_dir(node_dir)
-    out = plot_node(node, node_dir, make_llm(llm_settings, tmp_path), SubprocessRunner(), llm_settings)
+    out = plot_node(node, node_dir, make_llm(llm_settings, tmp_path), local_sandbox(), llm_settings)
     assert (out.status, out.attempts) == ("ok", 2)
     fix_prompt = scripted_llm.requests_for("figures/fix_plot")[0].messages[-1]["content"]
     assert "KeyError" in fix_prompt and "no_such_file" in fix_prompt
@@ -95,7 +95,7 @@ def test_plots_that_keep_failing_leave_a_good_node_with_plots_failed(
     scripted_llm.script("figures/fix_plot", text("I cannot do that."))
     node = node_from_dir(node_dir)
     score = node.metric.score
-    out = plot_node(node, node_dir, make_llm(llm_settings, tmp_path), SubprocessRunner(), llm_settings)
+    out = plot_node(node, node_dir, make_llm(llm_settings, tmp_path), local_sandbox(), llm_settings)
     assert out.status == node.plots_status == "failed"
     assert node.is_good and node.metric.score == score and node.plots == []
     assert "Plotting failed after 2 attempt(s)" in node.critique
@@ -109,7 +109,7 @@ def test_critic_judging_plots_invalid_marks_them_invalid_only(
     scripted_llm.script("figures/node_plot", text(GOOD_SCRIPT))
     scripted_llm.script("figures/critic_text", json_reply(INVALID))
     node = node_from_dir(node_dir)
-    plot_node(node, node_dir, make_llm(llm_settings, tmp_path), SubprocessRunner(), llm_settings)
+    plot_node(node, node_dir, make_llm(llm_settings, tmp_path), local_sandbox(), llm_settings)
     assert node.plots_status == "invalid" and node.is_good
     assert "NOT valid" in node.critique and "plots loss, claim is accuracy" in node.critique
 
@@ -127,7 +127,7 @@ def test_vision_critic_sends_the_png_as_a_data_url(
     scripted_llm.script("figures/node_plot", text(GOOD_SCRIPT))
     scripted_llm.script("figures/critic_vision", answer)
     node = node_from_dir(node_dir)
-    plot_node(node, node_dir, make_llm(llm_settings, tmp_path), SubprocessRunner(), llm_settings)
+    plot_node(node, node_dir, make_llm(llm_settings, tmp_path), local_sandbox(), llm_settings)
     assert node.plots_status == "ok" and NOT_INSPECTED not in node.critique
     parts = seen[0].messages[-1]["content"]
     images = [p["image_url"]["url"] for p in parts if p.get("type") == "image_url"]
@@ -139,7 +139,5 @@ def test_vision_critic_sends_the_png_as_a_data_url(
 
 def test_node_without_results_or_not_good_gets_none(llm_settings: Settings, node_dir: Path, tmp_path: Path) -> None:
     node = node_from_dir(node_dir, is_buggy=True)
-    assert (
-        plot_node(node, node_dir, make_llm(llm_settings, tmp_path), SubprocessRunner(), llm_settings).status == "none"
-    )
+    assert plot_node(node, node_dir, make_llm(llm_settings, tmp_path), local_sandbox(), llm_settings).status == "none"
     assert node.plots_status == "none"
