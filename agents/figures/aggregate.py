@@ -145,6 +145,7 @@ def aggregate_figures(
     if not chosen:
         log.warning("no usable figure from the model's script; running the deterministic fallback")
         chosen, fallback_captions = _fallback(sandbox, settings, work)
+        chosen = dict(list(chosen.items())[: cfg.max_final_figures])
         captions = {
             name: PlannedFigure(
                 name=name, description=text, nodes=[s.id for s in selected if s.kind != "seed"], caption=text
