@@ -154,3 +154,19 @@ def test_run_without_good_nodes_is_a_clear_user_error(llm_settings: Settings, tm
     run = create_run(llm_settings, "empty")
     with pytest.raises(UserInputError, match="no good experiment node"):
         aggregate_figures(run, LLM(llm_settings), local_sandbox(), llm_settings)
+
+
+def test_resume_keeps_complete_figures_without_model_calls(
+    scripted_llm: ScriptedServer, llm_settings: Settings, journal_run: Path, tmp_path: Path
+) -> None:
+    run = copy_run(journal_run, tmp_path)
+    scripted_llm.script("figures/aggregate_plan", malformed_json(), malformed_json(), malformed_json())
+    first = aggregate_figures(run, LLM(llm_settings, Ledger(run.ledger_path)), local_sandbox(), llm_settings)
+    again = aggregate_figures(
+        run, LLM(llm_settings, Ledger(run.ledger_path)), local_sandbox(), llm_settings, force=False
+    )
+    assert again == first and len(scripted_llm.requests) == 3  # no new call
+    (run.path / "figures" / first.figures[0].pdf).unlink()  # incomplete output is made again
+    scripted_llm.script("figures/aggregate_plan", malformed_json(), malformed_json(), malformed_json())
+    aggregate_figures(run, LLM(llm_settings, Ledger(run.ledger_path)), local_sandbox(), llm_settings, force=False)
+    assert (run.path / "figures" / first.figures[0].pdf).is_file()

@@ -141,3 +141,30 @@ def test_node_without_results_or_not_good_gets_none(llm_settings: Settings, node
     node = node_from_dir(node_dir, is_buggy=True)
     assert plot_node(node, node_dir, make_llm(llm_settings, tmp_path), local_sandbox(), llm_settings).status == "none"
     assert node.plots_status == "none"
+
+
+def test_plot_feedback_for_the_coder(node_dir: Path) -> None:
+    from agents.figures.node_plots import plot_feedback
+
+    node = node_from_dir(node_dir)
+    assert plot_feedback(node) == ""
+    node.plots_status, node.critique = "invalid", "Figure NOT valid for its claim."
+    assert plot_feedback(node).startswith("The plots of this experiment were judged invalid")
+    node.plots_status, node.critique = "failed", "Plotting failed after 2 attempt(s): KeyError"
+    assert "KeyError" in plot_feedback(node) and "save_results" in plot_feedback(node)
+
+
+@pytest.mark.embedded
+def test_embedded_model_node_plot_ends_in_a_defined_state(node_dir: Path, tmp_path: Path) -> None:
+    """The real embedded model writes a node's plot script (slow: loads the 1.1 GB model, ~1-3 min of CPU)."""
+    from agents.settings import load_settings
+
+    settings = load_settings(None, ["figures.node_critic=false"], workspace=tmp_path / "ws")
+    node = node_from_dir(node_dir, plan="logistic regression by gradient descent with learning rate 0.3")
+    out = plot_node(node, node_dir, make_llm(settings, tmp_path), local_sandbox(), settings)
+    assert node.plots_status in ("ok", "failed") and node.is_good
+    if out.status == "ok":
+        assert node.plots and all((node_dir / p).stat().st_size > 1000 for p in node.plots)
+        assert not [f for f in out.lint if f.severity == "error"]
+    else:
+        assert node.critique.startswith("Plotting failed") and not node.plots

@@ -7,10 +7,10 @@
 - ``aggregate.aggregate_figures``: the paper's figures (``figures/*.png``, ``*.pdf``, ``captions.json``).
 """
 
-from agents.figures.aggregate import Captions, FinalFigure, aggregate_figures
+from agents.figures.aggregate import Captions, FinalFigure, aggregate_figures, load_captions
 from agents.figures.critic import CritiqueResult, FigureCritique, critique_figures
 from agents.figures.lint import Finding, lint_figures
-from agents.figures.node_plots import PlotOutcome, plot_node
+from agents.figures.node_plots import PlotOutcome, plot_feedback, plot_node
 
 __all__ = [
     "Captions",
@@ -22,5 +22,7 @@ __all__ = [
     "aggregate_figures",
     "critique_figures",
     "lint_figures",
+    "load_captions",
+    "plot_feedback",
     "plot_node",
 ]

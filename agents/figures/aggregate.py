@@ -114,9 +114,36 @@ def normalize_plan(plan: FigurePlan, cap: int, known: set[str]) -> list[PlannedF
     return out[:cap]
 
 
+def load_captions(run: RunDir) -> Captions | None:
+    """The run's ``figures/captions.json`` when it exists and every file it lists is on disk, else None."""
+    path = run.file("figures") / "captions.json"
+    if not path.is_file():
+        return None
+    try:
+        captions = Captions.model_validate_json(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    folder = path.parent
+    if not all((folder / f.png).is_file() and (folder / f.pdf).is_file() for f in captions.figures):
+        return None
+    return captions
+
+
 def aggregate_figures(
-    run: RunDir, llm: LLM, sandbox: ScriptSandbox, settings: Settings, journal: Journal | None = None
+    run: RunDir,
+    llm: LLM,
+    sandbox: ScriptSandbox,
+    settings: Settings,
+    journal: Journal | None = None,
+    *,
+    force: bool = True,
 ) -> Captions:
+    """Make the paper's figures; with ``force=False`` (the pipeline's resume) existing complete output is kept."""
+    if not force:
+        existing = load_captions(run)
+        if existing is not None:
+            log.info("figures already made (%d); keeping them", len(existing.figures))
+            return existing
     cfg = settings.figures
     journal = journal if journal is not None else Journal.load(run.file("journal.json"))
     nodes = select_nodes(journal, cfg.max_nodes)

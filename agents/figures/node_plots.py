@@ -127,3 +127,12 @@ def _remove(node_dir: Path, pngs: list[str]) -> None:
     """Delete PNGs a failed attempt of *our* script wrote (never the experiment's own files)."""
     for rel in pngs:
         (node_dir / rel).unlink(missing_ok=True)
+
+
+def plot_feedback(node: Node) -> str:
+    """What the coder should hear about this node's plots in its debug/improve prompt ("" when nothing)."""
+    if node.plots_status == "invalid":
+        return f"The plots of this experiment were judged invalid for its claim. {node.critique}".strip()
+    if node.plots_status == "failed":
+        return f"{node.critique} Save the results the plots need with save_results().".strip()
+    return node.critique.strip()
