@@ -88,9 +88,11 @@ def copy_run(journal_run: Path, tmp_path: Path) -> RunDir:
     return RunDir(Path(shutil.copytree(journal_run, tmp_path / "run")))
 
 
+@pytest.mark.slow
 def test_aggregation_end_to_end(
     scripted_llm: ScriptedServer, llm_settings: Settings, journal_run: Path, tmp_path: Path
 ) -> None:
+    """Two rounds of a real plotting script in the sandbox, lint and critique on a real journal (~10 s)."""
     run = copy_run(journal_run, tmp_path)
     scripted_llm.script("figures/aggregate_plan", json_reply(PLAN))
     scripted_llm.script("figures/aggregate_script", text(SCRIPT.replace("YLABEL", "")))  # no y label: a warning
@@ -123,9 +125,11 @@ def test_aggregation_end_to_end(
     assert len(calls) == 6 and all(c.context.get("stage") == "figures" for c in calls)
 
 
+@pytest.mark.slow
 def test_fallback_figures_when_the_model_never_writes_a_working_script(
     scripted_llm: ScriptedServer, llm_settings: Settings, journal_run: Path, tmp_path: Path
 ) -> None:
+    """Two failing rounds, then the deterministic script, all real sandbox runs (~7 s)."""
     run = copy_run(journal_run, tmp_path)
     llm_settings.figures.aggregate_rounds = 2
     scripted_llm.script("figures/aggregate_plan", json_reply(PLAN))
@@ -139,9 +143,11 @@ def test_fallback_figures_when_the_model_never_writes_a_working_script(
     assert any(ax["errorbars"] for ax in metas["fig_metric_comparison.png"]["axes"])
 
 
+@pytest.mark.slow
 def test_unusable_plan_falls_back(
     scripted_llm: ScriptedServer, llm_settings: Settings, journal_run: Path, tmp_path: Path
 ) -> None:
+    """The deterministic figure script runs for real in the sandbox (~5 s)."""
     run = copy_run(journal_run, tmp_path)
     scripted_llm.script("figures/aggregate_plan", *[malformed_json()] * (llm_settings.llm.max_repairs + 1))
     captions = aggregate_figures(run, LLM(llm_settings, Ledger(run.ledger_path)), local_sandbox(), llm_settings)
@@ -156,9 +162,11 @@ def test_run_without_good_nodes_is_a_clear_user_error(llm_settings: Settings, tm
         aggregate_figures(run, LLM(llm_settings), local_sandbox(), llm_settings)
 
 
+@pytest.mark.slow
 def test_resume_keeps_complete_figures_without_model_calls(
     scripted_llm: ScriptedServer, llm_settings: Settings, journal_run: Path, tmp_path: Path
 ) -> None:
+    """Makes the figures twice with real sandbox runs (~10 s)."""
     run = copy_run(journal_run, tmp_path)
     scripted_llm.script("figures/aggregate_plan", malformed_json(), malformed_json(), malformed_json())
     first = aggregate_figures(run, LLM(llm_settings, Ledger(run.ledger_path)), local_sandbox(), llm_settings)

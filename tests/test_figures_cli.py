@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import typer
 from figures_support import build_journal, local_sandbox
 from typer.testing import CliRunner
@@ -34,7 +35,9 @@ def state_for(server: ScriptedServer, tmp_path: Path) -> CLIState:
     return CLIState(overrides=overrides, workspace=tmp_path / "ws")
 
 
+@pytest.mark.slow
 def test_figures_command_remakes_figures(scripted_llm: ScriptedServer, llm_settings: Settings, tmp_path: Path) -> None:
+    """Builds a real journal (7 sandboxed runs) and runs the deterministic figure script (~9 s)."""
     run = create_run(llm_settings, "cli figures")
     build_journal(run.path, local_sandbox())
     scripted_llm.script("figures/aggregate_plan", malformed_json())  # an unusable plan: deterministic figures
