@@ -178,3 +178,22 @@ def test_resume_keeps_complete_figures_without_model_calls(
     scripted_llm.script("figures/aggregate_plan", malformed_json(), malformed_json(), malformed_json())
     aggregate_figures(run, LLM(llm_settings, Ledger(run.ledger_path)), local_sandbox(), llm_settings, force=False)
     assert (run.path / "figures" / first.figures[0].pdf).is_file()
+
+
+@pytest.mark.slow
+def test_missing_seed_error_bars_are_asked_for(
+    scripted_llm: ScriptedServer, llm_settings: Settings, journal_run: Path, tmp_path: Path
+) -> None:
+    """Two rounds of a real plotting script in the sandbox (~8 s)."""
+    run = copy_run(journal_run, tmp_path)
+    good = SCRIPT.replace("YLABEL", 'ax.set_ylabel("validation accuracy")')
+    no_bars = good.replace('yerr=[m.get("std_err", {}).get("blobs", 0.0) for m in acc], ', "")
+    assert no_bars != good
+    scripted_llm.script("figures/aggregate_plan", json_reply(PLAN))
+    scripted_llm.script("figures/aggregate_script", text(no_bars))
+    scripted_llm.script("figures/fix_plot", text(good))
+    scripted_llm.always("figures/critic_text", json_reply(VALID))
+    aggregate_figures(run, LLM(llm_settings, Ledger(run.ledger_path)), local_sandbox(), llm_settings)
+    assert "seed standard errors" in scripted_llm.requests_for("figures/fix_plot")[0].messages[-1]["content"]
+    metas, _ = read_probe(run.path / "figures" / "work")
+    assert any(ax["errorbars"] for ax in metas["fig_accuracy_by_method.png"]["axes"])

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 from agents.errors import ModelCallError, StructuredOutputError, UserInputError
 from agents.experiments.journal import Journal
 from agents.figures.critic import CritiqueResult, critique_figures
-from agents.figures.lint import Finding, format_findings, image_hash, lint_figures
+from agents.figures.lint import Finding, format_findings, image_hash, lint_figures, read_probe
 from agents.figures.runner import ScriptSandbox, extract_code, install_helpers, run_plot_script
 from agents.figures.selection import catalog, select_nodes, stage_data
 from agents.llm import LLM
@@ -166,7 +166,8 @@ def aggregate_figures(
         planned = []
     best: dict[str, _Version] = {}
     if planned:
-        best = _script_rounds(llm, sandbox, settings, work, cat, planned)
+        needs_errorbars = any(m.std_err for n in nodes for m in n.metric.metrics)
+        best = _script_rounds(llm, sandbox, settings, work, cat, planned, needs_errorbars)
     chosen = {name: v for name, v in best.items() if v.usable}
     captions = {f.name: f for f in planned}
     if not chosen:
@@ -185,7 +186,13 @@ def aggregate_figures(
 
 
 def _script_rounds(
-    llm: LLM, sandbox: ScriptSandbox, settings: Settings, work: Path, cat: str, planned: list[PlannedFigure]
+    llm: LLM,
+    sandbox: ScriptSandbox,
+    settings: Settings,
+    work: Path,
+    cat: str,
+    planned: list[PlannedFigure],
+    needs_errorbars: bool,
 ) -> dict[str, _Version]:
     cfg = settings.figures
     best: dict[str, _Version] = {}
@@ -236,11 +243,22 @@ def _script_rounds(
                 best[fig.name] = version
             if not version.clean:
                 issues.append(_describe_problems(fig.name, version))
+        if needs_errorbars and run.ok and not _shows_spread(work):
+            issues.append(
+                "no figure shows the seed standard errors (std_err in metrics.json): draw them as error bars "
+                "(yerr=...) in the figure that compares the metric"
+            )
         log.info("aggregation round %d: %d/%d figures clean", rnd, sum(v.clean for v in best.values()), len(planned))
-        if all(f.name in best and best[f.name].clean for f in planned):
+        if not issues:
             break
         problems = "\n".join(issues) or "fix the figures"
     return best
+
+
+def _shows_spread(work: Path) -> bool:
+    """Whether any saved figure draws error bars or a shaded band (from the probe's record)."""
+    metas, _ = read_probe(work)
+    return any(ax.get("errorbars") or ax.get("bands") for m in metas.values() for ax in m.get("axes", []))
 
 
 def _describe_problems(name: str, v: _Version) -> str:

@@ -101,7 +101,7 @@ def _texts(fig, renderer):  # type: ignore[no-untyped-def]
 
 
 def _axes_record(ax, renderer) -> dict:  # type: ignore[no-untyped-def]
-    from matplotlib.collections import PathCollection
+    from matplotlib.collections import PathCollection, PolyCollection
     from matplotlib.container import BarContainer, ErrorbarContainer
     from matplotlib.patches import Rectangle
 
@@ -179,6 +179,7 @@ def _axes_record(ax, renderer) -> dict:  # type: ignore[no-untyped-def]
         "bar_boxes": bars[:200],
         "images": images,
         "errorbars": any(isinstance(c, ErrorbarContainer) for c in ax.containers),
+        "bands": sum(isinstance(c, PolyCollection) and c.get_visible() for c in ax.collections),
         "legend": leg,
     }
 
