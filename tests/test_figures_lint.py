@@ -30,6 +30,7 @@ ax.set_xlabel("epoch")
 ax.set_ylabel("loss")
 ax.set_title("Learning curve")
 ax.legend(loc="upper right")
+fig.tight_layout()
 fig.savefig("fig.png")
 """
 
@@ -56,6 +57,7 @@ fig.savefig("fig.png")
     ),
     "duplicate_figure": GOOD + "\nfig.savefig('fig_copy.png', dpi=150)\n",
     "foreign_data": "json.load(open('secret.json'))\n" + GOOD,
+    "clipped_text": GOOD.replace("fig.tight_layout()", ""),
 }
 
 

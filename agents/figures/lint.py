@@ -44,6 +44,7 @@ CODES: dict[str, str] = {
     "legend_covers_data": "the legend box lies over plotted data",
     "nonfinite_data": "NaN or inf values in the plotted data (matplotlib silently leaves them out)",
     "too_many_subplots": "more subplots than a reader can take in",
+    "clipped_text": "text runs off the edge of the saved image",
     "duplicate_figure": "the image is the same as another figure's",
     "foreign_data": "the script read files other than the node's saved results",
 }
@@ -244,6 +245,16 @@ def lint_meta(meta: dict[str, Any], cfg: FiguresSettings) -> list[Finding]:
             )
         )
     out.extend(_font_findings(meta, cfg))
+    clipped = [t["text"] for t in meta.get("texts", []) if t.get("clipped")]
+    if clipped and not meta.get("tight"):
+        out.append(
+            Finding(
+                code="clipped_text",
+                message=f"text cut off at the image edge: {', '.join(repr(c) for c in clipped[:4])}; call "
+                "fig.tight_layout() or save with bbox_inches='tight'",
+                severity="warning",
+            )
+        )
     return out
 
 

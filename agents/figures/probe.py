@@ -87,8 +87,17 @@ def _texts(fig, renderer):  # type: ignore[no-untyped-def]
 
     out = []
     seen = set()
+    undrawn = set()  # tick labels of ticks outside the view limits: visible, but matplotlib does not draw them
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            try:
+                drawn = {id(lab) for tick in axis._update_ticks() for lab in (tick.label1, tick.label2)}
+                ticks = axis.get_major_ticks() + axis.get_minor_ticks()
+            except Exception:  # private API: without it, every tick label counts
+                continue
+            undrawn |= {id(lab) for tick in ticks for lab in (tick.label1, tick.label2)} - drawn
     for t in fig.findobj(Text):
-        if id(t) in seen or not t.get_visible() or not t.get_text().strip():
+        if id(t) in seen or id(t) in undrawn or not t.get_visible() or not t.get_text().strip():
             continue
         seen.add(id(t))
         try:
@@ -96,7 +105,9 @@ def _texts(fig, renderer):  # type: ignore[no-untyped-def]
                 continue
         except (RuntimeError, ValueError):
             continue
-        out.append({"text": t.get_text()[:40], "size": float(t.get_fontsize())})
+        box = t.get_window_extent(renderer)
+        clipped = box.x0 < -1 or box.y0 < -1 or box.x1 > fig.bbox.width + 1 or box.y1 > fig.bbox.height + 1
+        out.append({"text": t.get_text()[:40], "size": float(t.get_fontsize()), "clipped": bool(clipped)})
     return out
 
 
@@ -184,7 +195,7 @@ def _axes_record(ax, renderer) -> dict:  # type: ignore[no-untyped-def]
     }
 
 
-def _record(fig, fname) -> None:  # type: ignore[no-untyped-def]
+def _record(fig, fname, tight: bool) -> None:  # type: ignore[no-untyped-def]
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     w, h = fig.get_size_inches()
@@ -194,6 +205,7 @@ def _record(fig, fname) -> None:  # type: ignore[no-untyped-def]
         {
             "kind": "figure",
             "path": path,
+            "tight": tight,
             "width_in": float(w),
             "height_in": float(h),
             "dpi": float(fig.dpi),
@@ -219,7 +231,7 @@ def install() -> None:
         result = original(self, fname, *args, **kwargs)
         if isinstance(fname, str | os.PathLike):
             try:
-                _record(self, fname)
+                _record(self, fname, kwargs.get("bbox_inches") == "tight")
             except Exception as exc:  # the probe must never break the user's script
                 _write({"kind": "probe_error", "path": os.fspath(fname), "error": repr(exc)[:300]})
         return result
