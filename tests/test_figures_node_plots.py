@@ -67,7 +67,9 @@ def test_node_plot_ok_with_text_only_critic(
     assert node.llm_calls == out.llm_calls == 2
     assert NOT_INSPECTED in node.critique and "legend is small" in node.critique
     prompt = scripted_llm.requests_for("figures/node_plot")[0].messages[-1]["content"]
-    assert "'val_loss': list of 30 numbers" in prompt  # the model is told what was saved, not given the data
+    assert (
+        "results['learning_curve']['val_loss']: list of 30 numbers" in prompt
+    )  # the model is told what was saved, not given the data
     critic = scripted_llm.requests_for("figures/critic_text")[0].messages[-1]["content"]
     assert "load_results" in critic and "image_url" not in json.dumps(
         scripted_llm.requests_for("figures/critic_text")[0].body

@@ -48,16 +48,18 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def summarize_results(node_dir: Path, prefix: str = "results/") -> list[str]:
+def summarize_results(node_dir: Path, var: str = "results", folder: str = "results/") -> list[str]:
+    """Each results file with the exact expression that reaches each key (weak models guess the nesting wrong)."""
     lines: list[str] = []
     for path in result_files(node_dir)[:MAX_FILES]:
         data = load_json(path)
-        lines.append(f"{prefix}{path.name}:")
+        name = path.name[: -len(".json")]
+        lines.append(f"{var}[{name!r}]  (the file {folder}{path.name}):")
         if not isinstance(data, dict):
             lines.append("  (not a JSON object)")
             continue
         for key, value in list(data.items())[:MAX_KEYS]:
-            lines.append(f"  {key!r}: {_describe(value)}")
+            lines.append(f"  {var}[{name!r}][{key!r}]: {_describe(value)}")
     return lines
 
 
@@ -66,22 +68,24 @@ def summarize_metrics(node_dir: Path) -> list[str]:
     if not isinstance(data, dict):
         return []
     lines = []
-    for m in data.get("metrics", [])[:MAX_KEYS]:
+    for i, m in enumerate(data.get("metrics", [])[:MAX_KEYS]):
         if not isinstance(m, dict):
             continue
-        vals = ", ".join(f"{d}={v:.4g}" for d, v in (m.get("values") or {}).items() if isinstance(v, int | float))
-        se = m.get("std_err") or {}
-        se_txt = f"; std_err {', '.join(f'{d}={v:.3g}' for d, v in se.items())}" if se else ""
-        lines.append(f"  {m.get('name')} ({m.get('direction', 'maximize')}): {vals}{se_txt}")
+        vals = {d: round(v, 4) for d, v in (m.get("values") or {}).items() if isinstance(v, int | float)}
+        se = {d: round(v, 4) for d, v in (m.get("std_err") or {}).items() if isinstance(v, int | float)}
+        line = f"  [{i}] name={m.get('name')!r} direction={m.get('direction', 'maximize')!r} values={vals}"
+        lines.append(line + (f" std_err={se}" if se else ""))
     return lines
 
 
-def summarize_node_data(node_dir: Path, prefix: str = "") -> str:
-    """A short text: metrics.json and each results file's keys with their lengths and ranges."""
+def summarize_node_data(node_dir: Path, folder: str = "") -> str:
+    """A short text: metrics.json and each results file's keys with their lengths and ranges. ``folder`` is where
+    the script finds the node's files ("" for its own dir, "data/<id>/" in the aggregation's working dir)."""
     lines: list[str] = []
     metrics = summarize_metrics(node_dir)
     if metrics:
-        lines.append(f"{prefix}metrics.json:")
+        lines.append(f"load_metrics({(folder.rstrip('/') or '.')!r})  (the file {folder}metrics.json):")
         lines.extend(metrics)
-    lines.extend(summarize_results(node_dir, prefix=f"{prefix}results/"))
+    var = "results" if not folder else f"load_results({folder.rstrip('/')!r})"
+    lines.extend(summarize_results(node_dir, var=var, folder=f"{folder}results/"))
     return "\n".join(lines) if lines else "(the node saved no results)"

@@ -92,5 +92,5 @@ def catalog(workdir: Path, selected: list[SelectedNode]) -> str:
         if s.kind == "seed":
             blocks.append(f"{head}: seed re-run of the best node (same data files)")
             continue
-        blocks.append(head + "\n" + summarize_node_data(workdir / "data" / s.id, prefix=f"  data/{s.id}/"))
+        blocks.append(head + "\n" + summarize_node_data(workdir / "data" / s.id, folder=f"data/{s.id}/"))
     return "\n".join(blocks)
