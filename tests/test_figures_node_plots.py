@@ -157,8 +157,10 @@ def test_plot_feedback_for_the_coder(node_dir: Path) -> None:
 
 
 @pytest.mark.embedded
+@pytest.mark.timeout(1800)
 def test_embedded_model_node_plot_ends_in_a_defined_state(node_dir: Path, tmp_path: Path) -> None:
-    """The real embedded model writes a node's plot script (slow: loads the 1.1 GB model, ~1-3 min of CPU)."""
+    """The real embedded model writes a node's plot script: up to two calls of ~400 tokens in and ~300 out (slow:
+    loads the 1.1 GB model; a call took 5.5 min here with three other model servers on 2 cores)."""
     from agents.settings import load_settings
 
     settings = load_settings(None, ["figures.node_critic=false"], workspace=tmp_path / "ws")
