@@ -32,10 +32,11 @@ from agents.errors import ModelCallError, StructuredOutputError, UserInputError
 from agents.experiments.journal import Journal
 from agents.figures.critic import CritiqueResult, critique_figures
 from agents.figures.lint import Finding, format_findings, image_hash, lint_figures, read_probe
-from agents.figures.runner import ScriptSandbox, extract_code, install_helpers, run_plot_script
+from agents.figures.runner import extract_code, install_helpers, run_plot_script
 from agents.figures.selection import catalog, select_nodes, stage_data
 from agents.llm import LLM
 from agents.rundir import RunDir
+from agents.sandbox import Sandbox
 from agents.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,7 @@ def load_captions(run: RunDir) -> Captions | None:
 def aggregate_figures(
     run: RunDir,
     llm: LLM,
-    sandbox: ScriptSandbox,
+    sandbox: Sandbox,
     settings: Settings,
     journal: Journal | None = None,
     *,
@@ -187,7 +188,7 @@ def aggregate_figures(
 
 def _script_rounds(
     llm: LLM,
-    sandbox: ScriptSandbox,
+    sandbox: Sandbox,
     settings: Settings,
     work: Path,
     cat: str,
@@ -281,7 +282,7 @@ def _snapshot(work: Path, rnd: int, name: str, lint: list[Finding]) -> _Version:
     return _Version(round=rnd, png=png, pdf=pdf, lint=lint)
 
 
-def _fallback(sandbox: ScriptSandbox, settings: Settings, work: Path) -> tuple[dict[str, _Version], dict[str, str]]:
+def _fallback(sandbox: Sandbox, settings: Settings, work: Path) -> tuple[dict[str, _Version], dict[str, str]]:
     install_helpers(work)
     shutil.copyfile(_HERE / "fallback_script.py", work / "fallback.py")
     for old in list(work.glob("fig_*.png")) + list(work.glob("fig_*.pdf")):

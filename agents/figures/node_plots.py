@@ -24,8 +24,9 @@ from agents.experiments.journal import Node
 from agents.figures.critic import critique_figures
 from agents.figures.data import has_plot_data, summarize_node_data
 from agents.figures.lint import Finding, format_findings, has_errors, lint_figures
-from agents.figures.runner import ScriptSandbox, extract_code, run_plot_script
+from agents.figures.runner import extract_code, run_plot_script
 from agents.llm import LLM
+from agents.sandbox import Sandbox
 from agents.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ class PlotOutcome(BaseModel):
     critique: str = ""
 
 
-def plot_node(node: Node, node_dir: Path, llm: LLM, sandbox: ScriptSandbox, settings: Settings) -> PlotOutcome:
+def plot_node(node: Node, node_dir: Path, llm: LLM, sandbox: Sandbox, settings: Settings) -> PlotOutcome:
     """Make, lint and critique the node's plots; updates ``node.plots``, ``plots_status``, ``critique``,
     ``llm_calls``."""
     cfg = settings.figures

@@ -1,8 +1,6 @@
 """Run one plotting script in the sandbox under the figure probe and collect the PNGs it wrote.
 
-The sandbox is injected (``agents.sandbox.make_sandbox(settings.sandbox)`` in production); anything with the
-``Sandbox.run(workdir, argv, *, timeout_s, env)`` signature returning an object with ``ok``, ``exit_code``,
-``timed_out``, ``stdout`` and ``stderr`` will do.
+The sandbox is injected: ``agents.sandbox.make_sandbox(settings.sandbox)``.
 """
 
 from __future__ import annotations
@@ -12,27 +10,16 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
 
 from agents.figures.lint import read_probe
 from agents.figures.probe import META_FILE
+from agents.sandbox import Sandbox
 
 log = logging.getLogger(__name__)
 
 PROBE_NAME = "_shoal_figprobe.py"
 STYLE_NAME = "shoal_figstyle.py"
 _HERE = Path(__file__).resolve().parent
-
-
-class ScriptSandbox(Protocol):
-    def run(
-        self,
-        workdir: Path,
-        argv: list[str],
-        *,
-        timeout_s: float | None = None,
-        env: dict[str, str] | None = None,
-    ) -> Any: ...
 
 
 @dataclass
@@ -53,7 +40,7 @@ def _snapshot(workdir: Path) -> dict[str, float]:
     return {p.relative_to(workdir).as_posix(): p.stat().st_mtime_ns for p in workdir.rglob("*.png") if p.is_file()}
 
 
-def run_plot_script(sandbox: ScriptSandbox, workdir: Path, script: str, timeout_s: float) -> ScriptRun:
+def run_plot_script(sandbox: Sandbox, workdir: Path, script: str, timeout_s: float) -> ScriptRun:
     """Run ``python script`` under the probe in ``workdir``; the PNGs it wrote (new or rewritten), in save order."""
     install_helpers(workdir)
     (workdir / META_FILE).unlink(missing_ok=True)
@@ -71,7 +58,7 @@ def run_plot_script(sandbox: ScriptSandbox, workdir: Path, script: str, timeout_
     elif not pngs:
         error = "the script ran but saved no PNG file"
     log.debug("plot script %s in %s: ok=%s pngs=%s", script, workdir, not error, pngs)
-    return ScriptRun(ok=not error, error=error, pngs=pngs, duration_s=float(getattr(res, "duration_s", 0.0)))
+    return ScriptRun(ok=not error, error=error, pngs=pngs, duration_s=res.duration_s)
 
 
 _FENCE = re.compile(r"```(?:python|py|Python)?[ \t]*\n(.*?)```", re.DOTALL)
