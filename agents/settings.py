@@ -178,6 +178,22 @@ class WriteupSettings(_Section):
     compile_timeout_s: float = Field(default=180.0, gt=0)
 
 
+class FiguresSettings(_Section):
+    """Per-node plots, figure lint and critic, final aggregation (see agents.figures)."""
+
+    node_plots: bool = Field(default=True, description="make plots for every good node")
+    node_plot_attempts: int = Field(default=2, ge=1, le=5, description="plot-script attempts per node")
+    node_critic: bool = Field(default=True, description="one critic call per node's plots")
+    max_final_figures: int = Field(default=8, ge=1, le=20, description="cap on figures chosen for the paper")
+    max_nodes: int = Field(default=6, ge=1, le=20, description="nodes whose results the aggregator may use")
+    aggregate_rounds: int = Field(default=3, ge=1, le=6, description="script/lint/critique rounds")
+    script_timeout_s: float = Field(default=120.0, gt=0, description="timeout of one plotting script")
+    max_subplots: int = Field(default=9, ge=1, description="lint: more axes than this is too many")
+    min_font_pt: float = Field(default=6.0, gt=0, description="lint: smallest readable font at print size")
+    print_width_in: float = Field(default=6.75, gt=0, description="lint: widest a figure is printed (inches)")
+    critic_max_images: int = Field(default=4, ge=1, description="images sent in one critic call")
+
+
 class Settings(BaseSettings):
     """Every setting Shoal uses. ``shoal config show`` prints the resolved values."""
 
@@ -201,6 +217,7 @@ class Settings(BaseSettings):
     search: SearchSettings = Field(default_factory=SearchSettings)
     literature: LiteratureSettings = Field(default_factory=LiteratureSettings)
     writeup: WriteupSettings = Field(default_factory=WriteupSettings)
+    figures: FiguresSettings = Field(default_factory=FiguresSettings)
 
     @classmethod
     def settings_customise_sources(
