@@ -49,7 +49,7 @@ class Proposal:
     model: str
     calls: int = 0
     tokens_in: int = 0
-    duplicate_of: str | None = None
+    duplicate_of: str | None = None  # the twin of the last candidate rejected as a duplicate
     problem: str = ""  # why no usable program came back (the node is then buggy with this reason)
 
 
@@ -148,6 +148,7 @@ class Coder:
         note = ""
         total_calls = total_tokens = 0
         prop = Proposal(code="", plan="", edit="full", model=model)
+        rejected: str | None = None
         for attempt in range(self.search.max_regenerations + 1):
             prop = self._write_once(llm, action, parent, model, note)
             total_calls += prop.calls
@@ -162,12 +163,12 @@ class Coder:
             dup, other, sim = self.novelty.is_duplicate(prop.code, limit)
             if not dup:
                 break
-            prop.duplicate_of = other
+            rejected = other
             with self.journal.lock:
                 self.stats(model).duplicates_rejected += 1
             log.info("node %s: candidate duplicates node %s (similarity %.4f)", node_id, other, sim)
             note = "Your last program repeated an earlier one. Write a clearly different approach."
-        prop.calls, prop.tokens_in = total_calls, total_tokens
+        prop.calls, prop.tokens_in, prop.duplicate_of = total_calls, total_tokens, rejected
         return prop
 
     def _write_once(self, llm: LLM, action: Action, parent: Node | None, model: str, note: str) -> Proposal:

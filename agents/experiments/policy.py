@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,7 +45,8 @@ class Action:
 
 
 def normalize_tag(tag: str) -> str:
-    return " ".join(tag.lower().replace("_", " ").split())
+    """Tags that differ only in case, spaces, underscores or dashes are the same ("LR = 0.1" is "lr=0.1")."""
+    return re.sub(r"[\s_\-]+", "", tag.lower())
 
 
 def sigmoid(x: float) -> float:
