@@ -110,6 +110,8 @@ class Coder:
         if any(k in task for k in self.fail_patch_for):
             return text(patch("this line is not in the program", "x = 1", plan))
         a, b = old.splitlines(), new.splitlines()
+        if a == b:  # nothing to change (e.g. the component is already gone): touch the last line
+            return text(patch(a[-1], a[-1] + "  # unchanged", plan))
         i = next((k for k in range(min(len(a), len(b))) if a[k] != b[k]), min(len(a), len(b)))
         if len(a) > len(b):  # a line was removed: replace it together with its predecessor
             return text(patch("\n".join(a[i - 1 : i + 1]), a[i - 1], plan))

@@ -222,6 +222,8 @@ def test_kill_9_mid_search_then_resume(scripted_llm: ScriptedServer, llm_setting
     assert snapshot is not None, proc.communicate(timeout=5)[0] if proc.poll() is not None else "no progress"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=10)
+    # A request the killed process was sending arrives torn; that is the kill, not a scripting error.
+    scripted_llm.violations[:] = [v for v in scripted_llm.violations if not v.startswith("bad request")]
     killed = Journal.load(journal)
     done_before = {n.id: n.finished_at for n in killed.nodes if n.status == "done"}
     interrupted = [n.id for n in killed.nodes if n.status != "done"]

@@ -57,7 +57,8 @@ def normalize_code(code: str) -> str:
 
 
 class NoveltyFilter:
-    """Remembers program vectors by node id and tells whether a candidate is too close to any of them."""
+    """Remembers programs by node id and tells whether a candidate is too close to any of them (vectors are
+    computed lazily: improvements, checked by text only by default, never pay for an embedding)."""
 
     def __init__(self, threshold: float, embed: Embedder | None = None) -> None:
         self.threshold = threshold
@@ -86,15 +87,11 @@ class NoveltyFilter:
         return v
 
     def add(self, node_id: str, code: str) -> None:
+        """Remember a program; its vector is computed only when a candidate needs an embedding comparison."""
         if not code.strip():
             return
         with self._mu:
-            if node_id in self._vecs:
-                return
-        vec = self.vector(code)
-        with self._mu:
-            self._vecs[node_id] = vec
-            self._texts[node_id] = normalize_code(code)
+            self._texts.setdefault(node_id, normalize_code(code))
 
     def add_many(self, items: Iterable[tuple[str, str]]) -> None:
         for node_id, code in items:
@@ -111,6 +108,12 @@ class NoveltyFilter:
         same = self.copy_of(code)
         if same is not None:
             return same, 1.0
+        with self._mu:
+            missing = [(i, t) for i, t in self._texts.items() if i not in self._vecs]
+        for node_id, text in missing:
+            v = self.vector(text)
+            with self._mu:
+                self._vecs[node_id] = v
         with self._mu:
             items = list(self._vecs.items())
         if not items:
