@@ -244,3 +244,18 @@ def test_kill_9_mid_search_then_resume(scripted_llm: ScriptedServer, llm_setting
     while _cwd_inside(run.path) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert _cwd_inside(run.path) == []  # no experiment process left behind
+
+
+def test_ucb_bandit_over_two_coder_models(scripted_llm: ScriptedServer, llm_settings: Settings) -> None:
+    _script(scripted_llm, S.Coder(buggy_drafts=99))
+    settings = S.search_settings(
+        llm_settings, num_drafts=4, debug_prob=0.0, stage_iters=[4, 1, 1, 1], coder_models=["m-one", "m-two"]
+    )
+    run = create_run(settings, "bandit")
+    _, outcome = _search(settings, run, stages=(1, 1))
+    j = Journal.load(run.file("journal.json"))
+    assert outcome.status == "no_working_implementation"
+    assert [n.model for n in j.nodes] == ["m-one", "m-two", "m-one", "m-two"]  # untried first, then UCB ties
+    sent = [r.body["model"] for r in scripted_llm.requests_for("coder/draft")]
+    assert sent[0] == "m-one" and set(sent) == {"m-one", "m-two"}
+    assert set(j.coder_stats) == {"m-one", "m-two"}
