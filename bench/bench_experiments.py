@@ -9,6 +9,9 @@ Figures:
   T(1 worker) / (2 * T(2 workers)) over stage 2's tuning nodes (goal >= 0.9);
 - manager overhead per node in ms: wall time minus sandbox run time minus model latency, per node (1 worker).
 
+``--embedded N`` instead measures the embedded model (slow): N debug calls in patch mode and N in full-rewrite
+mode on one buggy program: patches applied, programs that compile, programs that run and log their metric.
+
 The scripted coder and the tiny numpy experiment are the test suite's (``tests/exp_support.py``).
 """
 
@@ -119,13 +122,66 @@ def parallel_efficiency(work: Path, sleep: float, n_tunes: int) -> dict[str, Any
     }
 
 
+def embedded_rates(work: Path, tries: int) -> dict[str, Any]:
+    """Patch-application and valid-program rates of the embedded model on one debug task (a NameError)."""
+    from agents.experiments.coder import Coder
+    from agents.experiments.executor import execute
+    from agents.experiments.journal import ExecResult, Node
+    from agents.experiments.policy import Action
+
+    out: dict[str, Any] = {}
+    for mode in ("patch", "full"):
+        settings = load_settings(
+            None,
+            ["models.coder.max_tokens=700", "llm.request_timeout_s=1800", "llm.max_retries=0"],
+            workspace=work,
+        )
+        settings = S.search_settings(settings, edit_mode=mode)
+        run = create_run(settings, f"embedded-{mode}")
+        journal = Journal(idea=S.IDEA)
+        parent = journal.add(
+            Node(
+                stage=1,
+                kind="draft",
+                status="done",
+                code=S.program(bug=True),
+                is_buggy=True,
+                bug_reason="NameError: name 'undefined_name' is not defined",
+                exec=ExecResult(exit_code=1, error="NameError: name 'undefined_name' is not defined"),
+            )
+        )
+        coder = Coder(LLM(settings, Ledger(run.ledger_path)), settings, journal)
+        good = seconds = 0.0
+        for i in range(tries):
+            t0 = time.monotonic()
+            prop = coder.write(Action("debug", 1, parent=parent.id), settings.models.coder.model, f"{mode}{i}")
+            seconds += time.monotonic() - t0
+            node = Node(stage=1, kind="debug", code=prop.code)
+            execute(S.sandbox(60), run.path, node, 60)
+            good += node.is_good
+        st = journal.coder_stats[settings.models.coder.model]
+        out[mode] = {
+            "tries": tries,
+            "patches_applied": f"{st.patches_applied}/{st.patch_attempts}",
+            "valid_programs": f"{st.valid_programs}/{st.programs}",
+            "good_nodes": f"{int(good)}/{tries}",
+            "seconds_per_node": round(seconds / tries, 1),
+        }
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--sleep", type=float, default=2.0, help="length of each fixed-length experiment (s)")
     parser.add_argument("--tunes", type=int, default=8, help="fixed-length nodes per parallel run")
+    parser.add_argument("--embedded", type=int, default=0, help="also measure the embedded model (N tries)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.embedded:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(json.dumps({"embedded_debug_task": embedded_rates(Path(tmp), args.embedded)}, indent=1))
+        return
     with tempfile.TemporaryDirectory() as tmp:
         figures = {
             "calls": calls_per_node(Path(tmp) / "a"),

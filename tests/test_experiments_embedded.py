@@ -42,7 +42,13 @@ def test_stage1_with_the_embedded_model(tmp_path: Path) -> None:
 
     settings = load_settings(
         None,
-        ["models.coder.max_tokens=900", "models.feedback.max_tokens=300", 'sandbox.backend="local"'],
+        [
+            "models.coder.max_tokens=700",
+            "models.feedback.max_tokens=300",
+            "llm.request_timeout_s=1800",  # a busy 2-core machine generates ~1 token/s
+            "llm.max_retries=1",
+            'sandbox.backend="local"',
+        ],
         workspace=tmp_path / "ws",
     )
     try:
