@@ -259,3 +259,19 @@ def test_ucb_bandit_over_two_coder_models(scripted_llm: ScriptedServer, llm_sett
     sent = [r.body["model"] for r in scripted_llm.requests_for("coder/draft")]
     assert sent[0] == "m-one" and set(sent) == {"m-one", "m-two"}
     assert set(j.coder_stats) == {"m-one", "m-two"}
+
+
+def test_stage3_ends_when_the_model_judges_it_complete(scripted_llm: ScriptedServer, llm_settings: Settings) -> None:
+    _script(scripted_llm)
+    scripted_llm.always("experiments/stage_judge", lambda r: json_reply({"complete": True, "reason": "covered"}))
+    settings = S.search_settings(
+        llm_settings, num_drafts=1, debug_prob=1.0, stage_iters=[3, 1, 6, 1], num_seeds=1, patience=9
+    )
+    run = create_run(settings, "judge")
+    _, outcome = _search(settings, run, stages=(1, 3))
+    j = Journal.load(run.file("journal.json"))
+    rec = j.stage_record(3)
+    assert outcome.status == "complete" and rec.status == "done"
+    assert rec.reason == "judged complete by the model: covered" and rec.judge_calls == 1
+    assert len([n for n in j.stage_nodes(3) if n.kind == "improve"]) == 3  # judged after half the cap of 6
+    assert len(scripted_llm.requests_for("experiments/stage_judge")) == 1

@@ -139,6 +139,7 @@ class StageRecord(BaseModel):
     best: str | None = None
     reason: str = Field(default="", description="why the stage ended (explicit completion criterion)")
     judge_calls: int = 0
+    judged_complete: str = Field(default="", description="the model's reason when it judged the stage complete")
     tie_calls: int = 0
 
 

@@ -215,6 +215,8 @@ class ExperimentManager:
         return tie
 
     def _maybe_judge(self, stage: int, rec: StageRecord) -> Completion | None:
+        if rec.judged_complete:
+            return Completion("done", f"judged complete by the model: {rec.judged_complete}")
         if stage != 3 or not self.search.judge_stage_completion or rec.judge_calls >= 1:
             return None
         work = stage_work_nodes(self.journal, stage)
@@ -225,7 +227,9 @@ class ExperimentManager:
         verdict = judgements.judge_stage(self.llm, self.journal, stage)
         self._note(f"stage 3 judgement: {verdict.model_dump() if verdict else 'no usable answer'}")
         if verdict is not None and verdict.complete:
-            return Completion("done", f"judged complete by the model: {verdict.reason}")
+            rec.judged_complete = verdict.reason or "the planned experiments are covered"
+            self.save()
+            return Completion("done", f"judged complete by the model: {rec.judged_complete}")
         return None
 
     def _run_stage(self, stage: int) -> Completion:
@@ -245,9 +249,11 @@ class ExperimentManager:
         return self._drive(stage, jobs, next_job, lambda pending: self._completion(stage, rec, pending))
 
     def _completion(self, stage: int, rec: StageRecord, pending: list[Action]) -> Completion | None:
-        return check_completion(self.journal, stage, self.search, pending) or (
-            None if pending else self._maybe_judge(stage, rec)
-        )
+        with self.journal.lock:
+            comp = check_completion(self.journal, stage, self.search, pending)
+        if comp is None and rec.judged_complete:
+            return Completion("done", f"judged complete by the model: {rec.judged_complete}")
+        return comp or (None if pending else self._maybe_judge(stage, rec))
 
     def _run_seeds(self, stage: int, rec: StageRecord) -> None:
         best = self.journal.find(rec.best)

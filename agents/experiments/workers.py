@@ -43,7 +43,9 @@ def drive(
             while True:
                 with journal.lock:
                     pending = [j.action for j in futures.values() if not j.placed]
-                    comp = None if stop else completion(pending)
+                comp = None if stop else completion(pending)  # may call a model: not under the lock
+                with journal.lock:
+                    pending = [j.action for j in futures.values() if not j.placed]
                     while stop is None and len(futures) < workers:
                         if queued:  # interrupted nodes always finish, whatever the stage's state
                             job: Job | None = queued.pop(0)
