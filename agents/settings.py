@@ -148,6 +148,24 @@ class SearchSettings(_Section):
     stage_iters: list[int] = Field(default_factory=lambda: [8, 6, 8, 6], min_length=4, max_length=4)
     num_seeds: int = Field(default=3, ge=1)
     seed: int = 0
+    sampling_lambda: float = Field(default=10.0, ge=0.0, description="parent sampling sharpness (0 = uniform)")
+    patience: int = Field(default=3, ge=1, description="stage 3 ends after this many good nodes without improvement")
+    judge_stage_completion: bool = Field(default=True, description="one model call may end stage 3 early")
+    edit_mode: Literal["auto", "full", "patch"] = Field(
+        default="auto", description="auto: SEARCH/REPLACE patches until a model's patches mostly fail, then rewrites"
+    )
+    novelty_threshold: float = Field(
+        default=0.99, gt=0.0, le=1.0, description="code embedding cosine at which a new draft is a duplicate"
+    )
+    edit_novelty_threshold: float = Field(
+        default=1.0, gt=0.0, le=1.0, description="the same for improvements (1.0: only normalised copies)"
+    )
+    max_regenerations: int = Field(default=1, ge=0, le=5, description="bounded retries after a rejected program")
+    coder_models: list[str] = Field(
+        default_factory=list, description="several model names on the coder endpoint: a UCB bandit picks per node"
+    )
+    ucb_c: float = Field(default=1.0, ge=0.0, description="UCB exploration constant for coder_models")
+    memory_lines: int = Field(default=8, ge=0, description="lines of what-worked/what-failed memory in prompts")
 
 
 class LiteratureSettings(_Section):

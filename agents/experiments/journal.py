@@ -9,6 +9,11 @@ Node artefacts live in ``nodes/<id>/``: ``code.py``, ``stdout.txt``, ``metrics.j
 
 The first metric is the primary one; nodes are compared on the mean of its per-dataset values. A buggy node is
 worse than every non-buggy node, whatever its metrics.
+
+Seed re-runs of a stage's best node are nodes of kind ``seed`` whose parent is that node; the parent's
+``Metric.std_err`` and ``Metric.seed_mean`` are filled from them (the parent's own run counts as one sample).
+``Journal.stages`` records each stage's state, completion reason and best node, so a resumed search knows where
+it stands; ``Journal.coder_stats`` counts patch applications and valid programs per coder model.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, PrivateAttr
 
@@ -33,6 +38,8 @@ class Metric(BaseModel):
     direction: Direction = "maximize"
     values: dict[str, float] = Field(description="dataset -> value")
     std_err: dict[str, float] = Field(default_factory=dict, description="dataset -> standard error (seed runs)")
+    seed_mean: dict[str, float] = Field(default_factory=dict, description="dataset -> mean over the seed runs")
+    n_seeds: int = Field(default=0, description="runs behind seed_mean/std_err (0: single run)")
 
     @property
     def mean(self) -> float:
@@ -74,6 +81,7 @@ class ExecResult(BaseModel):
     duration_s: float = 0.0
     stdout_tail: str = ""
     error: str = Field(default="", description="cleaned traceback or sandbox message")
+    killed_reason: str | None = Field(default=None, description="timeout | memory | file_size | cpu")
 
 
 class Node(BaseModel):
@@ -96,8 +104,14 @@ class Node(BaseModel):
     tag: str = Field(default="", description="hyperparameter setting or ablated component, to avoid repeats")
     seed: int | None = None
     created_at: float = Field(default_factory=time.time)
+    started_at: float | None = None
     finished_at: float | None = None
     llm_calls: int = 0
+    tokens_in: int = Field(default=0, description="prompt tokens of this node's model calls")
+    edit: Literal["full", "patch", "patch_fallback", "none"] = Field(
+        default="none", description="how the code was produced: full program, applied patch, failed patch + rewrite"
+    )
+    summary: str = Field(default="", description="one line for the what-worked/what-failed memory")
 
     @property
     def is_good(self) -> bool:
@@ -112,12 +126,47 @@ class Node(BaseModel):
         return self.metric.better_than(other.metric)
 
 
+StageStatus = Literal["running", "seeding", "done", "failed"]
+
+
+class StageRecord(BaseModel):
+    """Where one stage stands: its root (the previous stage's best), proposals, completion and best node."""
+
+    stage: int = Field(ge=1, le=4)
+    status: StageStatus = "running"
+    root: str | None = Field(default=None, description="node the stage starts from (previous stage's best)")
+    proposals: list[str] | None = Field(default=None, description="tune settings (2) or ablated components (4)")
+    best: str | None = None
+    reason: str = Field(default="", description="why the stage ended (explicit completion criterion)")
+    judge_calls: int = 0
+    judged_complete: str = Field(default="", description="the model's reason when it judged the stage complete")
+    tie_calls: int = 0
+
+
+class CoderStats(BaseModel):
+    """Per coder model: the bandit's counts and the measured patch-application / valid-program rates."""
+
+    programs: int = 0
+    valid_programs: int = Field(default=0, description="programs that compiled")
+    patch_attempts: int = 0
+    patches_applied: int = 0
+    duplicates_rejected: int = 0
+
+
 class Journal(BaseModel):
     """The whole tree. Derived views are computed, never stored."""
 
     nodes: list[Node] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list, description="logged stage decisions")
+    idea: dict[str, Any] | None = Field(default=None, description="the idea being run (ideas.json entry)")
+    stages: list[StageRecord] = Field(default_factory=list)
+    coder_stats: dict[str, CoderStats] = Field(default_factory=dict)
     _lock: threading.RLock = PrivateAttr(default_factory=threading.RLock)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """Hold this while reading or changing nodes from several threads."""
+        return self._lock
 
     def get(self, node_id: str) -> Node:
         for n in self.nodes:
@@ -130,8 +179,32 @@ class Journal(BaseModel):
             self.nodes.append(node)
         return node
 
+    def find(self, node_id: str | None) -> Node | None:
+        if node_id is None:
+            return None
+        for n in self.nodes:
+            if n.id == node_id:
+                return n
+        return None
+
     def children(self, node_id: str) -> list[Node]:
-        return [n for n in self.nodes if n.parent == node_id]
+        return [n for n in self.nodes if n.parent == node_id and n.kind != "seed"]
+
+    def seed_runs(self, node_id: str) -> list[Node]:
+        return [n for n in self.nodes if n.parent == node_id and n.kind == "seed"]
+
+    def done_nodes(self, stage: int | None = None) -> list[Node]:
+        return [n for n in self.nodes if n.status == "done" and (stage is None or n.stage == stage)]
+
+    def stage_record(self, stage: int) -> StageRecord | None:
+        for rec in self.stages:
+            if rec.stage == stage:
+                return rec
+        return None
+
+    def note(self, text: str) -> None:
+        with self._lock:
+            self.notes.append(text)
 
     def stage_nodes(self, stage: int) -> list[Node]:
         return [n for n in self.nodes if n.stage == stage]
@@ -143,16 +216,21 @@ class Journal(BaseModel):
         return [n for n in self.nodes if n.is_good and (stage is None or n.stage == stage)]
 
     def buggy_leaves(self, stage: int | None = None) -> list[Node]:
+        """Finished buggy nodes nobody has tried to fix yet (seed re-runs are never debugged)."""
         return [
             n
             for n in self.nodes
-            if n.status == "done" and n.is_buggy and not self.children(n.id) and (stage is None or n.stage == stage)
+            if n.status == "done"
+            and n.is_buggy
+            and n.kind != "seed"
+            and not self.children(n.id)
+            and (stage is None or n.stage == stage)
         ]
 
     def best_node(self, stage: int | None = None) -> Node | None:
         best: Node | None = None
         for n in self.good_nodes(stage):
-            if n.kind == "seed":
+            if n.kind in ("seed", "ablate"):  # ablations measure components; they are not candidate methods
                 continue
             if best is None or n.better_than(best):
                 best = n
@@ -162,7 +240,7 @@ class Journal(BaseModel):
         """Write atomically (temp file + rename) so a crash never leaves a torn journal."""
         with self._lock:
             data = self.model_dump_json(indent=1)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
         tmp.write_text(data, encoding="utf-8")
         os.replace(tmp, path)
 

@@ -1,0 +1,144 @@
+"""``shoal experiments``: run (or resume) the four-stage experiment search for one idea, with a live view.
+
+Register in ``agents/cli/main.py``::
+
+    from agents.cli.experiments_cmd import experiments
+    app.command("experiments")(experiments)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from agents.cli.common import cli_errors, console, get_settings
+from agents.errors import UserInputError
+
+
+class _Progress:
+    """The live view: stage, nodes done / buggy / running, best metric, spend, last event."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, Any] = {}
+        self.last = ""
+        self._mu = threading.Lock()
+        self.live: Live | None = None
+
+    def render(self) -> Table:
+        with self._mu:
+            s, last = dict(self.state), self.last
+        t = Table.grid(padding=(0, 2))
+        t.add_row("stage", str(s.get("current_stage") or "-"))
+        t.add_row("nodes", f"{s.get('done', 0)} done, {s.get('buggy', 0)} buggy, {s.get('running', 0)} running")
+        t.add_row("best", str(s.get("best", "-")))
+        t.add_row("spend", f"${s.get('spend_usd', 0.0):.4f}, {s.get('tokens', 0):,} tokens")
+        t.add_row("last", last)
+        return t
+
+    def __call__(self, event: str, data: dict[str, Any]) -> None:
+        with self._mu:
+            if "progress" in data:
+                self.state = data["progress"]
+            if event == "node_done":
+                verdict = f"buggy: {data.get('reason', '')}" if data.get("is_buggy") else data.get("metric", "")
+                self.last = f"node {data['id']} ({data['node_kind']}, stage {data['stage']}) {verdict}"[:160]
+            elif event == "node_start":
+                self.last = f"node {data['id']} ({data['node_kind']}, stage {data['stage']}) running"
+            elif event == "note":
+                self.last = str(data.get("text", ""))[:160]
+        if self.live is not None:
+            self.live.update(self.render())
+
+
+def experiments(
+    ctx: typer.Context,
+    idea: Annotated[
+        str | None, typer.Option("--idea", help="RUN/ideas.json#name: an idea from an ideation run (runs in RUN)")
+    ] = None,
+    idea_file: Annotated[
+        Path | None, typer.Option("--idea-file", help="an idea as JSON (runs in a new run directory)")
+    ] = None,
+    stages: Annotated[str, typer.Option("--stages", help="stages to run: 1-4, 1, 2-3 ...")] = "1-4",
+    code_to_use: Annotated[
+        Path | None, typer.Option("--code-to-use", help="start stage 1 from this program (template mode)")
+    ] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="continue the search in this run directory")] = None,
+) -> None:
+    """Run the experiment tree search (initial implementation, tuning, research, ablations) for one idea."""
+    from agents.experiments.inputs import BASELINE_FILE, load_idea_file, load_idea_ref, parse_stages, read_baseline
+    from agents.experiments.manager import JOURNAL, ExperimentManager
+    from agents.llm import LLM, Ledger
+    from agents.rundir import create_run, open_run
+    from agents.sandbox import make_sandbox
+
+    settings = get_settings(ctx)
+    with cli_errors():
+        if sum(x is not None for x in (idea, idea_file, resume)) != 1:
+            raise UserInputError("give exactly one of --idea RUN/ideas.json#name, --idea-file FILE or --resume RUN")
+        span = parse_stages(stages)
+        baseline = read_baseline(code_to_use) if code_to_use is not None else None
+        chosen: dict[str, Any] | None = None
+        if resume is not None:
+            run = open_run(resume)
+            if not run.file(JOURNAL).is_file():
+                raise UserInputError(f"{resume} has no {JOURNAL} to resume; start with --idea or --idea-file")
+        elif idea is not None:
+            run_path, picked = load_idea_ref(idea)
+            run = open_run(run_path)
+            if run.file(JOURNAL).is_file():
+                raise UserInputError(
+                    f"{run_path} already has an experiment search; continue it with --resume {run_path}"
+                )
+            chosen = picked.model_dump(mode="json")
+        else:
+            assert idea_file is not None
+            picked = load_idea_file(idea_file)
+            run = create_run(settings, picked.title)
+            run.file("ideas.json").write_text(
+                json.dumps({"ideas": [picked.model_dump(mode="json")]}, indent=1), encoding="utf-8"
+            )
+            chosen = picked.model_dump(mode="json")
+        if baseline is not None:
+            run.file(BASELINE_FILE).write_text(baseline, encoding="utf-8")
+        elif run.file(BASELINE_FILE).is_file():
+            baseline = run.file(BASELINE_FILE).read_text(encoding="utf-8")
+        llm = LLM(settings, Ledger(run.ledger_path), context={"stage": "experiments"})
+        progress = _Progress()
+        manager = ExperimentManager(
+            run,
+            settings,
+            llm,
+            make_sandbox(settings.sandbox),
+            chosen,
+            stages=span,
+            baseline_code=baseline,
+            on_event=progress,
+        )
+        console.print(f"run directory: {run.path}")
+        try:
+            with Live(progress.render(), console=console, refresh_per_second=4, transient=False) as live:
+                progress.live = live
+                outcome = manager.run()
+        except KeyboardInterrupt:
+            console.print(f"[yellow]interrupted[/]; continue with: shoal experiments --resume {run.path}")
+            raise typer.Exit(130) from None
+        finally:
+            progress.live = None
+    if outcome.status != "complete":
+        console.print(f"[red]no working implementation:[/] {outcome.message}")
+        console.print(f"journal: {run.file(JOURNAL)}")
+        raise typer.Exit(1)
+    best = manager.journal.find(outcome.best)
+    console.print(f"[green]search complete[/] ({outcome.message})")
+    if best is not None:
+        from agents.experiments.coder import metrics_text
+
+        console.print(f"best node {best.id} (stage {best.stage}, {best.kind}): {metrics_text(best)}")
+        console.print(f"code: {run.path / 'nodes' / best.id / 'code.py'}")
+    console.print(f"journal: {run.file(JOURNAL)}")

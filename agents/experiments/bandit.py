@@ -1,0 +1,55 @@
+"""A UCB1 bandit over coder models, rewarded by improvement over the parent (ShinkaEvolve's model ensemble).
+
+Its state is derived from the journal (each node records the model that wrote it), so it survives a resume.
+Reward of a node: 1 when it is good and beats its parent (or its parent is not good, or it has none), else 0.
+Untried models are tried first, in the configured order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from agents.experiments.journal import Journal, Node
+
+
+def reward(journal: Journal, node: Node) -> float:
+    if not node.is_good:
+        return 0.0
+    parent = journal.find(node.parent)
+    if parent is None or not parent.is_good:
+        return 1.0
+    return 1.0 if node.better_than(parent) else 0.0
+
+
+def arm_stats(journal: Journal, models: Sequence[str]) -> dict[str, tuple[int, float]]:
+    """model -> (pulls, total reward) over finished non-seed nodes written by a model."""
+    stats = {m: (0, 0.0) for m in models}
+    for n in journal.nodes:
+        if n.status != "done" or n.kind == "seed" or n.model not in stats:
+            continue
+        pulls, total = stats[n.model]
+        stats[n.model] = (pulls + 1, total + reward(journal, n))
+    return stats
+
+
+def choose_model(journal: Journal, models: Sequence[str], c: float, in_flight: Sequence[str] = ()) -> str:
+    """The model with the highest UCB1 score; models in flight count as pulled with no reward yet."""
+    if not models:
+        raise ValueError("choose_model needs at least one model")
+    stats = arm_stats(journal, models)
+    for m in in_flight:
+        if m in stats:
+            pulls, total = stats[m]
+            stats[m] = (pulls + 1, total)
+    for m in models:
+        if stats[m][0] == 0:
+            return m
+    total_pulls = sum(p for p, _ in stats.values())
+    best, best_score = models[0], -math.inf
+    for m in models:
+        pulls, total = stats[m]
+        score = total / pulls + c * math.sqrt(2.0 * math.log(total_pulls) / pulls)
+        if score > best_score:
+            best, best_score = m, score
+    return best

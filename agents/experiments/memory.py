@@ -1,0 +1,41 @@
+"""The coder's running memory: a compact "what worked / what failed" summary of the search so far.
+
+A pure function of the journal: the best few good nodes (their plan and primary metric) and the most recent
+failures (their plan and bug reason), one short line each, so prompts stay small for the embedded model.
+"""
+
+from __future__ import annotations
+
+from agents.experiments.journal import Journal, Node
+
+
+def _metric_text(node: Node) -> str:
+    p = node.metric.primary
+    if p is None or not p.values:
+        return "no metric"
+    return f"{p.name}={p.mean:.4g}"
+
+
+def _what(node: Node) -> str:
+    label = node.tag or node.plan or node.kind
+    return " ".join(label.split())[:90]
+
+
+def memory_lines(journal: Journal, limit: int) -> tuple[list[str], list[str]]:
+    """(worked, failed): at most ``limit`` lines in all, roughly half each, best and most recent first."""
+    if limit <= 0:
+        return [], []
+    done = [n for n in journal.nodes if n.status == "done" and n.kind != "seed"]
+    good = [n for n in done if n.is_good]
+    ranked: list[Node] = []
+    for n in good:
+        i = 0
+        while i < len(ranked) and not n.better_than(ranked[i]):
+            i += 1
+        ranked.insert(i, n)
+    bad = [n for n in done if n.is_buggy][::-1]
+    n_good = min(len(ranked), max(limit - min(len(bad), limit // 2), limit // 2))
+    n_bad = min(len(bad), limit - n_good)
+    worked = [f"{n.kind} {_what(n)}: {_metric_text(n)}" for n in ranked[:n_good]]
+    failed = [f"{n.kind} {_what(n)}: {' '.join(n.bug_reason.split())[:120]}" for n in bad[:n_bad]]
+    return worked, failed
