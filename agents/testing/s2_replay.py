@@ -13,7 +13,8 @@ Choices written down here:
 - ``GET /graph/v1/paper/{id}`` with no exact recording is answered from every full paper object in the recordings
   (``Paper.json``, batch answers, paper-qa DOI lookups), by paperId or ``DOI:``; an unknown id gets the real API's
   404 body. Any other unrecorded request is answered ``500`` and listed in :attr:`S2Replay.unmatched`, so a test
-  that strays from the recordings fails visibly.
+  that strays from the recordings fails visibly; with :attr:`S2Replay.empty_for_unrecorded_searches` set, an
+  unrecorded ``/paper/search`` gets the recorded empty answer instead (for flows that search free text).
 - Faults (:meth:`S2Replay.fail`, :meth:`S2Replay.stall`) are queued in front of the recordings: the recordings
   contain no 429, so rate limiting is scripted on top of a real answer.
 """
@@ -205,8 +206,11 @@ class S2Replay:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
         self.recordings, self._exact, self._loose, self.papers = _index(data_dir.resolve())
+        empty = [r.body for r in self.recordings if r.path.endswith("/paper/search") and '"total": 0' in r.body]
+        self._empty_search = empty[0] if empty else '{"total": 0, "offset": 0}'
         self.requests: list[ReplayRequest] = []
         self.unmatched: list[str] = []
+        self.empty_for_unrecorded_searches = False
         self._faults: deque[_Fault] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -292,7 +296,9 @@ class S2Replay:
                 self.unmatched.append(f"{method} {upath} (unknown paper id)")
             return 404, json.dumps({"error": f"Paper with id {paper_id} not found"}), {}
         with self._lock:
-            self.unmatched.append(f"{method} {self.api_url}{upath}?{params}")
+            self.unmatched.append(f"{method} {upath}?{params}")
+        if self.empty_for_unrecorded_searches and upath == "/graph/v1/paper/search":
+            return 200, self._empty_search, {}
         return 500, json.dumps({"message": f"s2 replay: no recording for {method} {upath}"}), {}
 
     @staticmethod
