@@ -30,7 +30,7 @@ def ideas_table(ideas: list[Idea], chosen: str | None, title: str) -> Table:
     table = Table(title=title, show_lines=False)
     for col, kw in (
         ("#", {"justify": "right"}),
-        ("name", {}),
+        ("name", {"no_wrap": True}),
         ("title", {"overflow": "fold"}),
         ("I", {"justify": "right"}),
         ("F", {"justify": "right"}),
