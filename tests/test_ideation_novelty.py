@@ -4,6 +4,7 @@ stored; literature falls back from an unreachable Semantic Scholar to the local 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -170,9 +171,11 @@ def test_unreachable_s2_falls_back_to_local_pdfs_and_the_idea_says_so(
     )
     settings = with_ideation(s2_settings, reflections=0, judge_threshold=1.0, duplicate_threshold=1.0)
     settings = settings.model_copy(update={"literature": cfg})
+    rl_id = hashlib.sha1((lib / "rl_lr.pdf").read_bytes()).hexdigest()[:12]
     scripted_llm.script(
         "ideation/agent",
         tool_calls([{"name": "search_literature", "arguments": {"query": "learning rate adaptation transformers"}}]),
+        tool_calls([{"name": "read_abstract", "arguments": {"paper_id": rl_id}}]),  # without "local:", as 1.5B does
         finalize(idea_json("Warmup by depth", WARMUP["hypothesis"])),
     )
     result = generate_ideas(
@@ -184,5 +187,8 @@ def test_unreachable_s2_falls_back_to_local_pdfs_and_the_idea_says_so(
     assert idea.novelty_check.closest_papers[0].title == "Adaptive Learning Rates For Transformers Via Q-Learning"
     observation = scripted_llm.requests_for("ideation/agent")[1].messages[-1]["content"]
     assert "(local)" in observation and "Adaptive Learning Rates" in observation
+    abstract = scripted_llm.requests_for("ideation/agent")[2].messages[-1]["content"]
+    assert abstract.startswith(f"[local:{rl_id}] Adaptive Learning Rates") and "reinforcement learning" in abstract
+    assert idea.papers_read == [f"local:{rl_id}"]
     assert result.notices == idea.literature_notes
     assert json.loads(idea.model_dump_json())["novelty_check"]["closest_papers"][0]["source"] == "local"

@@ -114,8 +114,8 @@ class ToolBox:
                 )
             )
         if name == "read_abstract":
-            paper_id = str(args.get("paper_id") or "").strip()
-            paper = self.seen.get(paper_id) or (self.literature.get(paper_id) if paper_id else None)
+            paper_id = str(args.get("paper_id") or "").strip().strip("[]").strip()
+            paper = self._seen_paper(paper_id) or (self.literature.get(paper_id) if paper_id else None)
             if paper is None:
                 return self._error(name, f"no paper with id {paper_id!r}; use an id from the search results")
             self.seen.setdefault(paper.paper_id, paper)
@@ -135,6 +135,14 @@ class ToolBox:
                 return self._error(name, "the idea does not follow the schema: " + "; ".join(validation_messages(exc)))
             return ToolOutcome(render_text("ideation/observation", {"tool": name, "error": ""}), idea=idea)
         return self._error(name, f"unknown tool; use one of {', '.join(TOOL_NAMES)}")
+
+    def _seen_paper(self, paper_id: str) -> Paper | None:
+        """A paper already shown, also when the model dropped the id's ``local:`` prefix (the 1.5B model does)."""
+        if not paper_id:
+            return None
+        if paper_id in self.seen:
+            return self.seen[paper_id]
+        return next((p for p in self.seen.values() if p.paper_id.split(":", 1)[-1] == paper_id), None)
 
     def _error(self, name: str, message: str) -> ToolOutcome:
         log.info("ideation tool %s: %s", name, message)
