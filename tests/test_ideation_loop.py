@@ -14,7 +14,7 @@ from agents.ideation.schema import Idea
 from agents.literature import make_literature
 from agents.llm import LLM, Ledger, read_ledger
 from agents.settings import Settings
-from agents.testing import ScriptedServer, json_reply, malformed_json, text, tool_calls
+from agents.testing import ScriptedServer, error, json_reply, malformed_json, text, tool_calls
 from agents.testing.s2_replay import S2Replay
 from tests.ideation_helpers import LABEL_SMOOTHING, WARMUP, with_ideation
 
@@ -217,3 +217,25 @@ def test_tool_mode_tools_on_a_role_without_tools_is_a_config_error(
             resolve_tool_mode(settings)
     else:
         assert resolve_tool_mode(settings) == "json"
+
+
+def test_an_endpoint_failure_keeps_the_ideas_already_finished(
+    scripted_llm: ScriptedServer, llm_settings: Settings, tmp_path: Path
+) -> None:
+    from agents.errors import ModelCallError
+
+    settings = no_judging(llm_settings, reflections=0)
+    settings.literature.semantic_scholar = False
+    attempts = settings.llm.max_retries + 1
+    scripted_llm.script(
+        "ideation/agent",
+        tool_calls([{"name": "finalize_idea", "arguments": {"idea": WARMUP}}]),
+        *[error(500) for _ in range(attempts)],
+    )
+    llm = LLM(settings, Ledger(tmp_path / "llm_calls.jsonl"))
+    result = generate_ideas(TOPIC, llm, make_literature(settings, tmp_path), settings, num_ideas=3)
+    assert [i.title for i in result.ideas] == [WARMUP["title"]]
+    assert any(n.startswith("stopped after 1 idea(s)") for n in result.notices)
+    scripted_llm.script("ideation/agent", *[error(500) for _ in range(attempts)])
+    with pytest.raises(ModelCallError):  # nothing finished: the error is the answer
+        generate_ideas(TOPIC, llm, make_literature(settings, tmp_path), settings, num_ideas=1)

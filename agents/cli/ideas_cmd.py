@@ -99,8 +99,15 @@ def _generate(
     run.event("ideation_started", topic=the_topic.title, num_ideas=num_ideas or settings.ideation.num_ideas)
     llm = LLM(settings, Ledger(run.ledger_path), context={"stage": "ideation"})
     err_console.print(f"run directory: {run.path}")
+
+    def progress(kind: str, **data: object) -> None:
+        run.event(kind, **data)
+        detail = data.get("title") or ""
+        reason = f" ({data['reason']})" if data.get("reason") else ""
+        err_console.print(f"idea {data.get('index')}: {kind.removeprefix('idea_')} {detail}{reason}", highlight=False)
+
     result = generate_ideas(
-        the_topic, llm, literature, settings, num_ideas=num_ideas, seeds=seed_list, on_event=run.event
+        the_topic, llm, literature, settings, num_ideas=num_ideas, seeds=seed_list, on_event=progress
     )
     path = write_ideas(run.path, result)
     run.event("ideation_finished", ideas=len(result.ideas), rejected=len(result.rejected))

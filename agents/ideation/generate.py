@@ -4,7 +4,9 @@ A near-duplicate (of an earlier idea, a seed idea or a paper) is rejected and ge
 in the prompt, at most ``ideation.max_regenerations`` times; an idea still rejected then is left out (and kept in
 ``rejected``), so a run can end with fewer ideas than asked for, and says so. An attempt whose model output stays
 invalid after the bounded repairs is a failed attempt, counted against the same bound. Model-call failures
-(endpoint down after retries) and budget stops are not the model's mistakes: they propagate.
+(endpoint down after its retries) and budget stops are not the model's mistakes: they end the generation; the
+ideas finished before are returned (with a notice) so they are written, and with none finished the error
+propagates.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from agents.errors import StructuredOutputError
+from agents.errors import BudgetExceeded, ModelCallError, StructuredOutputError
 from agents.ideation.agent import IdeaAgent, ToolMode, resolve_tool_mode
 from agents.ideation.inputs import SeedIdea, Topic
 from agents.ideation.novelty import EarlierIdea, check_novelty
@@ -72,6 +74,30 @@ def generate_ideas(
     result = IdeationResult(topic=topic)
     seed_list = list(seeds or [])
     llm = llm.bind(stage="ideation")
+    try:
+        _generate_all(result, n, llm, settings, lit, mode, topic, seed_list, emit)
+    except (ModelCallError, BudgetExceeded) as exc:
+        if not result.ideas:
+            raise
+        message = f"stopped after {len(result.ideas)} idea(s): {exc}"
+        log.warning("ideation: %s", message)
+        result.notices.append(message)
+    result.notices = list(lit.notices) + result.notices
+    return result
+
+
+def _generate_all(
+    result: IdeationResult,
+    n: int,
+    llm: LLM,
+    settings: Settings,
+    lit: FallbackLiterature,
+    mode: ToolMode,
+    topic: Topic,
+    seed_list: list[SeedIdea],
+    emit: EventSink,
+) -> None:
+    cfg = settings.ideation
     for k in range(1, n + 1):
         avoid: list[str] = []
         for attempt in range(1, cfg.max_regenerations + 2):
@@ -97,8 +123,6 @@ def generate_ideas(
             message = f"idea {k}: no acceptable idea after {cfg.max_regenerations + 1} attempts; left out"
             log.warning("%s", message)
             result.notices.append(message)
-    result.notices = list(lit.notices) + result.notices
-    return result
 
 
 def _one_idea(

@@ -63,7 +63,8 @@ def idea_markdown(idea: Idea) -> str:
         for c in check.closest_papers:
             verdict = "" if c.judged_same is None else ("yes" if c.judged_same else "no")
             year = f" ({c.year})" if c.year else ""
-            lines.append(f"| {c.similarity:.3f} | {c.title}{year} | {verdict} |")
+            title = c.title.replace("|", "/")  # a pipe would end the table cell
+            lines.append(f"| {c.similarity:.3f} | {title}{year} | {verdict} |")
         lines.append("")
     sources = ", ".join(idea.sources_consulted) or "none"
     lines += [
