@@ -169,12 +169,43 @@ class SearchSettings(_Section):
 
 
 class LiteratureSettings(_Section):
+    """Literature search (see agents.literature): Semantic Scholar, then the local library, then none."""
+
     semantic_scholar: bool = True
     api_key_env: str = "S2_API_KEY"
     api_url: str | None = Field(default=None, description="override (tests point this at a local replay)")
     timeout_s: float = Field(default=20.0, gt=0)
     max_retries: int = Field(default=3, ge=0)
-    local_library: Path | None = Field(default=None, description="BibTeX file or folder of PDFs")
+    local_library: Path | None = Field(
+        default=None, description="BibTeX file, PDF, or folder of .bib and .pdf files (searched recursively)"
+    )
+    min_interval_s: float = Field(default=1.0, ge=0, description="least time between Semantic Scholar requests")
+    backoff_base_s: float = Field(default=2.0, ge=0, description="first wait after a 429 or 5xx; doubles")
+    backoff_max_s: float = Field(default=30.0, ge=0)
+    cache_ttl_days: float = Field(default=7.0, ge=0, description="how long cached answers are reused; 0 = never")
+    local_max_pages: int = Field(default=4, ge=1, description="PDF pages read per paper for the local index")
+
+
+class IdeationSettings(_Section):
+    """The ideation loop (see agents.ideation)."""
+
+    num_ideas: int = Field(default=3, ge=1, le=50)
+    max_steps: int = Field(default=6, ge=1, le=30, description="tool steps per idea before it must be finalized")
+    reflections: int = Field(default=2, ge=0, le=10, description="reflection rounds per idea (stops early on done)")
+    tool_mode: Literal["auto", "tools", "json"] = Field(
+        default="auto",
+        description="tools: OpenAI tool calls; json: one JSON action per step; auto: tools unless the role is "
+        "embedded or models.ideation.supports_tools is false",
+    )
+    search_limit: int = Field(default=8, ge=1, le=100, description="papers per search")
+    judge_threshold: float = Field(
+        default=0.92, ge=0, le=1, description="embedding similarity above which the model judges novelty"
+    )
+    duplicate_threshold: float = Field(
+        default=0.985, ge=0, le=1, description="similarity above which an idea is a duplicate without asking"
+    )
+    max_judgements: int = Field(default=3, ge=0, le=20, description="close pairs the model judges per idea")
+    max_regenerations: int = Field(default=2, ge=0, le=10, description="retries for a rejected near-duplicate")
 
 
 class WriteupSettings(_Section):
@@ -236,6 +267,7 @@ class Settings(BaseSettings):
     literature: LiteratureSettings = Field(default_factory=LiteratureSettings)
     writeup: WriteupSettings = Field(default_factory=WriteupSettings)
     figures: FiguresSettings = Field(default_factory=FiguresSettings)
+    ideation: IdeationSettings = Field(default_factory=IdeationSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -9,6 +9,7 @@ import pytest
 
 from agents.settings import Settings
 from agents.testing import ScriptedServer
+from agents.testing.s2_replay import S2Replay
 
 
 @pytest.fixture
@@ -28,3 +29,35 @@ def llm_settings(scripted_llm: ScriptedServer, tmp_path: Path) -> Settings:
     overrides += [f'models.{r}.model="scripted-model"' for r in ROLES]
     overrides += ["llm.backoff_base_s=0", "llm.backoff_max_s=0", "llm.request_timeout_s=1.0"]
     return load_settings(None, overrides, workspace=tmp_path / "workspace", cache_dir=tmp_path / "cache")
+
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_data(*parts: str) -> Path:
+    """A path under ``../shared/data`` beside the repository; skips the test when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared test data {path} is absent (clone shared/ beside the repository)")
+    return path
+
+
+@pytest.fixture
+def s2_replay() -> Iterator[S2Replay]:
+    """A fake Semantic Scholar API on 127.0.0.1 replaying the real recordings in ../shared/data/semantic_scholar."""
+    from agents.testing.s2_replay import S2Replay
+
+    with S2Replay(shared_data("semantic_scholar")) as server:
+        yield server
+
+
+@pytest.fixture
+def s2_settings(s2_replay: S2Replay, llm_settings: Settings) -> Settings:
+    """``llm_settings`` with literature pointed at the replay: no request spacing, instant backoff, short timeout."""
+    overrides = {
+        "api_url": s2_replay.api_url,
+        "min_interval_s": 0.0,
+        "backoff_base_s": 0.0,
+        "timeout_s": 2.0,
+    }
+    return llm_settings.model_copy(update={"literature": llm_settings.literature.model_copy(update=overrides)})

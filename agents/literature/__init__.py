@@ -1,5 +1,16 @@
-"""Literature backends behind one interface: Semantic Scholar and an offline local library."""
+"""Literature backends behind one interface: Semantic Scholar and an offline local library.
 
-from agents.literature.base import LiteratureBackend, Paper
+``make_literature(settings, cache_dir)`` gives the fallback chain every stage uses (see ``factory``).
+"""
 
-__all__ = ["LiteratureBackend", "Paper"]
+from agents.literature.base import LiteratureBackend, LiteratureUnavailable, Paper
+from agents.literature.factory import FallbackLiterature, NoLiterature, make_literature
+
+__all__ = [
+    "FallbackLiterature",
+    "LiteratureBackend",
+    "LiteratureUnavailable",
+    "NoLiterature",
+    "Paper",
+    "make_literature",
+]

@@ -9,6 +9,8 @@ from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from agents.errors import ShoalError
+
 
 class Paper(BaseModel):
     paper_id: str = Field(description="backend id (Semantic Scholar paperId, or local:<hash>)")
@@ -21,6 +23,13 @@ class Paper(BaseModel):
     url: str | None = None
     bibtex: str | None = Field(default=None, description="BibTeX from the source, when it gives one")
     source: str = Field(description="semantic_scholar | local")
+
+
+class LiteratureUnavailable(ShoalError):
+    """A backend cannot answer now (unreachable, rate-limited after its bounded retries, access refused).
+
+    Callers degrade to the next backend (see ``agents.literature.factory``); they never stop a run on it.
+    """
 
 
 @runtime_checkable

@@ -1,0 +1,120 @@
+"""``shoal ideas``: research ideas for a topic, checked against the literature; ``--show RUN`` lists a run's ideas.
+
+Registered in ``agents/cli/main.py`` as ``app.command("ideas")(ideas_cmd.ideas)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from agents.cli.common import cli_errors, console, err_console, get_settings
+from agents.errors import UserInputError
+from agents.ideation.schema import Idea
+from agents.settings import Settings
+
+
+def _run_path(run: Path, workspace: Path) -> Path:
+    if run.is_dir():
+        return run
+    candidate = workspace / run
+    if candidate.is_dir():
+        return candidate
+    raise UserInputError(f"run directory {run} does not exist (looked in . and {workspace})")
+
+
+def ideas_table(ideas: list[Idea], chosen: str | None, title: str) -> Table:
+    table = Table(title=title, show_lines=False)
+    for col, kw in (
+        ("#", {"justify": "right"}),
+        ("name", {"no_wrap": True}),
+        ("title", {"overflow": "fold"}),
+        ("I", {"justify": "right"}),
+        ("F", {"justify": "right"}),
+        ("N", {"justify": "right"}),
+        ("novelty check", {}),
+        ("literature", {}),
+    ):
+        table.add_column(col, **kw)
+    for i, idea in enumerate(ideas, 1):
+        check = idea.novelty_check
+        top = f" ({check.closest_papers[0].similarity:.2f})" if check.closest_papers else ""
+        table.add_row(
+            str(i),
+            ("* " if idea.name == chosen else "") + idea.name,
+            idea.title,
+            str(idea.interestingness.value),
+            str(idea.feasibility.value),
+            str(idea.novelty.value),
+            check.decision + top,
+            ", ".join(idea.sources_consulted) or "none",
+        )
+    return table
+
+
+def ideas(
+    ctx: typer.Context,
+    topic: Annotated[str | None, typer.Option("--topic", help="the research topic as a sentence")] = None,
+    topic_file: Annotated[
+        Path | None, typer.Option("--topic-file", help="a Markdown topic (# Title, ## Keywords, ## TL;DR, ## Abstract)")
+    ] = None,
+    num_ideas: Annotated[
+        int | None, typer.Option("--num-ideas", min=1, max=50, help="default: ideation.num_ideas")
+    ] = None,
+    seed_ideas: Annotated[
+        Path | None, typer.Option("--seed-ideas", help="JSON list of earlier ideas to differ from")
+    ] = None,
+    show: Annotated[Path | None, typer.Option("--show", help="list the ideas of an existing run and exit")] = None,
+) -> None:
+    """Generate research ideas for a topic (or list a run's ideas with --show RUN)."""
+    from agents.ideation.output import load_ideas
+
+    settings = get_settings(ctx)
+    with cli_errors():
+        if show is not None:
+            run_path = _run_path(show, settings.workspace)
+            found, chosen = load_ideas(run_path)
+            console.print(ideas_table(found, chosen, f"ideas in {run_path}"))
+            return
+        _generate(settings, topic, topic_file, num_ideas, seed_ideas)
+
+
+def _generate(
+    settings: Settings, topic: str | None, topic_file: Path | None, num_ideas: int | None, seeds: Path | None
+) -> None:
+    from agents.ideation.generate import generate_ideas
+    from agents.ideation.inputs import load_seed_ideas, load_topic
+    from agents.ideation.output import write_ideas
+    from agents.literature import make_literature
+    from agents.llm import LLM, Ledger
+    from agents.rundir import create_run
+
+    the_topic = load_topic(topic, topic_file)
+    seed_list = load_seed_ideas(seeds) if seeds is not None else []
+    literature = make_literature(settings, settings.cache_dir)
+    run = create_run(settings, the_topic.title)
+    run.event("ideation_started", topic=the_topic.title, num_ideas=num_ideas or settings.ideation.num_ideas)
+    llm = LLM(settings, Ledger(run.ledger_path), context={"stage": "ideation"})
+    err_console.print(f"run directory: {run.path}")
+
+    def progress(kind: str, **data: object) -> None:
+        run.event(kind, **data)
+        detail = data.get("title") or ""
+        reason = f" ({data['reason']})" if data.get("reason") else ""
+        err_console.print(f"idea {data.get('index')}: {kind.removeprefix('idea_')} {detail}{reason}", highlight=False)
+
+    result = generate_ideas(
+        the_topic, llm, literature, settings, num_ideas=num_ideas, seeds=seed_list, on_event=progress
+    )
+    path = write_ideas(run.path, result)
+    run.event("ideation_finished", ideas=len(result.ideas), rejected=len(result.rejected))
+    chosen = result.chosen
+    console.print(ideas_table(result.ideas, chosen.name if chosen else None, f"ideas for: {the_topic.title}"))
+    for notice in result.notices:
+        err_console.print(f"[yellow]note:[/] {notice}")
+    console.print(f"wrote {path}" + (f" and idea.md ({chosen.name})" if chosen else ""))
+    if not result.ideas:
+        raise typer.Exit(1)
