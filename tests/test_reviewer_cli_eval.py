@@ -88,11 +88,15 @@ def test_cli_review_one_paper_prints_a_summary(scripted_llm: ScriptedServer, tmp
     assert (tmp_path / "r" / "review.json").is_file() and (tmp_path / "r" / "llm_calls.jsonl").is_file()
 
 
-def test_cli_bad_single_file_is_one_line_and_exit_2(scripted_llm: ScriptedServer, tmp_path: Path) -> None:
+def test_cli_bad_single_file_is_one_line_and_exit_2(
+    scripted_llm: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
     bad = tmp_path / "scan.pdf"
     bad.write_bytes(b"")
     result = CliRunner().invoke(app, ["review", str(bad)], env=_env(scripted_llm))
     assert result.exit_code == 2 and "the file is empty" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "reviews").exists()  # nothing written for a file that cannot be reviewed
 
 
 def test_cli_batch_is_resumable_and_marks_bad_files(scripted_llm: ScriptedServer, tmp_path: Path) -> None:

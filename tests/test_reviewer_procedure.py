@@ -186,3 +186,29 @@ def test_digest_of_a_long_paper_fits_the_budget_and_keeps_intro_and_conclusion()
     assert paper.references[:200] not in digest.text
     small = build_digest(paper, 100000)
     assert not small.sections_cut and small.words_left_out == 0
+
+
+@pytest.mark.embedded
+@pytest.mark.slow
+def test_embedded_model_reviews_a_real_pdf(tmp_path: Path) -> None:
+    """Slow (a few minutes on 2 CPU cores): the embedded 1.5B model writes one review and one reflection of a real
+    7-page generated paper through the default procedure (digest, schema-constrained JSON, bounded repairs)."""
+    from agents.localmodel.weights import ensure_model_file
+    from agents.settings import load_settings
+
+    pdf = PDFS / "ai_scientist_generated" / "rl_lr_adaptation.pdf"
+    if not pdf.is_file():
+        pytest.skip(f"{pdf} not found")
+    settings = load_settings(None, [], workspace=tmp_path / "ws")
+    assert settings.models.reviewer.is_embedded
+    try:
+        ensure_model_file(settings.cache_dir)
+    except Exception as exc:  # weights not installed on this machine
+        pytest.skip(f"embedded weights not available: {exc}")
+    llm = LLM(settings, Ledger(tmp_path / "llm_calls.jsonl"), context={"stage": "test"})
+    outcome = review_paper(pdf, llm, settings, tmp_path / "out")
+    review_ = outcome.reviews[0]
+    assert 1 <= review_.overall <= 10 and review_.summary.strip() and review_.decision in ("Accept", "Reject")
+    assert outcome.calls >= 1 and outcome.tokens_in > 1000 and outcome.revision_requests
+    assert outcome.digest.tokens_est <= outcome.digest.budget_tokens
+    assert (tmp_path / "out" / "review.md").read_text().startswith("# Review:")

@@ -62,6 +62,7 @@ def review(
 ) -> None:
     """Review one paper, or score every paper in a folder into a CSV (resumable)."""
     from reviewer.batch import paper_files, review_directory
+    from reviewer.ingest import load_paper
     from reviewer.pipeline import review_paper
 
     settings = get_settings(ctx)
@@ -87,6 +88,7 @@ def review(
             if summary.failed:
                 raise typer.Exit(1)
             return
+        load_paper(target, max_file_mb=settings.review.max_file_mb, max_pages=settings.review.max_pages)  # fail early
         out_dir = out or Path("reviews") / target.stem
         llm = LLM(settings, Ledger(out_dir / "llm_calls.jsonl"), context={"stage": "review"})
         outcome = review_paper(target, llm, settings, out_dir)
