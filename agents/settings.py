@@ -243,6 +243,24 @@ class FiguresSettings(_Section):
     critic_max_images: int = Field(default=4, ge=1, description="images sent in one critic call")
 
 
+class ReviewSettings(_Section):
+    """The automated reviewer (see ``reviewer``): procedure sizes, paper digest budget, input limits."""
+
+    num_reviews: int = Field(default=1, ge=1, le=10, description="independent reviews in the ensemble")
+    num_reflections: int = Field(default=1, ge=0, le=5, description="reflection rounds per review (may revise)")
+    meta_review: Literal["auto", "always", "never"] = Field(
+        default="auto", description="area-chair meta-review; auto = when there is more than one review"
+    )
+    few_shot: int = Field(default=1, ge=0, le=2, description="bundled example reviews shown to the model")
+    paper_tokens: int = Field(default=3500, ge=500, description="token budget of the paper digest in the prompt")
+    review_max_tokens: int = Field(default=900, ge=200, description="completion cap of one review")
+    blind: bool = Field(default=True, description="remove de-anonymising cues before the model sees the paper")
+    figures: bool = Field(default=True, description="review page images when models.vlm.supports_images")
+    figure_pages: int = Field(default=4, ge=1, le=20, description="page images sent to the vision model")
+    max_file_mb: float = Field(default=50.0, gt=0, description="larger input files are refused")
+    max_pages: int = Field(default=150, ge=1, description="PDFs with more pages are refused")
+
+
 class Settings(BaseSettings):
     """Every setting Shoal uses. ``shoal config show`` prints the resolved values."""
 
@@ -268,6 +286,7 @@ class Settings(BaseSettings):
     writeup: WriteupSettings = Field(default_factory=WriteupSettings)
     figures: FiguresSettings = Field(default_factory=FiguresSettings)
     ideation: IdeationSettings = Field(default_factory=IdeationSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,99 @@
+"""The review form (NeurIPS style) and the other structured answers of the reviewer, as pydantic models.
+
+Scales are validated (an out-of-range score is sent back to the model for repair by ``LLM.structured``); list
+fields are capped with ``maxItems`` in the JSON schema and trimmed on validation, so a rambling model costs
+tokens, not a failed review. Decisions are normalised ("accept", "Weak Accept" -> "Accept").
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, Field, field_validator
+
+MAX_ITEMS = 6
+SCORES_1_4 = ("originality", "quality", "clarity", "significance", "soundness", "presentation", "contribution")
+NUMERIC_FIELDS = (*SCORES_1_4, "overall", "confidence")
+
+
+def _trim(value: Any) -> Any:
+    if isinstance(value, str):
+        value = [value] if value.strip() else []
+    if isinstance(value, list):
+        return [str(v).strip() for v in value if str(v).strip()][:MAX_ITEMS]
+    return value
+
+
+def _decision(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "Accept" if value else "Reject"
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if "reject" in low:
+            return "Reject"
+        if "accept" in low:
+            return "Accept"
+    return value
+
+
+Items = Annotated[list[str], BeforeValidator(_trim), Field(json_schema_extra={"maxItems": MAX_ITEMS})]
+Decision = Annotated[Literal["Accept", "Reject"], BeforeValidator(_decision)]
+Score4 = Annotated[int, Field(ge=1, le=4)]
+
+
+class ReviewForm(BaseModel):
+    """One reviewer's review."""
+
+    summary: str = Field(description="what the paper claims and does, in your own words (2-4 sentences)")
+    strengths: Items = Field(description="main strengths, one per item")
+    weaknesses: Items = Field(description="main weaknesses, one per item, concrete")
+    questions: Items = Field(default_factory=list, description="questions for the authors")
+    limitations: Items = Field(default_factory=list, description="limitations the paper does not address")
+    ethical_concerns: bool = Field(default=False, description="true if the work raises ethical concerns")
+    ethical_note: str = Field(default="", description="what the ethical concern is, if any")
+    originality: Score4 = Field(description="1 low .. 4 very high")
+    quality: Score4 = Field(description="1 low .. 4 very high")
+    clarity: Score4 = Field(description="1 low .. 4 very high")
+    significance: Score4 = Field(description="1 low .. 4 very high")
+    soundness: Score4 = Field(description="1 poor, 2 fair, 3 good, 4 excellent")
+    presentation: Score4 = Field(description="1 poor, 2 fair, 3 good, 4 excellent")
+    contribution: Score4 = Field(description="1 poor, 2 fair, 3 good, 4 excellent")
+    overall: int = Field(ge=1, le=10, description="1 strong reject .. 5 borderline reject, 6 borderline accept .. 10")
+    confidence: int = Field(ge=1, le=5, description="1 low .. 5 certain")
+    decision: Decision
+
+    @field_validator("summary", "ethical_note", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return " ".join(str(v) for v in value)
+        return value
+
+    def scores(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in NUMERIC_FIELDS}
+
+
+class Reflection(BaseModel):
+    """A reviewer re-reading its own review: keep it, or give a revised one."""
+
+    assessment: str = Field(description="is the review accurate, specific and are the scores consistent with it?")
+    revise: bool = Field(description="true only if the review must change")
+    revised: ReviewForm | None = Field(default=None, description="the full revised review when revise is true")
+
+
+class MetaReview(BaseModel):
+    """The area chair's meta-review: consensus, decision and what the authors must change."""
+
+    summary: str = Field(description="the consensus of the reviews and your own reading, 2-4 sentences")
+    strengths: Items = Field(description="strengths the reviewers agree on")
+    weaknesses: Items = Field(description="weaknesses that matter for the decision")
+    revision_requests: Items = Field(description="concrete changes the authors should make, one per item")
+    overall: int = Field(ge=1, le=10)
+    decision: Decision
+
+
+class FigureReview(BaseModel):
+    """A vision model's look at page images: figure and caption quality."""
+
+    issues: Items = Field(description="concrete problems with figures, axes, legends or captions")
+    presentation: Score4 = Field(description="figure quality: 1 poor, 2 fair, 3 good, 4 excellent")

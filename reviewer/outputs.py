@@ -1,0 +1,89 @@
+"""Writing a review: ``review.json`` (the whole outcome, machine-readable) and ``review.md`` (for people)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from reviewer.form import NUMERIC_FIELDS
+
+if TYPE_CHECKING:
+    from reviewer.pipeline import ReviewOutcome
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _bullets(items: list[str]) -> str:
+    return "\n".join(f"- {item}" for item in items) if items else "- (none)"
+
+
+def render_markdown(outcome: ReviewOutcome) -> str:
+    agg = outcome.aggregate
+    lines = [
+        f"# Review: {outcome.title or outcome.paper}",
+        "",
+        f"**Decision: {agg.decision}** ({agg.decision_source}; {agg.accept_votes}/{agg.n_reviews} reviewers "
+        f"accept) · Overall {agg.scores['overall'].mean:.1f}/10 · model `{outcome.model}` · "
+        f"{outcome.seconds:.0f} s, {outcome.tokens_in + outcome.tokens_out} tokens",
+        "",
+        "| score | mean | spread (std) | min | max |",
+        "|---|---|---|---|---|",
+    ]
+    for name in NUMERIC_FIELDS:
+        s = agg.scores[name]
+        lines.append(f"| {name} | {s.mean:.2f} | {s.std:.2f} | {s.min} | {s.max} |")
+    lines += ["", "## Revision requests", _bullets(outcome.revision_requests)]
+    if outcome.meta_review is not None:
+        m = outcome.meta_review
+        lines += ["", "## Meta-review (area chair)", m.summary, "", "**Strengths**", _bullets(m.strengths)]
+        lines += ["", "**Weaknesses**", _bullets(m.weaknesses)]
+    for i, r in enumerate(outcome.reviews, 1):
+        lines += [
+            "",
+            f"## Review {i}: {r.decision}, overall {r.overall}/10, confidence {r.confidence}/5",
+            r.summary,
+            "",
+            "**Strengths**",
+            _bullets(r.strengths),
+            "",
+            "**Weaknesses**",
+            _bullets(r.weaknesses),
+            "",
+            "**Questions**",
+            _bullets(r.questions),
+            "",
+            "**Limitations**",
+            _bullets(r.limitations),
+            "",
+            f"**Ethical concerns:** {'yes: ' + r.ethical_note if r.ethical_concerns else 'none'}",
+        ]
+    if outcome.figure_review is not None:
+        lines += ["", f"## Figures (presentation {outcome.figure_review.presentation}/4)"]
+        lines.append(_bullets(outcome.figure_review.issues))
+    notes = list(outcome.warnings) + list(outcome.errors)
+    lines += ["", "## How this review was made"]
+    lines.append(
+        f"- Paper digest: ~{outcome.digest.tokens_est} tokens of {outcome.digest.budget_tokens} budget; "
+        f"sections cut: {', '.join(outcome.digest.sections_cut) or 'none'}; "
+        f"{outcome.digest.words_left_out} words left out."
+    )
+    removed = ", ".join(f"{k} {v}" for k, v in outcome.blind.removed.items()) or "nothing"
+    lines.append(f"- Blind cleaning: {'on' if outcome.blind.enabled else 'off'}; removed {removed}.")
+    revised = sum(r.revised for r in outcome.reflections)
+    lines.append(f"- Reflection rounds: {len(outcome.reflections)}, reviews revised: {revised}.")
+    lines += [f"- {note}" for note in notes]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(outcome: ReviewOutcome, out_dir: Path) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path, md_path = out_dir / "review.json", out_dir / "review.md"
+    _atomic_write(json_path, json.dumps(outcome.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n")
+    _atomic_write(md_path, render_markdown(outcome))
+    return json_path, md_path

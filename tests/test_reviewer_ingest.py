@@ -1,0 +1,192 @@
+"""Paper ingestion on real PDFs (two-column, single-column, tables, equations), a pdflatex-made review-mode PDF
+(line numbers, running header), LaTeX/Markdown/text input, and one clear error for each kind of bad input."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pypdf
+import pytest
+
+from agents.errors import UserInputError
+from reviewer.ingest import detex, load_paper
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+PDFS = DATA / "pdfs"
+needs_pdfs = pytest.mark.skipif(not PDFS.is_dir(), reason=f"shared real PDFs not found at {PDFS}")
+
+
+@needs_pdfs
+def test_two_column_acl_paper() -> None:
+    paper = load_paper(PDFS / "papermage_fixtures" / "2020.acl-main.447.pdf")
+    assert paper.kind == "pdf" and paper.pages == 15
+    assert paper.title.startswith("S2ORC")
+    assert paper.abstract.startswith("We introduce S2ORC")
+    headings = [s.heading for s in paper.sections]
+    assert headings[0] == "1 Introduction" and "8 Conclusion" in headings
+    assert "2.1 Processing PDFs" in headings
+    body = paper.full_text(with_appendix=False)
+    assert "ﬁ" not in body and "artificial" in body.lower()  # ligatures normalised
+    assert "corresponding" in paper.abstract  # "correspond-" + "ing" joined across the line break
+    assert not re.search(r"^49[67]\d$", body, re.MULTILINE)  # page numbers (4969..) removed
+    # references are separated from the body and hold the bibliography
+    assert "Association for Computational Linguistics" in paper.references
+    assert "Ammar" in paper.references and "Ammar, W." not in body
+
+
+@needs_pdfs
+def test_single_column_long_paper_with_appendix() -> None:
+    paper = load_paper(PDFS / "papermage_fixtures" / "2206.10883v3.pdf")
+    headings = [s.heading for s in paper.sections]
+    assert headings[0] == "1 Introduction"
+    assert any(h.startswith("4 Experiments") for h in headings)
+    assert paper.appendix, "sections after the references are the appendix"
+    assert len(paper.references) > 5000
+
+
+@needs_pdfs
+def test_table_excerpt_keeps_numbers_and_invents_no_headings() -> None:
+    paper = load_paper(PDFS / "papermage_fixtures" / "1903.10676.pdf")
+    text = paper.full_text()
+    assert "SciBERT" in text or "SCIBERT" in text
+    assert re.search(r"\d+\.\d+", text)
+    assert [s.heading for s in paper.sections] == ["Text"]
+    assert "no abstract heading found" in paper.warnings
+
+
+@needs_pdfs
+def test_equations_survive_in_their_section() -> None:
+    paper = load_paper(PDFS / "ai_scientist_fewshot" / "attention.pdf")
+    sec = next(s for s in paper.sections if s.heading.startswith("3.2.1"))
+    assert "softmax" in sec.text and "√" in sec.text
+    assert [s.heading for s in paper.sections][-1] == "7 Conclusion"
+
+
+def _pdflatex(tmp_path: Path, body: str) -> Path:
+    if shutil.which("pdflatex") is None:
+        pytest.skip("pdflatex is not installed")
+    (tmp_path / "p.tex").write_text(body, encoding="utf-8")
+    subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "p.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    return tmp_path / "p.pdf"
+
+
+REVIEW_MODE_TEX = r"""\documentclass{article}
+\usepackage{lineno}\usepackage{fancyhdr}\pagestyle{fancy}
+\fancyhead[L]{Under review as a conference paper at ICLR 2026}
+\begin{document}
+\title{A Study of Things}\author{Jane Doe}\maketitle\thispagestyle{fancy}
+\linenumbers
+\begin{abstract}We study things carefully and report what we find about them in detail.\end{abstract}
+\section{Introduction}
+\newcount\i \i=0 \loop Things matter because they are everywhere and we measure them. \advance\i 1 \ifnum\i<60 \repeat
+\section{Method}
+\i=0 \loop Our method counts the things twice and compares the counts. \advance\i 1 \ifnum\i<60 \repeat
+\section{Results}
+\i=0 \loop The counts agree in ninety percent of the cases we looked at. \advance\i 1 \ifnum\i<60 \repeat
+\end{document}
+"""
+
+
+def test_review_mode_pdf_loses_line_numbers_and_running_header(tmp_path: Path) -> None:
+    pdf = _pdflatex(tmp_path, REVIEW_MODE_TEX)
+    raw = "\n".join(p.extract_text() for p in pypdf.PdfReader(pdf).pages)
+    assert re.search(r"[a-z.]\d{1,3}$", raw, re.MULTILINE), "the raw text carries glued line numbers"
+    paper = load_paper(pdf)
+    assert paper.pages and paper.pages >= 3
+    text = paper.full_text()
+    assert "Under review as a conference paper" not in text  # repeated header dropped
+    assert not re.search(r"[a-z.]\d{1,3}$", text, re.MULTILINE)
+    assert [s.heading for s in paper.sections] == ["1 Introduction", "2 Method", "3 Results"]
+
+
+def test_tex_md_and_txt_inputs(tmp_path: Path) -> None:
+    tex = tmp_path / "paper.tex"
+    tex.write_text(
+        r"""\documentclass{article}\title{Sparse Things}\author{Jane Doe\thanks{jane@x.org}}
+\begin{document}\maketitle
+\begin{abstract}We propose sparse things. % a comment
+\end{abstract}
+\section{Introduction} Things are dense \cite{a,b}. """
+        + "More words here. " * 30
+        + r"""
+\begin{figure}\includegraphics{f.png}\caption{Accuracy per seed.}\end{figure}
+\section{Conclusion} Sparse is better.
+\bibliography{refs}
+\end{document}""",
+        encoding="utf-8",
+    )
+    paper = load_paper(tex)
+    assert paper.title == "Sparse Things" and paper.abstract == "We propose sparse things."
+    assert [s.heading for s in paper.sections] == ["Introduction", "Conclusion"]
+    assert "[a,b]" in paper.sections[0].text and "Accuracy per seed." in paper.sections[0].text
+    assert "Jane" not in paper.full_text() and "comment" not in paper.full_text()
+    md = tmp_path / "paper.md"
+    md.write_text("# My Title\n\n## Abstract\nShort abstract.\n\n## 1 Introduction\n" + "Word " * 80, encoding="utf-8")
+    p = load_paper(md)
+    assert (p.title, p.abstract, [s.heading for s in p.sections]) == ("My Title", "Short abstract.", ["1 Introduction"])
+    txt = tmp_path / "paper.txt"
+    txt.write_text("Title\nAbstract\nA plain abstract.\n1 Introduction\n" + "word " * 80, encoding="utf-8")
+    assert load_paper(txt).sections[0].heading == "1 Introduction"
+
+
+def test_detex_keeps_math_and_drops_author() -> None:
+    text, title = detex(r"\title{T}\begin{document}\author{A. B.}\section{Intro} $x^2$ holds.\end{document}")
+    assert title == "T" and "$x^2$" in text and "A. B." not in text
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        ("empty", "the file is empty"),
+        ("corrupt", "not a readable PDF"),
+        ("encrypted", "encrypted"),
+        ("no_text", "no usable text layer"),
+        ("too_many_pages", "pages (> 3"),
+        ("too_big", "too large"),
+        ("suffix", "unsupported file type .docx"),
+        ("missing", "no such file"),
+        ("binary_txt", "binary file"),
+    ],
+)
+def test_bad_input_gets_one_clear_message(tmp_path: Path, make: str, message: str) -> None:
+    src = PDFS / "papermage_fixtures" / "2304.02623v1.pdf"
+    path = tmp_path / "bad.pdf"
+    kwargs: dict[str, float] = {}
+    if make == "empty":
+        path.write_bytes(b"")
+    elif make == "corrupt":
+        path.write_bytes(b"%PDF-1.5\n" + b"garbage \x00\x01" * 200)
+    elif make in ("encrypted", "no_text"):
+        writer = pypdf.PdfWriter()
+        writer.add_blank_page(612, 792)
+        writer.add_blank_page(612, 792)
+        if make == "encrypted":
+            writer.encrypt("secret")
+        with path.open("wb") as fh:
+            writer.write(fh)
+    elif make in ("too_many_pages", "too_big"):
+        if not src.is_file():
+            pytest.skip("shared PDFs not found")
+        path = src
+        kwargs = {"max_pages": 3} if make == "too_many_pages" else {"max_file_mb": 0.01}
+    elif make == "suffix":
+        path = tmp_path / "paper.docx"
+        path.write_bytes(b"PK")
+    elif make == "missing":
+        path = tmp_path / "nope.pdf"
+    elif make == "binary_txt":
+        path = tmp_path / "x.txt"
+        path.write_bytes(b"\x00\x01" * 3000)
+    with pytest.raises(UserInputError) as info:
+        load_paper(path, **kwargs)  # type: ignore[arg-type]
+    text = str(info.value)
+    assert message in text and "\n" not in text and str(path.name) in text
