@@ -197,3 +197,27 @@ def test_missing_seed_error_bars_are_asked_for(
     assert "seed standard errors" in scripted_llm.requests_for("figures/fix_plot")[0].messages[-1]["content"]
     metas, _ = read_probe(run.path / "figures" / "work")
     assert any(ax["errorbars"] for ax in metas["fig_accuracy_by_method.png"]["axes"])
+
+
+@pytest.mark.slow
+def test_a_model_that_only_copies_the_skeleton_still_gets_clean_figures(
+    scripted_llm: ScriptedServer, llm_settings: Settings, journal_run: Path, tmp_path: Path
+) -> None:
+    """A weak model's likeliest answer, the prompt's skeleton verbatim, run for real in the sandbox (~6 s)."""
+    from agents.figures.runner import extract_code
+    from agents.testing.scripted_server import RecordedRequest, Reply
+
+    def copy_skeleton(req: RecordedRequest) -> Reply:
+        return text("```python\n" + extract_code(req.messages[-1]["content"]) + "\n```")
+
+    run = copy_run(journal_run, tmp_path)
+    scripted_llm.script("figures/aggregate_plan", json_reply(PLAN))
+    scripted_llm.script("figures/aggregate_script", copy_skeleton)
+    scripted_llm.always("figures/critic_text", json_reply(VALID))
+    captions = aggregate_figures(run, LLM(llm_settings, Ledger(run.ledger_path)), local_sandbox(), llm_settings)
+    assert [f.name for f in captions.figures] == ["fig_learning_curves", "fig_accuracy_by_method"]
+    assert all(not [x for x in f.lint if x.severity != "info"] for f in captions.figures), captions
+    metas, _ = read_probe(run.path / "figures" / "work")
+    curves = metas["fig_learning_curves.png"]["axes"][0]
+    assert curves["xlabel"] == "epoch" and len([s for s in curves["series"] if s["type"] == "line"]) == 3
+    assert any(ax["errorbars"] for ax in metas["fig_accuracy_by_method.png"]["axes"])

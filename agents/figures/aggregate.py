@@ -31,6 +31,7 @@ from pydantic import BaseModel, Field
 from agents.errors import ModelCallError, StructuredOutputError, UserInputError
 from agents.experiments.journal import Journal
 from agents.figures.critic import CritiqueResult, critique_figures
+from agents.figures.data import example_series
 from agents.figures.lint import Finding, format_findings, image_hash, lint_figures, read_probe
 from agents.figures.runner import extract_code, install_helpers, run_plot_script
 from agents.figures.selection import catalog, select_nodes, stage_data
@@ -104,13 +105,14 @@ def _slug(name: str) -> str:
     return s if s.startswith("fig_") else f"fig_{s}"
 
 
-def normalize_plan(plan: FigurePlan, cap: int, known: set[str]) -> list[PlannedFigure]:
+def normalize_plan(plan: FigurePlan, cap: int, known: set[str], default: list[str]) -> list[PlannedFigure]:
+    """Names made ``fig_<snake_case>`` and unique, unknown node ids dropped (none left: ``default``), capped."""
     out: list[PlannedFigure] = []
     for f in plan.figures:
         name = _slug(f.name)
         if name in {o.name for o in out}:
             continue
-        nodes = [n for n in f.nodes if n in known]
+        nodes = [n for n in f.nodes if n in known] or list(default)
         out.append(f.model_copy(update={"name": name, "nodes": nodes}))
     return out[:cap]
 
@@ -161,7 +163,8 @@ def aggregate_figures(
         plan = llm.structured(
             "writer", PLAN_PROMPT, FigurePlan, {"title": title, "catalog": cat, "cap": cfg.max_final_figures}
         )
-        planned = normalize_plan(plan, cfg.max_final_figures, {s.id for s in selected})
+        default = [s.id for s in selected if s.kind != "seed"]
+        planned = normalize_plan(plan, cfg.max_final_figures, {s.id for s in selected}, default)
     except (StructuredOutputError, ModelCallError) as exc:
         log.warning("figure plan: no usable answer (%s); using the deterministic figures", exc)
         planned = []
@@ -203,7 +206,8 @@ def _script_rounds(
     for rnd in range(1, cfg.aggregate_rounds + 1):
         try:
             if not script:
-                reply = llm.chat("coder", SCRIPT_PROMPT, {"catalog": cat, "figures": [f.model_dump() for f in planned]})
+                figures = [{**f.model_dump(), "example": _example(work, f)} for f in planned]
+                reply = llm.chat("coder", SCRIPT_PROMPT, {"catalog": cat, "figures": figures})
             else:
                 reply = llm.chat("coder", FIX_PROMPT, {"script": script, "data_summary": cat, "problems": problems})
         except ModelCallError as exc:
@@ -254,6 +258,21 @@ def _script_rounds(
             break
         problems = "\n".join(issues) or "fix the figures"
     return best
+
+
+_CURVE_WORDS = ("curve", "epoch", "step", "iteration", "over training", "during training", "convergence")
+
+
+def _example(work: Path, fig: PlannedFigure) -> dict[str, str] | None:
+    """A concrete skeleton hint for one figure: a curve of real keys when the description asks for curves (and
+    a node has such data), else None (the skeleton then compares the primary metric with its std_err)."""
+    if not fig.nodes or not any(w in fig.description.lower() for w in _CURVE_WORDS):
+        return None
+    for node_id in fig.nodes:
+        series = example_series(work / "data" / node_id)
+        if series is not None:
+            return {"kind": "curve", **series}
+    return None
 
 
 def _shows_spread(work: Path) -> bool:

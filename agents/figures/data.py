@@ -89,3 +89,27 @@ def summarize_node_data(node_dir: Path, folder: str = "") -> str:
     var = "results" if not folder else f"load_results({folder.rstrip('/')!r})"
     lines.extend(summarize_results(node_dir, var=var, folder=f"{folder}results/"))
     return "\n".join(lines) if lines else "(the node saved no results)"
+
+
+X_KEYS = ("epoch", "epochs", "step", "steps", "iteration", "iter", "round", "x")
+
+
+def example_series(node_dir: Path) -> dict[str, str] | None:
+    """A real (file, x key, y key) of the node's results, to make the prompt's example concrete: a weak model
+    copies an example's placeholders literally, so the example names data that exists."""
+    for path in result_files(node_dir):
+        data = load_json(path)
+        if not isinstance(data, dict):
+            continue
+        lists = {k: v for k, v in data.items() if _numeric_list(v)}
+        if len(lists) < 2:
+            continue
+        x = next((k for k in lists if k.lower() in X_KEYS), next(iter(lists)))
+        ys = [k for k in lists if k != x and len(lists[k]) == len(lists[x])]
+        if ys:
+            return {"file": path.name[: -len(".json")], "x": x, "y": ys[0]}
+    return None
+
+
+def _numeric_list(v: Any) -> bool:
+    return isinstance(v, list) and len(v) > 1 and all(isinstance(a, int | float) and not isinstance(a, bool) for a in v)

@@ -72,9 +72,13 @@ def load_metrics(node_dir: str = ".") -> list:
 
 
 def save_figure(fig, name: str, pdf: bool = False) -> None:  # type: ignore[no-untyped-def]
-    """Save ``name.png`` (and ``name.pdf``) with a tight layout, then close the figure."""
+    """Save ``name.png`` (and ``name.pdf``) with a tight layout, then close the figure (an Axes is accepted too)."""
     import matplotlib.pyplot as plt
+    from matplotlib.axes import Axes
 
+    if isinstance(fig, Axes):
+        fig = fig.figure
+    name = name[: -len(".png")] if name.endswith(".png") else name
     fig.tight_layout()
     fig.savefig(f"{name}.png", bbox_inches="tight")
     if pdf:

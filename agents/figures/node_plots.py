@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 from agents.errors import ModelCallError
 from agents.experiments.journal import Node
 from agents.figures.critic import critique_figures
-from agents.figures.data import has_plot_data, summarize_node_data
+from agents.figures.data import example_series, has_plot_data, summarize_node_data
 from agents.figures.lint import Finding, format_findings, has_errors, lint_figures
 from agents.figures.runner import extract_code, run_plot_script
 from agents.llm import LLM
@@ -56,6 +56,7 @@ def plot_node(node: Node, node_dir: Path, llm: LLM, sandbox: Sandbox, settings: 
         return PlotOutcome(status="none")
     llm = llm.bind(node=node.id)
     summary = summarize_node_data(node_dir)
+    example = example_series(node_dir)
     plan = (node.plan or "an experiment").strip()[:600]
     outcome = PlotOutcome(status="failed")
     script = ""
@@ -65,7 +66,7 @@ def plot_node(node: Node, node_dir: Path, llm: LLM, sandbox: Sandbox, settings: 
         outcome.attempts = attempt
         try:
             if attempt == 1 or not script:
-                variables = {"plan": plan, "data_summary": summary, "max_plots": MAX_PLOTS}
+                variables = {"plan": plan, "data_summary": summary, "max_plots": MAX_PLOTS, "example": example}
                 reply = llm.chat("coder", WRITE_PROMPT, variables)
             else:
                 variables = {"script": script, "data_summary": summary, "problems": problems}
