@@ -7,7 +7,6 @@ Each check returns one line: a status (ok / warn / fail), what was found, and th
 from __future__ import annotations
 
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -144,28 +143,17 @@ def check_docker() -> Check:
 
 
 def check_unshare() -> Check:
-    """Can the sandbox drop network access? Tries ``unshare -n`` (root) and ``unshare -rn`` (user namespaces)."""
-    exe = shutil.which("unshare")
-    if exe is None:
-        return Check(
-            name="network isolation",
-            status="warn",
-            required=False,
-            detail="unshare not found: generated code would run with network access",
-            fix="apt-get install util-linux",
-        )
-    for args in (["-n"], ["-rn"]):
-        try:
-            r = subprocess.run([exe, *args, "true"], capture_output=True, timeout=10, check=False)
-        except (OSError, subprocess.TimeoutExpired):
-            continue
-        if r.returncode == 0:
-            return Check(name="network isolation", status="ok", required=False, detail=f"unshare {args[0]} works")
+    """Can the sandbox drop network access? The same probe the sandbox uses (``unshare -n`` / ``-rn``)."""
+    from agents.sandbox import probe_isolation
+
+    iso = probe_isolation(network=False)
+    if iso.network_isolated:
+        return Check(name="network isolation", status="ok", required=False, detail=f"sandbox gets {iso.describe}")
     return Check(
         name="network isolation",
         status="warn",
         required=False,
-        detail="unshare -n and -rn both fail: generated code would run with network access",
+        detail=f"sandbox gets {iso.describe}: generated code would run with network access",
         fix="run as root, or enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)",
     )
 

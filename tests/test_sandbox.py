@@ -129,7 +129,17 @@ def test_no_network_connection_even_to_loopback(tmp_path: Path) -> None:
     assert "CONNECTED" in control.stdout
 
 
-def test_cannot_allocate_past_memory_limit(tmp_path: Path) -> None:
+def _sandbox_in(mode: str, **kw: object) -> LocalSandbox:
+    if mode == "pid-namespace":
+        return _pid_namespace_sandbox(**kw)
+    return LocalSandbox(_settings(**kw), isolation=NO_NAMESPACE)
+
+
+MODES = ["pid-namespace", "subreaper"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_cannot_allocate_past_memory_limit(tmp_path: Path, mode: str) -> None:
     res = _run(
         tmp_path,
         """
@@ -137,7 +147,7 @@ def test_cannot_allocate_past_memory_limit(tmp_path: Path) -> None:
         block = bytearray(600 * 1024 * 1024)
         print("allocated", len(block))
         """,
-        sandbox=LocalSandbox(_settings(memory_mb=300)),
+        sandbox=_sandbox_in(mode, memory_mb=300),
     )
     assert not res.ok
     assert res.killed_reason == "memory"
@@ -160,7 +170,8 @@ def test_cpu_limit_stops_a_busy_loop(tmp_path: Path) -> None:
     assert res.killed_reason == "cpu" and res.exit_code is not None and res.exit_code < 0
 
 
-def test_cannot_fill_the_disk(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", MODES)
+def test_cannot_fill_the_disk(tmp_path: Path, mode: str) -> None:
     res = _run(
         tmp_path,
         """
@@ -169,11 +180,20 @@ def test_cannot_fill_the_disk(tmp_path: Path) -> None:
                 fh.write(b"x" * 1024 * 1024)
         print("wrote 50 MB")
         """,
-        sandbox=LocalSandbox(_settings(file_size_mb=1)),
+        sandbox=_sandbox_in(mode, file_size_mb=1),
     )
     assert not res.ok and res.killed_reason == "file_size"
     assert "wrote" not in res.stdout
     assert (tmp_path / "big.bin").stat().st_size <= 1024 * 1024
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_death_by_signal_is_reported(tmp_path: Path, mode: str) -> None:
+    """The program's own status, not its supervisor's: killed by SIGXCPU reads as exit -24, reason "cpu"."""
+    res = _run(tmp_path, "import os, signal\nos.kill(os.getpid(), signal.SIGXCPU)\n", sandbox=_sandbox_in(mode))
+    assert res.exit_code == -24 and res.killed_reason == "cpu" and not res.timed_out
+    res = _run(tmp_path, "raise SystemExit(3)\n", sandbox=_sandbox_in(mode))
+    assert res.exit_code == 3 and res.killed_reason is None
 
 
 _DAEMON = """
@@ -187,20 +207,20 @@ _DAEMON = """
     """
 
 
-@pytest.mark.parametrize("mode", ["pid-namespace", "subreaper"])
+@pytest.mark.parametrize("mode", MODES)
 def test_leaves_no_process_behind(tmp_path: Path, mode: str) -> None:
     token = f"1000.{uuid.uuid4().int % 10**9:09d}"
-    sandbox = _pid_namespace_sandbox() if mode == "pid-namespace" else LocalSandbox(_settings(), isolation=NO_NAMESPACE)
+    sandbox = _sandbox_in(mode)
     res = _run(tmp_path, _DAEMON.format(token=token, then="pass"), sandbox=sandbox)
     assert res.ok, res.stderr
     assert "daemon running" in res.stdout
     assert _processes_with(token) == []
 
 
-@pytest.mark.parametrize("mode", ["pid-namespace", "subreaper"])
+@pytest.mark.parametrize("mode", MODES)
 def test_leaves_no_process_behind_after_timeout(tmp_path: Path, mode: str) -> None:
     token = f"1000.{uuid.uuid4().int % 10**9:09d}"
-    sandbox = _pid_namespace_sandbox() if mode == "pid-namespace" else LocalSandbox(_settings(), isolation=NO_NAMESPACE)
+    sandbox = _sandbox_in(mode)
     res = _run(tmp_path, _DAEMON.format(token=token, then="time.sleep(60)"), sandbox=sandbox, timeout_s=1.0)
     assert res.timed_out and "daemon running" in res.stdout
     assert res.duration_s < 3.5
@@ -283,3 +303,89 @@ def test_make_sandbox_backends(tmp_path: Path) -> None:
 
 def test_probe_is_cached() -> None:
     assert probe_isolation(False) is probe_isolation(False)
+
+
+# --- docker backend -------------------------------------------------------------------------------------------
+
+_needs_docker = pytest.mark.skipif(not docker_available(), reason="no Docker engine answers docker.from_env().ping()")
+
+
+def test_docker_container_config_is_locked_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The create() arguments, validated by the docker SDK itself (no engine needed to build them)."""
+    from docker.models.containers import _create_container_args
+
+    from agents.sandbox.docker_backend import MOUNT, container_config
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    cfg = container_config(_settings(gpus=-1, memory_mb=512, cpus=1.5), tmp_path, ["python", "code.py"], {"A": "1"})
+    assert cfg["network_mode"] == "none" and cfg["mem_limit"] == cfg["memswap_limit"] == "512m"
+    assert cfg["nano_cpus"] == 1_500_000_000 and cfg["working_dir"] == MOUNT and cfg["cap_drop"] == ["ALL"]
+    assert cfg["volumes"] == {str(tmp_path.resolve()): {"bind": MOUNT, "mode": "rw"}}
+    assert {u["Name"]: u["Soft"] for u in cfg["ulimits"]} == {"cpu": 10, "fsize": 2 * 1024 * 1024, "core": 0}
+    assert cfg["device_requests"][0]["Count"] == -1 and cfg["device_requests"][0]["Capabilities"] == [["gpu"]]
+    assert cfg["environment"]["A"] == "1" and "OPENAI_API_KEY" not in cfg["environment"]
+    assert "LD_LIBRARY_PATH" not in cfg["environment"]
+    create = _create_container_args({**cfg, "version": "1.43"})  # raises on arguments the SDK does not know
+    assert create["host_config"]["NetworkMode"] == "none" and create["host_config"]["Memory"] == 512 * 1024 * 1024
+    assert "device_requests" not in container_config(_settings(), tmp_path, ["python"], None)
+
+
+@_needs_docker
+def test_docker_runs_code_without_network(tmp_path: Path) -> None:
+    (tmp_path / "code.py").write_text(
+        "import socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeout=2)\n    print('CONNECTED')\n"
+        "except OSError as exc:\n    print('REFUSED', exc)\nopen('out.txt', 'w').write('hi')\nraise SystemExit(3)\n"
+    )
+    res = make_sandbox(_settings(backend="docker")).run(tmp_path, ["python", "code.py"])
+    assert res.exit_code == 3 and "REFUSED" in res.stdout
+    assert (tmp_path / "out.txt").read_text() == "hi"
+
+
+@_needs_docker
+def test_docker_timeout_and_memory(tmp_path: Path) -> None:
+    sandbox = make_sandbox(_settings(backend="docker", memory_mb=128))
+    (tmp_path / "sleep.py").write_text("import time\ntime.sleep(60)\n")
+    res = sandbox.run(tmp_path, ["python", "sleep.py"], timeout_s=2)
+    assert res.timed_out and res.killed_reason == "timeout" and res.duration_s < 10
+    (tmp_path / "mem.py").write_text('x = b"x" * (1024 * 1024 * 1024)\n')  # written, so really resident
+    res = sandbox.run(tmp_path, ["python", "mem.py"])
+    assert res.killed_reason == "memory"
+
+
+_PARENT = """
+import sys
+from pathlib import Path
+from agents.sandbox import Isolation, LocalSandbox
+from agents.settings import SandboxSettings
+iso = None if sys.argv[2] == "pid-namespace" else Isolation(prefix=[], network_isolated=False, pid_namespace=False)
+LocalSandbox(SandboxSettings(backend="local"), isolation=iso).run(Path(sys.argv[1]), ["python", "code.py"])
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_killing_shoal_takes_the_run_with_it(tmp_path: Path, mode: str) -> None:
+    """kill -9 of the process that called run() must not leave the generated program (or its daemons) running."""
+    import subprocess
+    import sys
+
+    if mode == "pid-namespace":
+        _pid_namespace_sandbox()
+    token = f"1000.{uuid.uuid4().int % 10**9:09d}"
+    (tmp_path / "code.py").write_text(textwrap.dedent(_DAEMON.format(token=token, then="time.sleep(60)")))
+    repo = Path(__file__).resolve().parents[1]
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _PARENT, str(tmp_path), mode], env={**os.environ, "PYTHONPATH": str(repo)}
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not _processes_with(token) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _processes_with(token), "the daemon never started"
+        time.sleep(0.5)  # past its last print: a write to the dead parent's pipe would end the program by itself
+    finally:
+        parent.kill()
+        parent.wait(timeout=10)
+    deadline = time.monotonic() + 3
+    while _processes_with(token) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_with(token) == []

@@ -1,12 +1,11 @@
-"""Init process of one local sandbox run (a standalone script: run as ``python -I -S _launcher.py``).
+"""Supervisor of one local sandbox run when no PID namespace is available (a standalone script).
 
-    _launcher.py STATUS_FD MODE -- PROGRAM [ARGS...]
+    python -I -S _launcher.py STATUS_FD -- PROGRAM [ARGS...]
 
-It forks PROGRAM, waits for it and writes ``exit N`` or ``signal N`` to STATUS_FD, then makes sure nothing the
-program started is left running. MODE ``pidns``: it is PID 1 of a fresh PID namespace, so the kernel kills every
-process of the namespace when it exits. MODE ``reaper``: no namespace; it becomes a child subreaper, so orphans
-(even ones that called setsid) are re-parented to it, and it kills all its descendants before exiting, also when
-it receives SIGTERM (the executor's timeout). Standard library only; nothing from Shoal is imported here.
+It becomes a child subreaper, so orphans of PROGRAM (even ones that called setsid to leave its process group) are
+re-parented to it instead of init; it forks PROGRAM, waits for it, writes ``exit N`` or ``signal N`` to STATUS_FD
+and kills every descendant still alive before it exits. On SIGTERM (the executor's timeout, or Shoal's death via
+PDEATHSIG) it kills all descendants and exits. Standard library only; nothing from Shoal is imported here.
 """
 
 import os
@@ -72,18 +71,16 @@ def _kill_descendants() -> None:
 
 def main() -> int:
     status_fd = int(sys.argv[1])
-    mode = sys.argv[2]
-    argv = sys.argv[4:]
+    argv = sys.argv[3:]
     os.set_inheritable(status_fd, False)
-    if mode == "reaper":
-        _become_subreaper()
+    _become_subreaper()
 
-        def _terminate(signum: int, frame: object) -> None:
-            _kill_descendants()
-            os.write(status_fd, b"terminated 0\n")
-            os._exit(137)
+    def _terminate(signum: int, frame: object) -> None:
+        _kill_descendants()
+        os.write(status_fd, b"terminated 0\n")
+        os._exit(137)
 
-        signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, _terminate)
     pid = os.fork()
     if pid == 0:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -98,9 +95,8 @@ def main() -> int:
     else:
         kind, value = "exit", os.WEXITSTATUS(status)
         code = value
-    if mode == "reaper":
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        _kill_descendants()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _kill_descendants()
     os.write(status_fd, f"{kind} {value}\n".encode())
     return code
 

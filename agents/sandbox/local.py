@@ -4,6 +4,7 @@ where the kernel allows, its own network and PID namespaces (DESIGN.md section 5
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import resource
@@ -28,6 +29,7 @@ LAUNCHER = Path(__file__).with_name("_launcher.py")
 _KILL_GRACE_S = 2.0  # reaper mode: time the launcher gets to kill its descendants before the group is killed
 _DRAIN_S = 1.0  # after exit: time to read what is left in the pipes
 _MB = 1024 * 1024
+_SH_INIT = '"$@"; exit $?'  # not `exec`: sh stays PID 1, the program is PID 2 with normal signal semantics
 
 
 def rlimits(settings: SandboxSettings) -> list[tuple[int, tuple[int, int]]]:
@@ -48,10 +50,18 @@ def rlimits(settings: SandboxSettings) -> list[tuple[int, tuple[int, int]]]:
     return out
 
 
-def _preexec(limits: list[tuple[int, tuple[int, int]]]) -> Callable[[], None]:
-    def apply() -> None:  # runs in the forked child before exec: setrlimit calls only
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _preexec(limits: list[tuple[int, tuple[int, int]]], death_signal: int) -> Callable[[], None]:
+    """Runs in the forked child before exec: plain system calls only (no locks, no logging)."""
+
+    def apply() -> None:
         for res, lim in limits:
             resource.setrlimit(res, lim)
+        # if Shoal itself dies (even by kill -9) the run goes with it instead of living on unattended
+        _LIBC.prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
 
     return apply
 
@@ -78,9 +88,13 @@ class LocalSandbox:
         return self._isolation
 
     def command(self, argv: list[str], status_fd: int) -> list[str]:
+        """The full command line: isolation prefix, a small init, the program."""
         program = [sys.executable if argv[0] in ("python", "python3") else argv[0], *argv[1:]]
-        mode = "pidns" if self.isolation.pid_namespace else "reaper"
-        return [*self.isolation.prefix, sys.executable, "-I", "-S", str(LAUNCHER), str(status_fd), mode, "--", *program]
+        if self.isolation.pid_namespace:
+            # sh is PID 1 of the namespace (the kernel kills the rest when it exits); its exit status, passed on
+            # by unshare, is the program's (128+N for death by signal N)
+            return [*self.isolation.prefix, "/bin/sh", "-c", _SH_INIT, "sh", *program]
+        return [*self.isolation.prefix, sys.executable, "-I", "-S", str(LAUNCHER), str(status_fd), "--", *program]
 
     def environment(self, workdir: Path, extra: dict[str, str] | None) -> dict[str, str]:
         path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])
@@ -117,8 +131,8 @@ class LocalSandbox:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
-                pass_fds=(status_w,),
-                preexec_fn=_preexec(rlimits(self.settings)),
+                pass_fds=() if self.isolation.pid_namespace else (status_w,),
+                preexec_fn=_preexec(rlimits(self.settings), self._death_signal()),
             )
         except BaseException:
             os.close(status_r)
@@ -135,7 +149,7 @@ class LocalSandbox:
                     stream.close()
             os.close(status_r)
         duration = time.monotonic() - start
-        exit_code = None if timed_out else _exit_code(status.text(), proc.returncode)
+        exit_code = None if timed_out else _exit_code(status.text(), proc.returncode, self.isolation.pid_namespace)
         clean = PathCleaner(workdir)
         stdout, stderr = clean(out.text()), clean(err.text())
         reason = classify_kill(timed_out=timed_out, exit_code=exit_code, stderr=stderr)
@@ -176,7 +190,8 @@ class LocalSandbox:
                     break
                 if exited and len(sel.get_map()) == 0:
                     break
-                wake = min(end_at, deadline if not timed_out else deadline + _KILL_GRACE_S, hard_stop)
+                next_kill = deadline + _KILL_GRACE_S if timed_out else deadline
+                wake = end_at if exited else min(next_kill, hard_stop)
                 for key, _ in sel.select(max(0.0, wake - now) + 0.001):
                     if key.data is None:
                         exited = True
@@ -200,6 +215,11 @@ class LocalSandbox:
             os.close(pidfd)
         return timed_out
 
+    def _death_signal(self) -> int:
+        # unshare dies at once and its --kill-child takes the namespace down; the bare launcher needs SIGTERM to
+        # kill its descendants before it exits
+        return int(signal.SIGKILL if self.isolation.pid_namespace else signal.SIGTERM)
+
     def _kill(self, proc: subprocess.Popen[bytes], *, first: bool) -> None:
         if first and not self.isolation.pid_namespace:
             # the launcher kills every descendant (setsid'd ones included), then exits
@@ -210,10 +230,14 @@ class LocalSandbox:
             os.killpg(proc.pid, signal.SIGKILL)
 
 
-def _exit_code(status: str, returncode: int | None) -> int | None:
-    """The program's own exit status as the launcher reported it; else the launcher's return code."""
+def _exit_code(status: str, returncode: int | None, from_shell: bool) -> int | None:
+    """The program's exit status (negative N: killed by signal N), from the launcher's report or the return code.
+
+    Through sh, death by signal N reads as 128+N; a program that itself exits with 129..159 reads the same.
+    """
     parts = status.split()
-    if len(parts) >= 2 and parts[0] in ("exit", "signal") and parts[1].lstrip("-").isdigit():
-        value = int(parts[1])
-        return value if parts[0] == "exit" else -value
+    if len(parts) >= 2 and parts[0] in ("exit", "signal") and parts[1].isdigit():
+        return int(parts[1]) if parts[0] == "exit" else -int(parts[1])
+    if from_shell and returncode is not None and 128 < returncode < 160:
+        return -(returncode - 128)
     return returncode

@@ -1,0 +1,57 @@
+"""The table of runs in a workspace (``shoal runs``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from agents.experiments.journal import Journal
+from agents.llm.ledger import Ledger
+from agents.pipeline.runner import read_info
+from agents.rundir import RunDir
+
+
+class RunRow(BaseModel):
+    name: str
+    topic: str
+    stage: str
+    status: str
+    best_metric: str
+    spend_usd: float
+    calls: int
+
+
+def _best(run: RunDir) -> str:
+    path = run.file("journal.json")
+    if not path.is_file():
+        return ""
+    best = Journal.load(path).best_node()
+    if best is None or best.metric.primary is None:
+        return ""
+    p = best.metric.primary
+    return f"{p.name}={p.mean:.4g}"
+
+
+def list_runs(workspace: Path) -> list[RunRow]:
+    if not workspace.is_dir():
+        return []
+    rows = []
+    for path in sorted(workspace.iterdir()):
+        if not (path / "config.resolved.toml").is_file():
+            continue
+        run = RunDir(path)
+        info = read_info(run)
+        totals = Ledger(run.ledger_path).totals() if run.ledger_path.is_file() else None
+        rows.append(
+            RunRow(
+                name=path.name,
+                topic=info.topic if info else "",
+                stage=info.stage if info else "",
+                status=info.status if info else "-",
+                best_metric=_best(run),
+                spend_usd=totals.cost_usd if totals else 0.0,
+                calls=totals.calls if totals else 0,
+            )
+        )
+    return rows

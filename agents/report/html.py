@@ -1,0 +1,37 @@
+"""Render ``report.html`` from a run directory (Jinja, autoescaped; links relative so the run stays movable)."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from agents.prompts import templates_root
+from agents.report.collect import ReportData, collect
+from agents.rundir import RunDir
+
+
+@lru_cache(maxsize=2)
+def _env(root: Path) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(root)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=True,
+    )
+
+
+def render_report(data: ReportData) -> str:
+    template = _env(templates_root() / "report").get_template("report.html.j2")
+    # JSON for the script tag: "</" must not close the tag early
+    payload = json.dumps(data.model_dump(mode="json"), ensure_ascii=False).replace("</", "<\\/")
+    return template.render(data=data, payload=payload)
+
+
+def write_report(run: RunDir) -> Path:
+    out = run.file("report.html")
+    tmp = run.file("report.html.tmp")
+    tmp.write_text(render_report(collect(run)), encoding="utf-8")
+    tmp.replace(out)
+    return out

@@ -1,0 +1,81 @@
+"""Sandbox overhead per run: `python -c pass` in the local sandbox vs a plain subprocess.
+
+    python bench/bench_sandbox.py [--runs 20] [--json]
+
+Prints the median (and min) wall time of each way of running it, interleaved round by round, the overhead in
+milliseconds and the ratio to plain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from agents.sandbox import Isolation, LocalSandbox, probe_isolation
+from agents.settings import SandboxSettings
+
+
+def _time_interleaved(modes: dict[str, Callable[[], None]], runs: int) -> dict[str, list[float]]:
+    """Each round runs every mode once, so load from other users of the machine hits all modes alike."""
+    for fn in modes.values():
+        fn()  # warm-up (page cache, isolation probe)
+    times: dict[str, list[float]] = {label: [] for label in modes}
+    for _ in range(runs):
+        for label, fn in modes.items():
+            t0 = time.perf_counter()
+            fn()
+            times[label].append((time.perf_counter() - t0) * 1000)
+    return times
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    settings = SandboxSettings(backend="local")
+    workdir = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
+
+    def plain() -> None:
+        subprocess.run([sys.executable, "-c", "pass"], cwd=workdir, capture_output=True, timeout=60, check=True)
+
+    modes = {"plain subprocess": plain}
+    best = probe_isolation(settings.network)
+    no_ns = Isolation(prefix=[], network_isolated=False, pid_namespace=False)
+    for label, iso in ((f"sandbox ({best.describe})", best), ("sandbox (no namespaces: subreaper)", no_ns)):
+        box = LocalSandbox(settings, isolation=iso)
+
+        def run(box: LocalSandbox = box) -> None:
+            res = box.run(workdir, ["python", "-c", "pass"])
+            assert res.ok, res.stderr
+
+        modes.setdefault(label, run)
+    results = {
+        label: {"median_ms": round(statistics.median(t), 2), "min_ms": round(min(t), 2)}
+        for label, t in _time_interleaved(modes, args.runs).items()
+    }
+    base = results["plain subprocess"]["median_ms"]
+    for row in results.values():
+        row["overhead_ms"] = round(row["median_ms"] - base, 2)
+        row["ratio_to_plain"] = round(row["median_ms"] / base, 2)
+    if args.json:
+        print(json.dumps({"runs": args.runs, "results": results}, indent=2))
+        return
+    print(f"{args.runs} runs of `python -c pass` (median wall time)")
+    for label, row in results.items():
+        print(
+            f"  {label:<46} median {row['median_ms']:6.1f} ms (min {row['min_ms']:5.1f})"
+            f"   overhead {row['overhead_ms']:+6.1f} ms"
+            f"   x{row['ratio_to_plain']:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
