@@ -81,7 +81,7 @@ def calls_per_node(work: Path) -> dict[str, Any]:
             server, work, num_drafts=2, debug_prob=1.0, stage_iters=[4, 3, 5, 2], num_seeds=2, patience=9
         )
         journal, run, wall = _search(settings, "calls")
-    calls = read_ledger(run / "llm_calls.jsonl")
+    calls = [c for c in read_ledger(run / "llm_calls.jsonl") if c.outcome != "invalid"]  # invalid: a note, not a call
     nodes = len(journal.nodes)
     work_nodes = [n for n in journal.nodes if n.kind != "seed"]
     exec_s = sum(n.exec.duration_s for n in journal.nodes if n.exec)

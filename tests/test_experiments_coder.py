@@ -221,3 +221,25 @@ def test_duplicate_draft_is_regenerated_and_empty_answers_retried(
     scripted_llm.script("coder/draft", text("Sorry, I can't."), text("Still no code."))
     prop = coder.write(Action("draft", 1), "scripted-model", "d2")  # bounded: 1 + max_regenerations calls
     assert prop.problem == "the answer held no program" and prop.calls == 2 and prop.code == ""
+
+
+def test_coder_salvages_answers_in_the_other_format(
+    scripted_llm: ScriptedServer, llm_settings: Settings, tmp_path: Path
+) -> None:
+    j, parent = _journal_with_parent()
+    coder = _coder(llm_settings, tmp_path, j)
+    # asked for edits, answered with the whole program: used as it is, no second call
+    scripted_llm.script("coder/patch", text(S.fenced(S.program(steps=30), "longer")))
+    prop = coder.write(Action("improve", 3, parent=parent.id), "scripted-model", "a")
+    assert (prop.edit, prop.calls) == ("full", 1) and "steps = 30" in prop.code
+    # a failed patch, then edits where a program was asked for: applied to the parent
+    scripted_llm.script("coder/patch", text(S.patch("no such line", "x = 1")))
+    scripted_llm.script("coder/edit", text("```python\n" + S.patch("steps = 20", "steps = 25") + "```"))
+    prop = coder.write(Action("improve", 3, parent=parent.id), "scripted-model", "b")
+    assert (prop.edit, prop.calls) == ("patch", 2) and "steps = 25" in prop.code
+    # nothing usable twice: the regeneration asks for a whole program, not for edits again
+    scripted_llm.script("coder/patch", text("PLAN: nothing"))
+    scripted_llm.script("coder/edit", text("I am not sure."), text(S.fenced(S.program(steps=35))))
+    prop = coder.write(Action("improve", 3, parent=parent.id), "scripted-model", "c")
+    assert prop.calls == 3 and "steps = 35" in prop.code and not prop.problem
+    assert extract_code("```\n" + S.patch("a", "b") + "```") is None

@@ -275,3 +275,23 @@ def test_stage3_ends_when_the_model_judges_it_complete(scripted_llm: ScriptedSer
     assert rec.reason == "judged complete by the model: covered" and rec.judge_calls == 1
     assert len([n for n in j.stage_nodes(3) if n.kind == "improve"]) == 3  # judged after half the cap of 6
     assert len(scripted_llm.requests_for("experiments/stage_judge")) == 1
+
+
+def test_review_is_one_call_and_can_mark_a_node_buggy(scripted_llm: ScriptedServer, llm_settings: Settings) -> None:
+    _script(scripted_llm, S.Coder(buggy_drafts=0))
+    scripted_llm.script(
+        "feedback/review",
+        json_reply({"is_buggy": True, "bug_reason": "loss is constant", "summary": "flat", "critique": "fix"}),
+        S.text("not json"),  # no repair round: the node keeps its exec-based verdict
+    )
+    settings = S.search_settings(llm_settings, num_drafts=2, debug_prob=0.0, stage_iters=[2, 1, 1, 1], num_seeds=1)
+    run = create_run(settings, "review")
+    _, outcome = _search(settings, run, stages=(1, 1))
+    j = Journal.load(run.file("journal.json"))
+    first, second = j.nodes[0], j.nodes[1]
+    assert first.is_buggy and first.bug_reason == "review: loss is constant" and first.critique == "fix"
+    assert second.is_good and second.critique == "" and j.stage_record(1).best == second.id
+    assert outcome.status == "complete" and [n.kind for n in j.nodes] == ["draft", "draft", "seed"]
+    reviews = [(c.context["node"], c.outcome) for c in read_ledger(run.ledger_path) if c.prompt == "feedback/review"]
+    assert reviews == [(first.id, "ok"), (second.id, "ok"), (second.id, "invalid")]  # one call each, no repair
+    assert len(scripted_llm.requests_for("feedback/review")) == 2

@@ -150,7 +150,7 @@ class Coder:
         prop = Proposal(code="", plan="", edit="full", model=model)
         rejected: str | None = None
         for attempt in range(self.search.max_regenerations + 1):
-            prop = self._write_once(llm, action, parent, model, note)
+            prop = self._write_once(llm, action, parent, model, note, force_full=bool(note) and attempt > 0)
             total_calls += prop.calls
             total_tokens += prop.tokens_in
             if prop.problem and attempt < self.search.max_regenerations:
@@ -171,12 +171,14 @@ class Coder:
         prop.calls, prop.tokens_in, prop.duplicate_of = total_calls, total_tokens, rejected
         return prop
 
-    def _write_once(self, llm: LLM, action: Action, parent: Node | None, model: str, note: str) -> Proposal:
+    def _write_once(
+        self, llm: LLM, action: Action, parent: Node | None, model: str, note: str, *, force_full: bool = False
+    ) -> Proposal:
         variables = self.variables(action, parent, note)
         if action.kind == "draft" or parent is None or not parent.code.strip():
             return self._full(llm, "coder/draft", variables, model, "full")
-        if not self.use_patch(model, action.kind):
-            return self._full(llm, "coder/edit", variables, model, "full")
+        if force_full or not self.use_patch(model, action.kind):
+            return self._full(llm, "coder/edit", variables, model, "full", parent.code)
         reply = llm.chat("coder", "coder/patch", variables)
         calls, tokens = 1, reply.tokens_in
         plan = extract_plan(reply.content)
@@ -195,15 +197,27 @@ class Coder:
         if applied:
             self._count_program(model, code)
             return Proposal(code=code, plan=plan, edit="patch", model=model, calls=calls, tokens_in=tokens)
-        prop = self._full(llm, "coder/edit", variables, model, "patch_fallback")
+        whole = extract_code(reply.content)
+        if whole and syntax_error(whole) is None and len(whole.splitlines()) >= len(parent.code.splitlines()) / 2:
+            self._count_program(model, whole)  # the model wrote the whole program instead of edits: use it
+            return Proposal(code=whole, plan=plan, edit="full", model=model, calls=calls, tokens_in=tokens)
+        prop = self._full(llm, "coder/edit", variables, model, "patch_fallback", parent.code)
         prop.calls += calls
         prop.tokens_in += tokens
         return prop
 
-    def _full(self, llm: LLM, prompt: str, variables: dict[str, Any], model: str, edit: str) -> Proposal:
+    def _full(
+        self, llm: LLM, prompt: str, variables: dict[str, Any], model: str, edit: str, parent_code: str = ""
+    ) -> Proposal:
         reply = llm.chat("coder", prompt, variables)
         code = extract_code(reply.content)
         plan = extract_plan(reply.content)
+        if code is None and parent_code:
+            try:  # asked for a whole program, the model answered with edits: apply them if they fit
+                code = apply_edits(parent_code, parse_edits(reply.content))
+                edit = "patch"
+            except PatchError:
+                code = None
         if code is None:
             why = "the answer held no program" + (
                 " (cut off at the token limit)" if reply.finish_reason == "length" else ""

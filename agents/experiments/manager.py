@@ -78,6 +78,9 @@ class ExperimentManager:
         if baseline_code is not None:
             self.search = self.search.model_copy(update={"num_drafts": 1})
         self.llm = llm.bind(stage="experiments")
+        # The review is at most one call per node: no structured-output repair rounds for it.
+        no_repair = settings.model_copy(update={"llm": settings.llm.model_copy(update={"max_repairs": 0})})
+        self.review_llm = LLM(no_repair, llm.ledger, resolver=llm.resolver, context=self.llm.context)
         self.sandbox = sandbox
         self.baseline_code = baseline_code
         self.first, self.last = stages
@@ -307,7 +310,7 @@ class ExperimentManager:
         review_error: BaseException | None = None
         if not node.is_buggy and node.kind != "seed":
             try:
-                review = judgements.review_node(self.llm.bind(node=node.id, search_stage=str(a.stage)), node)
+                review = judgements.review_node(self.review_llm.bind(node=node.id, search_stage=str(a.stage)), node)
                 node.llm_calls += 1
             except BudgetExceeded as exc:
                 review, review_error = None, exc

@@ -23,6 +23,7 @@ _EDIT = re.compile(
     r"^<{5,9} ?SEARCH[^\n]*\n(.*?)^={5,9}[ \t]*\n(.*?)^>{5,9} ?REPLACE[^\n]*$",
     re.S | re.M,
 )
+_EDIT_MARK = re.compile(r"^(<{5,9} ?SEARCH|>{5,9} ?REPLACE)", re.M)
 _PLAN = re.compile(r"^\s*(?:\*\*)?plan(?:\*\*)?\s*:\s*(.+)$", re.I | re.M)
 _TAG = re.compile(r"^\s*(?:\*\*)?tag(?:\*\*)?\s*:\s*(.+)$", re.I | re.M)
 _PLACEHOLDERS = ("...", "# existing code", "<code>", "original code")
@@ -51,7 +52,7 @@ def extract_tag(text: str) -> str:
 def extract_code(text: str) -> str | None:
     """The program in the answer: the longest python (or untagged) fenced block; unfenced code as a fallback."""
     blocks = [(lang.lower(), body) for lang, body in _FENCE.findall(text)]
-    py = [b for lang, b in blocks if lang in ("python", "py", "python3", "")]
+    py = [b for lang, b in blocks if lang in ("python", "py", "python3", "") and not _EDIT_MARK.search(b)]
     if py:
         code = max(py, key=len)
         return code.strip("\n") + "\n" if code.strip() else None
