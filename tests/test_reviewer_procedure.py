@@ -212,3 +212,25 @@ def test_embedded_model_reviews_a_real_pdf(tmp_path: Path) -> None:
     assert outcome.calls >= 1 and outcome.tokens_in > 1000 and outcome.revision_requests
     assert outcome.digest.tokens_est <= outcome.digest.budget_tokens
     assert (tmp_path / "out" / "review.md").read_text().startswith("# Review:")
+
+
+@needs_pdfs
+def test_vision_model_reviews_rendered_pages(
+    scripted_llm: ScriptedServer, llm_settings: Settings, tmp_path: Path
+) -> None:
+    import shutil
+
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm is not installed")
+    llm_settings.models.vlm.supports_images = True
+    llm_settings.review.num_reflections = 0
+    llm_settings.review.figure_pages = 2
+    scripted_llm.script("reviewer/review", json_reply(review(4)))
+    scripted_llm.script("reviewer/figures", json_reply({"issues": ["Figure 1 has no axis labels."], "presentation": 2}))
+    pdf = PDFS / "ai_scientist_generated" / "rl_lr_adaptation.pdf"
+    outcome = review_paper(pdf, make_llm(llm_settings, tmp_path), llm_settings, tmp_path / "o")
+    parts = scripted_llm.requests_for("reviewer/figures")[0].messages[-1]["content"]
+    images = [p for p in parts if p.get("type") == "image_url"]
+    assert len(images) == 2 and images[0]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert outcome.figure_review is not None and outcome.figure_review.presentation == 2
+    assert "Figure: Figure 1 has no axis labels." in outcome.revision_requests
