@@ -55,7 +55,7 @@ class Recorder:
         )
 
 
-INPUTS: PipelineState = {"topic": "t", "num_ideas": 1, "max_revisions": 2, "revision_round": 0, "approve": []}
+INPUTS: PipelineState = {"topic": "t", "num_ideas": 1, "max_revisions": 1, "revision_round": 0, "approve": []}
 
 
 def _run(tmp_path: Path):  # type: ignore[no-untyped-def]

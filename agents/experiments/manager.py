@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from agents.errors import BudgetExceeded, ModelCallError, UserInputError
@@ -71,8 +72,10 @@ class ExperimentManager:
         baseline_code: str | None = None,
         on_event: EventSink | None = None,
         embed: Embedder | None = None,
+        node_hook: Callable[[Node, Path], None] | None = None,
     ) -> None:
         self.run_dir = run
+        self.node_hook = node_hook  # e.g. per-node plots + figure critic (agents.figures), before the node is saved
         self.settings = settings
         self.search = settings.search
         if baseline_code is not None:
@@ -324,6 +327,13 @@ class ExperimentManager:
         with self.journal.lock:
             node.status, node.finished_at = "done", time.time()
             self.save()
+        if self.node_hook is not None and node.is_good and node.kind != "seed" and review_error is None:
+            try:  # plots + figure critique of a finished node; the experiment result stands whatever happens
+                self.node_hook(node, self.run_dir.path / "nodes" / node.id)
+            except BudgetExceeded as exc:
+                review_error = exc
+            with self.journal.lock:
+                self.save()
         self._event(
             "node_done",
             id=node.id,
@@ -381,9 +391,18 @@ def run_experiments(
     stages: tuple[int, int] = (1, 4),
     baseline_code: str | None = None,
     on_event: EventSink | None = None,
+    node_hook: Callable[[Node, Path], None] | None = None,
 ) -> SearchOutcome:
     """The plain function the pipeline calls: run or resume the search in ``run`` (idempotent over the journal)."""
     manager = ExperimentManager(
-        run, settings, llm, sandbox, idea, stages=stages, baseline_code=baseline_code, on_event=on_event
+        run,
+        settings,
+        llm,
+        sandbox,
+        idea,
+        stages=stages,
+        baseline_code=baseline_code,
+        on_event=on_event,
+        node_hook=node_hook,
     )
     return manager.run()

@@ -63,7 +63,7 @@ def _approval(fn: StageFn) -> StageFn:
 
 def after_review(state: PipelineState) -> str:
     """Another writing round while the reviewer asked for revisions and rounds are left."""
-    if state.get("revision_requests") and state.get("revision_round", 0) < state.get("max_revisions", 0):
+    if state.get("revision_requests") and state.get("revision_round", 0) <= state.get("max_revisions", 0):
         return "writeup"
     return "report"
 

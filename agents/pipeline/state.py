@@ -17,4 +17,6 @@ class PipelineState(TypedDict, total=False):
     max_revisions: int
     revision_round: int
     revision_requests: list[str]
+    experiments_status: str
+    num_figures: int
     done: Annotated[list[str], operator.add]

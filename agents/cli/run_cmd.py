@@ -1,0 +1,148 @@
+"""``shoal run``, ``shoal resume``, ``shoal runs``, ``shoal report``: the whole pipeline from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from agents.cli.common import cli_errors, console, err_console, get_settings
+from agents.errors import BudgetExceeded, UserInputError
+
+
+def _parse_stages(text: str) -> list[int]:
+    try:
+        if "-" in text:
+            a, b = (int(x) for x in text.split("-", 1))
+        else:
+            a = b = int(text)
+    except ValueError:
+        raise UserInputError(f"--stages {text!r}: expected N or N-M with 1 <= N <= M <= 4, e.g. 1-4") from None
+    if not 1 <= a <= b <= 4:
+        raise UserInputError(f"--stages {text!r}: expected N or N-M with 1 <= N <= M <= 4, e.g. 1-4")
+    return [a, b]
+
+
+def _drive(ctx: typer.Context, run_path: Path, inputs: dict | None, answer: str | None) -> None:
+    from agents.llm import LLM, Ledger
+    from agents.localmodel.server import stop_shared_servers
+    from agents.pipeline.progress import Progress
+    from agents.pipeline.runner import drive
+    from agents.pipeline.stages import StageContext, make_stage_fns
+    from agents.rundir import open_run
+
+    settings = get_settings(ctx)
+    quiet = bool(ctx.find_root().params.get("quiet"))
+    run = open_run(run_path)
+    llm = LLM(settings, Ledger(run.ledger_path))
+    resume_cmd = f"shoal resume {run.path}"
+    try:
+        with Progress(console, llm.ledger, quiet=quiet) as progress:
+            stage_ctx = StageContext(run=run, settings=settings, llm=llm, on_event=progress)
+            outcome = drive(run, make_stage_fns(stage_ctx), inputs, approval_answer=answer)  # type: ignore[arg-type]
+    except BudgetExceeded as exc:
+        err_console.print(f"[yellow]stopped:[/] {exc}\nresume with: {resume_cmd} --budget-usd <more>")
+        raise typer.Exit(3) from None
+    except KeyboardInterrupt:
+        err_console.print(f"[yellow]interrupted.[/] Everything finished is kept; resume with: {resume_cmd}")
+        raise typer.Exit(130) from None
+    finally:
+        stop_shared_servers()
+    if outcome.status == "awaiting-approval":
+        q = outcome.pending_question or {}
+        console.print(f"waiting for approval: chosen idea [bold]{q.get('idea_name')}[/] (see {run.path}/ideas.json)")
+        console.print(f"approve with: {resume_cmd} --approve   or pick another: {resume_cmd} --idea IDEA_NAME")
+        return
+    console.print(f"[green]done.[/] run directory: {run.path}")
+    for label, name in (("paper", "paper/paper.pdf"), ("review", "review.md"), ("report", "report.html")):
+        path = run.file(name)
+        console.print(f"  {label:7} {path if path.is_file() else '(not produced)'}")
+
+
+def run(
+    ctx: typer.Context,
+    topic: Annotated[str | None, typer.Option("--topic", help="research topic as a sentence")] = None,
+    topic_file: Annotated[Path | None, typer.Option("--topic-file", help="workshop-style topic .md")] = None,
+    num_ideas: Annotated[int, typer.Option("--num-ideas", min=1, max=20, help="ideas to generate")] = 2,
+    idea: Annotated[str | None, typer.Option("--idea", help="run this idea (by name) instead of the best")] = None,
+    stages: Annotated[str, typer.Option("--stages", help="experiment stages, e.g. 1-4 or 1")] = "1-4",
+    budget_usd: Annotated[float | None, typer.Option("--budget-usd", min=0, help="stop before spending more")] = None,
+    max_revisions: Annotated[int, typer.Option("--max-revisions", min=0, max=3, help="review->rewrite rounds")] = 1,
+    approve: Annotated[list[str] | None, typer.Option("--approve", help="pause for approval at: ideas")] = None,
+) -> None:
+    """Run the whole pipeline: topic -> ideas -> experiments -> figures -> paper -> review -> report."""
+    from agents.ideation.inputs import load_topic
+    from agents.pipeline.stages import save_topic
+    from agents.rundir import create_run
+
+    with cli_errors():
+        if budget_usd is not None:
+            ctx.find_root().obj.overrides.append(f"budget.max_usd={budget_usd}")
+        settings = get_settings(ctx)
+        parsed = load_topic(topic, topic_file)
+        approvals = list(approve or [])
+        if any(a != "ideas" for a in approvals):
+            raise UserInputError("--approve takes: ideas")
+        run_dir = create_run(settings, parsed.title)
+        save_topic(run_dir, parsed)
+        inputs = {
+            "topic": parsed.title, "num_ideas": num_ideas, "idea_name": idea, "exp_stages": _parse_stages(stages),
+            "approve": approvals, "max_revisions": max_revisions, "revision_round": 0,
+        }  # fmt: skip
+        console.print(f"run directory: {run_dir.path}")
+        _drive(ctx, run_dir.path, inputs, None)
+
+
+def resume(
+    ctx: typer.Context,
+    run_path: Annotated[Path, typer.Argument(help="the run directory")],
+    approve: Annotated[bool, typer.Option("--approve", help="accept the idea waiting for approval")] = False,
+    idea: Annotated[str | None, typer.Option("--idea", help="approve this idea (by name) instead")] = None,
+    budget_usd: Annotated[float | None, typer.Option("--budget-usd", min=0, help="a new USD budget")] = None,
+) -> None:
+    """Continue a run after a crash, Ctrl-C, a budget stop or an approval pause; finished work is not redone."""
+    from agents.rundir import open_run
+
+    with cli_errors():
+        run_dir = open_run(run_path)
+        root = ctx.find_root().obj
+        if root.config is None:  # the run's own settings, then whatever this command line overrides
+            root.config = run_dir.config_path
+        if budget_usd is not None:
+            root.overrides.append(f"budget.max_usd={budget_usd}")
+        answer = idea if idea else ("" if approve else None)
+        _drive(ctx, run_dir.path, None, answer)
+
+
+def runs(ctx: typer.Context) -> None:
+    """List the runs in the workspace: topic, stage, status, best metric, spend."""
+    from agents.pipeline.runs import list_runs
+
+    settings = get_settings(ctx)
+    rows = list_runs(settings.workspace)
+    if not rows:
+        console.print(f"no runs in {settings.workspace}")
+        return
+    table = Table("run", "topic", "stage", "status", "best metric", "calls", "spend")
+    for r in rows:
+        table.add_row(r.name, r.topic[:40], r.stage, r.status, r.best_metric, str(r.calls), f"${r.spend_usd:.4f}")
+    console.print(table)
+
+
+def report(ctx: typer.Context, run_path: Annotated[Path, typer.Argument(help="the run directory")]) -> None:
+    """(Re)write report.html for a run: idea, search tree, figures, paper, review, costs."""
+    from agents.report import write_report
+    from agents.rundir import open_run
+
+    with cli_errors():
+        path = write_report(open_run(run_path))
+    console.print(f"report: {path}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(run)
+    app.command()(resume)
+    app.command()(runs)
+    app.command()(report)
