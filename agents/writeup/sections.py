@@ -110,6 +110,31 @@ def _markdown_lists(text: str) -> str:
     return "\n".join(out[:-1])
 
 
+_ENV = re.compile(r"\\(begin|end)\{([^}]+)\}")
+
+
+def balance_environments(text: str) -> str:
+    """Close environments a cut-off answer left open (in order) and drop ``\\end`` without a ``\\begin``."""
+    stack: list[str] = []
+    out: list[str] = []
+    pos = 0
+    for m in _ENV.finditer(text):
+        out.append(text[pos : m.start()])
+        pos = m.end()
+        kind, name = m.group(1), m.group(2)
+        if kind == "begin":
+            stack.append(name)
+            out.append(m.group(0))
+        elif name in stack:
+            while stack and stack[-1] != name:
+                out.append(f"\\end{{{stack.pop()}}}")
+            stack.pop()
+            out.append(m.group(0))
+    out.append(text[pos:])
+    closing = "".join(f"\n\\end{{{name}}}" for name in reversed(stack))
+    return "".join(out).rstrip() + closing
+
+
 def clean_body(text: str) -> str:
     """A model's answer -> the LaTeX body of one section."""
     text = text.replace("\r\n", "\n")
@@ -123,7 +148,7 @@ def clean_body(text: str) -> str:
     text = unicode_to_tex(text)
     text = _escape_prose(text)
     text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip()
+    return balance_environments(text.strip())
 
 
 def words_for(spec: SectionSpec, layout_pages: int, scale: float = 1.0) -> int:

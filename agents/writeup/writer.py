@@ -215,6 +215,9 @@ class _Writer:
             if res.ok:
                 return res
             name = _section_of_error(source, res.error_line)
+            if name is None:  # e.g. "\begin{itemize} on input line 97 ended by \end{document}"
+                m = re.search(r"on input line (\d+)", res.log_excerpt)
+                name = _section_of_error(source, int(m.group(1))) if m else None
             sec = self._get(name) if name else None
             if sec is None:
                 break
