@@ -115,3 +115,13 @@ def test_starting_twice_is_refused(tmp_path: Path) -> None:
     drive(run, rec.fns(), dict(INPUTS))  # type: ignore[arg-type]
     with pytest.raises(UserInputError, match="shoal resume"):
         drive(run, rec.fns(), dict(INPUTS))  # type: ignore[arg-type]
+
+
+def test_no_working_implementation_goes_to_the_report(tmp_path: Path) -> None:
+    run = _run(tmp_path)
+    rec = Recorder(run.file("calls.txt"))
+    fns = rec.fns()
+    fns = StageFns(**{**fns.__dict__, "experiments": lambda s: {"experiments_status": "no_working_implementation"}})
+    out = drive(run, fns, dict(INPUTS))  # type: ignore[arg-type]
+    assert out.status == "done"
+    assert out.done == ["ideation", "choose_idea", "experiments", "report"]

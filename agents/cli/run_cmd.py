@@ -55,6 +55,11 @@ def _drive(ctx: typer.Context, run_path: Path, inputs: dict | None, answer: str 
         console.print(f"waiting for approval: chosen idea [bold]{q.get('idea_name')}[/] (see {run.path}/ideas.json)")
         console.print(f"approve with: {resume_cmd} --approve   or pick another: {resume_cmd} --idea IDEA_NAME")
         return
+    if "figures" not in outcome.done and "experiments" in outcome.done:
+        console.print(
+            "[yellow]the experiments found no working implementation[/], so no paper was written "
+            "(see report.html; a stronger coder model or more stage-1 iterations may help)"
+        )
     console.print(f"[green]done.[/] run directory: {run.path}")
     for label, name in (("paper", "paper/paper.pdf"), ("review", "review.md"), ("report", "report.html")):
         path = run.file(name)

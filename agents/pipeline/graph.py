@@ -2,6 +2,7 @@
 
     ideation -> choose_idea (optional human approval: a LangGraph interrupt) -> experiments -> figures
       -> writeup -> review -> (revision round: back to writeup, bounded) -> report -> END
+    experiments with no working implementation -> report -> END
 
 Each stage is a plain callable ``(state) -> updates`` supplied by ``agents.pipeline.stages``; every stage is
 idempotent over its artefacts, so a node that re-runs after a crash skips what is already on disk.
@@ -68,6 +69,11 @@ def after_review(state: PipelineState) -> str:
     return "report"
 
 
+def after_experiments(state: PipelineState) -> str:
+    """No working implementation: nothing to plot, write or review; the report still records the search."""
+    return "report" if state.get("experiments_status") == "no_working_implementation" else "figures"
+
+
 def build_graph(stages: StageFns) -> StateGraph:
     g = StateGraph(PipelineState)
     g.add_node("ideation", _marked("ideation", stages.ideation))
@@ -77,7 +83,7 @@ def build_graph(stages: StageFns) -> StateGraph:
     g.add_edge(START, "ideation")
     g.add_edge("ideation", "choose_idea")
     g.add_edge("choose_idea", "experiments")
-    g.add_edge("experiments", "figures")
+    g.add_conditional_edges("experiments", after_experiments, {"figures": "figures", "report": "report"})
     g.add_edge("figures", "writeup")
     g.add_edge("writeup", "review")
     g.add_conditional_edges("review", after_review, {"writeup": "writeup", "report": "report"})

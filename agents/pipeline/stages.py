@@ -146,7 +146,9 @@ def make_stage_fns(ctx: StageContext) -> StageFns:
             stages=(stages[0], stages[-1]), on_event=lambda kind, data: ctx.notify(kind, **data),
             node_hook=node_hook,
         )  # fmt: skip
-        return {"experiments_status": getattr(outcome, "status", "done")}
+        if outcome.status == "no_working_implementation":
+            ctx.event("experiments_failed", message=outcome.message)
+        return {"experiments_status": outcome.status, "experiments_message": outcome.message}
 
     def figures(state: PipelineState) -> dict[str, Any]:
         from agents.figures.aggregate import aggregate_figures

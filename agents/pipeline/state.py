@@ -18,5 +18,6 @@ class PipelineState(TypedDict, total=False):
     revision_round: int
     revision_requests: list[str]
     experiments_status: str
+    experiments_message: str
     num_figures: int
     done: Annotated[list[str], operator.add]
