@@ -14,7 +14,8 @@ setup:
 DEMO_TOPIC ?= Does momentum speed up full-batch gradient descent on a small synthetic least-squares problem?
 
 demo: setup  ## a complete small run on the embedded model: ideas -> experiments -> figures -> paper -> review
-	$(SHOAL) --config configs/demo.toml run --topic "$(DEMO_TOPIC)" --num-ideas 1 --max-revisions 0
+	$(SHOAL) --config configs/demo.toml run --topic "$(DEMO_TOPIC)" --num-ideas 1 --max-revisions 0 \
+	  --code-to-use configs/demo_baseline.py
 
 test: setup
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)

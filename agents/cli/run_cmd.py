@@ -76,8 +76,12 @@ def run(
     budget_usd: Annotated[float | None, typer.Option("--budget-usd", min=0, help="stop before spending more")] = None,
     max_revisions: Annotated[int, typer.Option("--max-revisions", min=0, max=3, help="review->rewrite rounds")] = 1,
     approve: Annotated[list[str] | None, typer.Option("--approve", help="pause for approval at: ideas")] = None,
+    code_to_use: Annotated[
+        Path | None, typer.Option("--code-to-use", help="template mode: start the search from this program")
+    ] = None,
 ) -> None:
     """Run the whole pipeline: topic -> ideas -> experiments -> figures -> paper -> review -> report."""
+    from agents.experiments.inputs import BASELINE_FILE, read_baseline
     from agents.ideation.inputs import load_topic
     from agents.pipeline.stages import save_topic
     from agents.rundir import create_run
@@ -90,8 +94,11 @@ def run(
         approvals = list(approve or [])
         if any(a != "ideas" for a in approvals):
             raise UserInputError("--approve takes: ideas")
+        baseline = read_baseline(code_to_use) if code_to_use is not None else None
         run_dir = create_run(settings, parsed.title)
         save_topic(run_dir, parsed)
+        if baseline is not None:
+            run_dir.file(BASELINE_FILE).write_text(baseline, encoding="utf-8")
         inputs = {
             "topic": parsed.title, "num_ideas": num_ideas, "idea_name": idea, "exp_stages": _parse_stages(stages),
             "approve": approvals, "max_revisions": max_revisions, "revision_round": 0,

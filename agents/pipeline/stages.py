@@ -137,14 +137,17 @@ def make_stage_fns(ctx: StageContext) -> StageFns:
         log.info("node %s plots: %s", node.id, outcome.status)
 
     def experiments(state: PipelineState) -> dict[str, Any]:
+        from agents.experiments.inputs import BASELINE_FILE
         from agents.experiments.manager import run_experiments
 
         stages = state.get("exp_stages") or [1, 4]
+        baseline = run.file(BASELINE_FILE)  # template mode: `shoal run --code-to-use FILE` copied it here
         ctx.event("stage_started", stage="experiments")
         outcome = run_experiments(
             run, settings, llm, ctx.sandbox, _idea(state).model_dump(mode="json"),
             stages=(stages[0], stages[-1]), on_event=lambda kind, data: ctx.notify(kind, **data),
             node_hook=node_hook,
+            baseline_code=baseline.read_text(encoding="utf-8") if baseline.is_file() else None,
         )  # fmt: skip
         if outcome.status == "no_working_implementation":
             ctx.event("experiments_failed", message=outcome.message)
