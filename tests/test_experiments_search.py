@@ -137,6 +137,20 @@ def test_template_mode_starts_from_the_users_program(scripted_llm: ScriptedServe
     assert [r.stage for r in j.stages] == [1]
 
 
+def test_a_working_user_baseline_is_not_overruled_by_the_review(
+    scripted_llm: ScriptedServer, llm_settings: Settings
+) -> None:
+    _script(scripted_llm)
+    suspicious = json_reply({"is_buggy": True, "bug_reason": "looks odd", "summary": "odd", "critique": "x"})
+    scripted_llm.always("feedback/review", suspicious)
+    settings = S.search_settings(llm_settings, num_drafts=1, stage_iters=[1, 1, 1, 1], num_seeds=1)
+    run = create_run(settings, "trusted baseline")
+    _, outcome = _search(settings, run, stages=(1, 1), baseline_code=S.program())
+    j = Journal.load(run.file("journal.json"))
+    assert j.nodes[0].model == "user" and j.nodes[0].is_good
+    assert outcome.status == "complete"
+
+
 def test_stage1_without_a_working_program_ends_cleanly(scripted_llm: ScriptedServer, llm_settings: Settings) -> None:
     _script(scripted_llm, S.Coder(buggy_drafts=99))
     scripted_llm.always("coder/patch", lambda r: S.text(S.patch("w = undefined_name", "w = other_undefined")))

@@ -319,7 +319,7 @@ class ExperimentManager:
                 review, review_error = None, exc
             if review is not None:
                 node.summary, node.critique = review.summary, review.critique
-                if review.is_buggy:
+                if review.is_buggy and node.model != "user":  # the user's own baseline is trusted when it runs
                     node.is_buggy = True
                     node.bug_reason = f"review: {review.bug_reason or review.summary}"[:400]
         if not node.summary:
