@@ -96,7 +96,9 @@ class EmbeddedModel(_Section):
     """The default local model: Qwen2.5-Coder-1.5B-Instruct Q4_K_M, served by xllamacpp on loopback."""
 
     n_ctx: int = Field(default=8192, ge=512)
-    threads: int = Field(default=0, ge=0, description="0 = all cores")
+    threads: int = Field(
+        default=0, ge=0, description="0 = auto: all usable cores, divided among embedded servers already running"
+    )
     parallel: int = Field(default=1, ge=1, description="concurrent request slots")
     startup_timeout_s: float = Field(default=180.0, gt=0)
 

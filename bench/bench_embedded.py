@@ -29,7 +29,7 @@ from rich.table import Table
 
 from agents.errors import ShoalError
 from agents.llm import LLM, CallRecord, Ledger
-from agents.localmodel.server import get_shared_server, stop_shared_servers
+from agents.localmodel.server import get_shared_server, other_model_servers, stop_shared_servers
 from agents.localmodel.weights import ensure_model_file
 from agents.settings import load_settings
 
@@ -253,7 +253,7 @@ def _proc_status(pid: int) -> dict[str, int]:
 
 
 def measure_speed(base_url: str, model: str, calls: int = 3) -> dict[str, float]:
-    client = openai.OpenAI(base_url=base_url, api_key="embedded", max_retries=0, timeout=300)
+    client = openai.OpenAI(base_url=base_url, api_key="embedded", max_retries=0, timeout=900)
     prompt_tps: list[float] = []
     gen_tps: list[float] = []
     for i in range(calls):
@@ -271,7 +271,7 @@ def measure_speed(base_url: str, model: str, calls: int = 3) -> dict[str, float]
     return {"prompt_tok_s": statistics.median(prompt_tps), "gen_tok_s": statistics.median(gen_tps)}
 
 
-def run_structured(llm: LLM, ledger: RecordingLedger, role: str, limit: int) -> dict[str, Any]:
+def run_structured(llm: LLM, ledger: RecordingLedger, role: str, limit: int, console: Console) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     for case, schema, variables in CASES[:limit]:
         before = len(ledger.records)
@@ -297,6 +297,9 @@ def run_structured(llm: LLM, ledger: RecordingLedger, role: str, limit: int) -> 
                 "error": error,
             }
         )
+        r = rows[-1]
+        verdict = "ok" if r["first_try"] else "repaired" if r["valid"] else "FAILED"
+        console.print(f"  {case:<12} {verdict:<8} {r['calls']} call(s) {r['seconds']:6.1f} s", markup=False)
     n = len(rows)
     total_s = sum(r["seconds"] for r in rows)
     return {
@@ -331,6 +334,9 @@ def main(argv: list[str] | None = None) -> int:
         pid = server.pid
         assert pid is not None
         mem_loaded = _proc_status(pid)
+        others_start = [p for p in other_model_servers() if p != pid]
+        if others_start:
+            console.print(f"[yellow]warning:[/] {len(others_start)} other model server(s) share the CPU here")
         console.print("measuring prompt and generation speed...")
         speed = measure_speed(base_url, server.model_name)
         results: dict[str, Any] = {}
@@ -340,8 +346,9 @@ def main(argv: list[str] | None = None) -> int:
                 None, [f'models.{args.role}.base_url=""', f'models.{args.role}.structured_mode="{mode}"']
             )
             ledger = RecordingLedger()
-            results[mode] = run_structured(LLM(settings, ledger), ledger, args.role, args.limit)
+            results[mode] = run_structured(LLM(settings, ledger), ledger, args.role, args.limit, console)
         mem_end = _proc_status(pid)
+        others_end = [p for p in other_model_servers() if p != pid]
     finally:
         stop_shared_servers()
 
@@ -349,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "model": server.model_name,
         "model_file": str(model_path),
-        "threads": base.embedded.threads or "all",
+        "threads": server.threads,
         "n_ctx": base.embedded.n_ctx,
         "role": args.role,
         "temperature": role_model.temperature,
@@ -361,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         "rss_mib_loaded": mem_loaded.get("VmRSS"),
         "rss_mib_end": mem_end.get("VmRSS"),
         "rss_mib_peak": mem_end.get("VmHWM"),
+        "other_model_servers": max(len(others_start), len(others_end)),
         "structured": results,
     }
     if args.json:
@@ -375,6 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     table.add_row("generation speed", f"{report['gen_tok_s']} tok/s")
     table.add_row("child RSS", f"{report['rss_mib_loaded']} MiB loaded, {report['rss_mib_end']} MiB at end")
     table.add_row("child peak RSS", f"{report['rss_mib_peak']} MiB")
+    table.add_row("other model servers running", str(report["other_model_servers"]))
     for mode, res in results.items():
         table.add_row(
             f"structured [{mode}]",

@@ -1,6 +1,6 @@
 """Child process that serves the embedded model (started by ``EmbeddedServer``; not for direct use).
 
-``python -m agents.localmodel.child --model PATH --n-ctx N --threads T --parallel P [--port 0]``
+``python -m agents.localmodel.child --model PATH --n-ctx N --threads T --parallel P [--port 0] [--poll 50]``
 
 It loads the GGUF file into an ``xllamacpp.Server`` bound to 127.0.0.1, then writes exactly one line,
 ``SHOAL_EMBEDDED_READY http://127.0.0.1:PORT``, to its stdout and blocks until its stdin reaches end of file (the
@@ -23,7 +23,9 @@ import time
 from types import FrameType
 from typing import Any
 
-from agents.localmodel.server import FAILED_PREFIX, READY_PREFIX
+from agents.localmodel.server import FAILED_PREFIX, READY_PREFIX, available_cores
+
+DEFAULT_POLL = 50
 
 log = logging.getLogger("shoal.embedded.child")
 
@@ -36,14 +38,14 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--parallel", type=int, default=1, help="concurrent request slots")
     parser.add_argument("--port", type=int, default=0, help="0 = any free port")
     parser.add_argument("--alias", default="", help="model id reported by /v1/models")
+    parser.add_argument(
+        "--poll",
+        type=int,
+        default=DEFAULT_POLL,
+        help="0-100: how much idle worker threads busy-wait (llama.cpp's default is 50; 0 sleeps at once, "
+        "which keeps several model servers on few cores from starving each other)",
+    )
     return parser.parse_args(argv)
-
-
-def available_cores() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
 
 
 def _build_server(args: argparse.Namespace) -> Any:
@@ -58,14 +60,17 @@ def _build_server(args: argparse.Namespace) -> Any:
     params.hostnames = ["127.0.0.1"]
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
+    params.cpuparams.poll = args.poll
+    params.cpuparams_batch.poll = args.poll
     if args.alias:
         params.model_alias = {args.alias}
     log.info(
-        "loading %s: n_ctx=%d per slot, parallel=%d, threads=%d",
+        "loading %s: n_ctx=%d per slot, parallel=%d, threads=%d, poll=%d",
         args.model,
         args.n_ctx,
         args.parallel,
         threads,
+        args.poll,
     )
     return xllamacpp.Server(params)
 

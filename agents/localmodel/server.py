@@ -7,8 +7,9 @@ ready line and then for ``GET /health`` to answer 200, all bounded by ``startup_
 next ``start()``. ``stop()`` ends only the process group this object started (SIGTERM, then SIGKILL), and runs at
 interpreter exit too. The child also exits by itself when its stdin pipe closes, i.e. when this process dies.
 
-The child's stderr (llama.cpp is verbose) goes to a log file, by default ``<cache_dir>/logs/embedded-server.log``;
-crash and timeout errors quote its last lines.
+The child's stderr (llama.cpp is verbose) goes to a log file, by default
+``<cache_dir>/logs/embedded-server-<pid>-<n>.log`` (one per server; week-old ones are pruned); crash and timeout
+errors quote its last lines.
 
 One run shares one server between its roles: ``get_shared_server(settings)`` returns the same (not yet started)
 ``EmbeddedServer`` for the same cache dir and model parameters; ``stop_shared_servers()`` stops them all.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import logging
 import os
 import selectors
@@ -45,8 +47,61 @@ READY_PREFIX = "SHOAL_EMBEDDED_READY"
 FAILED_PREFIX = "SHOAL_EMBEDDED_FAILED"
 _LOG_TAIL_LINES = 25
 _STOP_GRACE_S = 10.0
+_LOG_MAX_AGE_S = 7 * 24 * 3600
+_LOG_SEQ = itertools.count(1)
 _LIVE: weakref.WeakSet[EmbeddedServer] = weakref.WeakSet()
 _NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def other_model_servers() -> list[int]:
+    """Pids of embedded-model children already running on this machine (read from /proc; never signalled)."""
+    found: list[int] = []
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if b"agents.localmodel.child" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found
+
+
+def auto_threads() -> int:
+    """Threads for ``embedded.threads = 0``: all usable cores, split between the model servers already running.
+
+    llama.cpp's worker threads meet at a barrier for every operation, so servers whose threads outnumber the
+    cores stall each other: measured on 2 cores with 5 servers of 2 threads each, generation fell from ~35 to
+    0.4-0.6 tokens/s, and a server started with 1 thread in the same crowd made 6.3 tokens/s.
+    """
+    cores = available_cores()
+    others = len(other_model_servers())
+    threads = max(1, cores // (others + 1))
+    if others:
+        log.info("%d other embedded model server(s) running; using %d of %d cores", others, threads, cores)
+    return threads
+
+
+def _default_log_path(cache_dir: Path) -> Path:
+    """``<cache_dir>/logs/embedded-server-<pid>-<n>.log``: one file per server, so concurrent processes never mix
+    their logs; files older than a week are removed when a new one is named."""
+    logs = cache_dir / "logs"
+    cutoff = time.time() - _LOG_MAX_AGE_S
+    with contextlib.suppress(OSError):
+        for old in logs.glob("embedded-server-*.log"):
+            with contextlib.suppress(OSError):
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+    return logs / f"embedded-server-{os.getpid()}-{next(_LOG_SEQ)}.log"
 
 
 class EmbeddedServer:
@@ -64,13 +119,14 @@ class EmbeddedServer:
         self._settings = settings.model_copy()
         self._port = port  # 0 = any free port
         self._cache_dir = Path(cache_dir).expanduser()
-        self._log_path = log_path or self._cache_dir / "logs" / "embedded-server.log"
+        self._log_path = log_path or _default_log_path(self._cache_dir)
         self._spec = spec
         self._lock = threading.RLock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._base_url: str | None = None
         self._log_offset = 0
         self.load_seconds: float | None = None  # start() to ready, of the last start
+        self.threads: int | None = None  # threads of the last start (embedded.threads, or chosen when it is 0)
         _LIVE.add(self)
 
     # -- properties -------------------------------------------------------------------------------------------
@@ -155,6 +211,8 @@ class EmbeddedServer:
     # -- internals --------------------------------------------------------------------------------------------
     def _spawn(self, model: Path) -> None:
         s = self._settings
+        threads = s.threads or auto_threads()
+        self.threads = threads
         cmd = [
             sys.executable,
             "-m",
@@ -164,7 +222,7 @@ class EmbeddedServer:
             "--n-ctx",
             str(s.n_ctx),
             "--threads",
-            str(s.threads),
+            str(threads),
             "--parallel",
             str(s.parallel),
             "--port",
