@@ -190,6 +190,7 @@ def test_digest_of_a_long_paper_fits_the_budget_and_keeps_intro_and_conclusion()
 
 @pytest.mark.embedded
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 def test_embedded_model_reviews_a_real_pdf(tmp_path: Path) -> None:
     """Slow (a few minutes on 2 CPU cores): the embedded 1.5B model writes one review and one reflection of a real
     7-page generated paper through the default procedure (digest, schema-constrained JSON, bounded repairs)."""

@@ -22,6 +22,7 @@ from agents.writeup import WriteupReport, write_paper
 
 @pytest.mark.embedded
 @pytest.mark.slow
+@pytest.mark.timeout(2400)
 def test_embedded_model_writes_a_compiling_paper(tmp_path: Path) -> None:
     """Slow (10-60 minutes on 2 shared cores): about a dozen generations of 100-300 tokens by the 1.5B model on
     CPU; sections are kept short (length_scale 0.4)."""
