@@ -17,14 +17,9 @@ log = logging.getLogger(__name__)
 
 
 def make_backend(settings: Settings) -> LiteratureBackend:
-    """The configured literature backend (``agents.literature.factory``), or none when it is not available."""
-    from agents.writeup.citations import NoLiterature
+    """The configured literature backend: Semantic Scholar, then the local library, then none."""
+    from agents.literature.factory import make_literature
 
-    try:
-        from agents.literature.factory import make_literature  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        log.warning("no literature backend is available in this installation; writing without citations")
-        return NoLiterature()
     return make_literature(settings, settings.cache_dir / "literature")
 
 

@@ -25,18 +25,6 @@ log = logging.getLogger(__name__)
 RESULTS_PER_QUERY = 5
 
 
-class NoLiterature:
-    """A literature backend that finds nothing: the paper is written without citations (said in the report)."""
-
-    name = "none"
-
-    def search(self, query: str, limit: int = 10) -> list[Paper]:
-        return []
-
-    def get(self, paper_id: str) -> Paper | None:
-        return None
-
-
 class CitationQueries(BaseModel):
     queries: list[str] = Field(default_factory=list, max_length=3, description="short literature search queries")
     done: bool = Field(default=False, description="true when the paper has enough references")
