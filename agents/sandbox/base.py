@@ -66,3 +66,13 @@ def classify_kill(*, timed_out: bool, exit_code: int | None, stderr: str, oom_ki
     if exit_code == -signal.SIGKILL:
         return "memory"  # nobody but the kernel's OOM killer sends SIGKILL when we did not time it out
     return None
+
+
+def checked_run_args(workdir: Path, argv: list[str], timeout_s: float | None, default_s: float) -> tuple[Path, float]:
+    """Validate ``run``'s arguments (our callers' bugs raise) and resolve the timeout; shared by every backend."""
+    if not argv:
+        raise ValueError("sandbox.run needs a command, e.g. ['python', 'code.py']")
+    workdir = Path(workdir)
+    if not workdir.is_dir():
+        raise FileNotFoundError(f"sandbox working directory {workdir} does not exist")
+    return workdir, timeout_s if timeout_s is not None else default_s

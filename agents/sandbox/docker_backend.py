@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import ConfigError
-from agents.sandbox.base import SandboxResult, classify_kill
+from agents.sandbox.base import SandboxResult, checked_run_args, classify_kill
 from agents.sandbox.env import build_env
 from agents.sandbox.output import HeadTail, PathCleaner
 from agents.settings import SandboxSettings
@@ -106,12 +106,7 @@ class DockerSandbox:
     ) -> SandboxResult:
         import requests
 
-        if not argv:
-            raise ValueError("sandbox.run needs a command, e.g. ['python', 'code.py']")
-        workdir = Path(workdir)
-        if not workdir.is_dir():
-            raise FileNotFoundError(f"sandbox working directory {workdir} does not exist")
-        timeout = timeout_s if timeout_s is not None else self.settings.timeout_s
+        workdir, timeout = checked_run_args(workdir, argv, timeout_s, self.settings.timeout_s)
         container = self._create(container_config(self.settings, workdir, argv, env))
         timed_out = False
         start = time.monotonic()

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from agents.sandbox.base import SandboxResult, classify_kill
+from agents.sandbox.base import SandboxResult, checked_run_args, classify_kill
 from agents.sandbox.env import build_env
 from agents.sandbox.isolation import Isolation, probe_isolation
 from agents.sandbox.output import HeadTail, PathCleaner
@@ -114,12 +114,7 @@ class LocalSandbox:
         timeout_s: float | None = None,
         env: dict[str, str] | None = None,
     ) -> SandboxResult:
-        if not argv:
-            raise ValueError("sandbox.run needs a command, e.g. ['python', 'code.py']")
-        workdir = Path(workdir)
-        if not workdir.is_dir():
-            raise FileNotFoundError(f"sandbox working directory {workdir} does not exist")
-        timeout = timeout_s if timeout_s is not None else self.settings.timeout_s
+        workdir, timeout = checked_run_args(workdir, argv, timeout_s, self.settings.timeout_s)
         status_r, status_w = os.pipe()
         start = time.monotonic()
         try:
