@@ -10,13 +10,11 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import openai
@@ -27,6 +25,7 @@ from agents.errors import ConfigError, ModelCallError, StructuredOutputError
 from agents.llm.budget import call_cost, check_budget, estimate_tokens
 from agents.llm.endpoints import DefaultResolver, Endpoint, EndpointResolver
 from agents.llm.ledger import CallRecord, Ledger
+from agents.llm.messages import ImageInput, append_to_last_user, attach_images
 from agents.llm.structured import JSONExtractionError, extract_json, response_format_for, validation_messages
 from agents.prompts import render_messages, render_text
 from agents.settings import RoleModel, Settings
@@ -75,16 +74,6 @@ class ChatReply:
                 for c in self.tool_calls
             ]
         return msg
-
-
-ImageInput = Path | bytes
-
-
-def image_part(image: ImageInput) -> dict[str, Any]:
-    data = image.read_bytes() if isinstance(image, Path) else image
-    mime = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
-    url = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-    return {"type": "image_url", "image_url": {"url": url}}
 
 
 class LLM:
@@ -143,7 +132,7 @@ class LLM:
                     f"role {role!r} ({model.model}) is not configured to accept images; "
                     f"set models.{role}.supports_images = true for a vision model"
                 )
-            msgs = _attach_images(msgs, images)
+            msgs = attach_images(msgs, images)
         if tools and not model.supports_tools:
             raise ConfigError(f"role {role!r} ({model.model}) is configured without tool support")
         kwargs: dict[str, Any] = {
@@ -176,7 +165,7 @@ class LLM:
         msgs = list(messages) if messages is not None else render_messages(prompt, variables)
         use_schema = model.structured_mode == "json_schema" and role not in self._no_schema_roles
         if model.structured_mode == "text" or not use_schema:
-            msgs = _append_to_last_user(msgs, self._json_instructions(schema))
+            msgs = append_to_last_user(msgs, self._json_instructions(schema))
         rounds = self.settings.llm.max_repairs + 1
         errors: list[str] = []
         raw = ""
@@ -199,7 +188,7 @@ class LLM:
                     ) from exc
                 log.warning("role %s: endpoint rejected json_schema response_format; using JSON in text", role)
                 self._no_schema_roles.add(role)
-                msgs = _append_to_last_user(msgs, self._json_instructions(schema))
+                msgs = append_to_last_user(msgs, self._json_instructions(schema))
                 continue
             raw = reply.content
             images = None  # the images are in the conversation already
@@ -386,23 +375,3 @@ def _dummy_response(endpoint: Endpoint) -> Any:
     import httpx
 
     return httpx.Response(200, request=httpx.Request("POST", endpoint.base_url))
-
-
-def _attach_images(messages: list[dict[str, Any]], images: list[ImageInput]) -> list[dict[str, Any]]:
-    out = list(messages)
-    for i in range(len(out) - 1, -1, -1):
-        if out[i]["role"] == "user":
-            content = out[i]["content"]
-            parts = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
-            out[i] = {**out[i], "content": parts + [image_part(img) for img in images]}
-            return out
-    raise ConfigError("images need a user message to attach to")
-
-
-def _append_to_last_user(messages: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
-    out = list(messages)
-    for i in range(len(out) - 1, -1, -1):
-        if out[i]["role"] == "user" and isinstance(out[i]["content"], str):
-            out[i] = {**out[i], "content": f"{out[i]['content']}\n\n{text}"}
-            return out
-    return [*out, {"role": "user", "content": text}]
