@@ -265,3 +265,29 @@ def test_write_command_reports_a_run_without_results(tmp_path: Path, monkeypatch
     res = CliRunner().invoke(_cli(), ["write", str(run), "--layout", "conference"])
     assert res.exit_code == 2, res.output
     assert "no successful experiment node" in " ".join(res.output.split())
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Plain text with \\{escaped\\} braces, 50\\% and \\$5.", False),
+        ("Math $x^{2}$ and \\emph{words} % a comment with { in it", False),
+        ("\\begin{itemize}\\item a\\end{itemize}", False),
+        ("An unclosed \\footnote{note", True),
+        ("A stray } brace", True),
+        ("Open math $x", True),
+        ("\\begin{equation} x \\end{align}", True),
+    ],
+)
+def test_unbalanced_finds_what_breaks_later_lines(body: str, expected: bool) -> None:
+    from agents.writeup.plaintext import unbalanced
+
+    assert unbalanced(body) is expected
+
+
+def test_plain_text_keeps_the_words_and_escapes_the_rest() -> None:
+    from agents.writeup.plaintext import plain_text, unbalanced
+
+    out = plain_text("Noise \\citep{a} helps by 5% on $x_i$ \\footnote{see \\ref{fig:x}")
+    assert out == "Noise helps by 5\\% on x i see"
+    assert not unbalanced(out)

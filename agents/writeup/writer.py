@@ -34,6 +34,7 @@ from agents.writeup.context import WriterContext, build_context
 from agents.writeup.floats import figure_float, search_table
 from agents.writeup.integrity import Issue, check_paper, drop_sentences_with
 from agents.writeup.latex_templates import PaperDoc, SectionDoc, get_layout, render_paper, tex_escape
+from agents.writeup.plaintext import plain_text, unbalanced
 from agents.writeup.sections import ABSTRACT, APPENDIX, BODY_SECTIONS, revise_section, write_section
 
 log = logging.getLogger(__name__)
@@ -201,9 +202,14 @@ class _Writer:
         return source
 
     def build(self, purpose: str) -> tex.CompileResult:
-        """Render and compile, repairing LaTeX errors from the log (bounded); a section that still breaks the
-        build is reduced to plain text. Raises TexUnavailable (sources written) or ShoalError."""
-        for repair in range(self.cfg.max_compile_repairs + 2):
+        """Render and compile, repairing LaTeX errors from the log (at most ``max_compile_repairs`` model calls).
+        A section the model could not repair is reduced to plain text; an error that cannot be traced to one
+        section reduces the sections with unbalanced braces, math or environments, and then every section, to
+        plain text. Bounded: each failed build spends a repair or reduces at least one more section.
+        Raises TexUnavailable (sources written) or ShoalError (the template itself does not build)."""
+        repairs_left = self.cfg.max_compile_repairs
+        plain: set[str] = set()
+        while True:
             source = self.render()
             missing = tex.tex_missing()
             if missing:
@@ -214,28 +220,39 @@ class _Writer:
             tex.keep_attempt(self.paper_dir, purpose, res)
             if res.ok:
                 return res
-            name = _section_of_error(source, res.error_line)
-            if name is None:  # e.g. "\begin{itemize} on input line 97 ended by \end{document}"
-                m = re.search(r"on input line (\d+)", res.log_excerpt)
-                name = _section_of_error(source, int(m.group(1))) if m else None
-            sec = self._get(name) if name else None
-            if sec is None:
-                break
-            if repair < self.cfg.max_compile_repairs:
+            sec = self._failing_section(source, res)
+            if sec is not None and sec.name not in plain and repairs_left > 0:
+                repairs_left -= 1
                 self.report.latex_repairs += 1
-                purpose = f"repair of {name} after a LaTeX error"
+                purpose = f"repair of {sec.name} after a LaTeX error"
                 self._replace(
                     revise_section(self.llm, sec, "writeup/fix_latex", self.refs, log_excerpt=res.log_excerpt)
                 )
                 self.enforce()
+                continue
+            if sec is not None and sec.name not in plain:
+                targets = [sec]
             else:
-                purpose = f"{name} reduced to plain text after {repair} failed repairs"
-                self.report.notes.append(purpose)
-                self._replace(sec.model_copy(update={"body": _plain_text(sec.body)}))
-        raise ShoalError(
-            f"LaTeX failed to build the paper after {self.report.compile_attempts} attempts; "
-            f"see {self.paper_dir / 'build.log'}"
-        )
+                rest = [s for s in self.sections() if s.name not in plain]
+                targets = [s for s in rest if unbalanced(s.body)] or rest
+            if not targets:
+                raise ShoalError(
+                    f"LaTeX failed to build the paper even with every section as plain text "
+                    f"({self.report.compile_attempts} attempts); see {self.paper_dir / 'build.log'}"
+                )
+            names = ", ".join(s.name for s in targets)
+            purpose = f"{names} reduced to plain text after a LaTeX error the model did not repair"
+            self.report.notes.append(purpose)
+            for s in targets:
+                plain.add(s.name)
+                self._replace(s.model_copy(update={"body": plain_text(s.body)}))
+
+    def _failing_section(self, source: str, res: tex.CompileResult) -> SectionDoc | None:
+        name = _section_of_error(source, res.error_line)
+        if name is None:  # e.g. "\begin{itemize} on input line 97 ended by \end{document}"
+            m = re.search(r"on input line (\d+)", res.log_excerpt)
+            name = _section_of_error(source, int(m.group(1))) if m else None
+        return self._get(name) if name else None
 
     def chktex_round(self, res: tex.CompileResult) -> tex.CompileResult:
         """Feed chktex's warnings back once; keep the version before it when the revision breaks the build."""
@@ -323,13 +340,6 @@ def _section_of_error(source: str, line: int | None) -> str | None:
     from agents.writeup.latex_templates import section_at_line
 
     return section_at_line(source, line) if line else None
-
-
-def _plain_text(body: str) -> str:
-    text = re.sub(r"\\(?:cite[a-zA-Z]*|ref|label)\*?(?:\[[^\]]*\])*\{[^}]*\}", "", body)
-    text = re.sub(r"\\[a-zA-Z]+\*?(?:\[[^\]]*\])?", " ", text)
-    text = re.sub(r"[{}$^_\\]", " ", text)
-    return tex_escape(" ".join(text.split()))
 
 
 def write_paper(
