@@ -15,6 +15,7 @@ from typing import Literal
 import openai
 from pydantic import BaseModel
 
+from agents.llm.endpoints import openai_client
 from agents.settings import ROLES, Settings
 
 Status = Literal["ok", "warn", "fail"]
@@ -109,7 +110,7 @@ def _probe_endpoint(url: str, key_env: str | None, roles: list[str], probe: bool
     if not probe:
         return Check(name=name, status="ok", detail=f"configured (roles: {', '.join(roles)}); not probed")
     try:
-        client = openai.OpenAI(base_url=url, api_key=key, max_retries=0, timeout=5.0)
+        client = openai_client(url, key, 5.0)
         client.models.list()
     except openai.AuthenticationError:
         return Check(name=name, status="fail", detail="the key was refused", fix=f"check ${key_env}")

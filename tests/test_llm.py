@@ -228,3 +228,31 @@ def test_missing_api_key_is_explained(llm_settings: Settings, tmp_path: Path, mo
     llm_settings.models.writer.api_key_env = "SHOAL_TEST_KEY"
     with pytest.raises(ModelUnavailable, match="export SHOAL_TEST_KEY"):
         make_llm(llm_settings, tmp_path).chat("writer", "demo/hello", {"topic": "t"})
+
+
+def test_loopback_endpoint_ignores_an_outside_proxy(
+    scripted_llm: ScriptedServer, llm_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A user's HTTP(S)_PROXY (here one that does not exist) must not swallow calls to a model on this machine."""
+    for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    for var in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    scripted_llm.script("demo/hello", text("direct"))
+    assert make_llm(llm_settings, tmp_path).chat("ideation", "demo/hello", {"topic": "x"}).content == "direct"
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("http://127.0.0.1:8080/v1", True),
+        ("http://localhost:11434/v1", True),
+        ("http://[::1]:8000/v1", True),
+        ("https://api.openai.com/v1", False),
+        ("http://10.0.0.5:8000/v1", False),
+    ],
+)
+def test_is_loopback(url: str, local: bool) -> None:
+    from agents.llm.endpoints import is_loopback
+
+    assert is_loopback(url) is local

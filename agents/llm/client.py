@@ -23,7 +23,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from agents.errors import ConfigError, ModelCallError, StructuredOutputError
 from agents.llm.budget import call_cost, check_budget, estimate_tokens
-from agents.llm.endpoints import DefaultResolver, Endpoint, EndpointResolver
+from agents.llm.endpoints import DefaultResolver, Endpoint, EndpointResolver, openai_client
 from agents.llm.ledger import CallRecord, Ledger
 from agents.llm.messages import ImageInput, append_to_last_user, attach_images
 from agents.llm.structured import JSONExtractionError, extract_json, response_format_for, validation_messages
@@ -231,12 +231,7 @@ class LLM:
         with self._lock:
             client = self._clients.get(key)
             if client is None:
-                client = openai.OpenAI(
-                    base_url=endpoint.base_url,
-                    api_key=endpoint.api_key,
-                    max_retries=0,  # retries are ours: bounded, logged, by exception type
-                    timeout=self.settings.llm.request_timeout_s,
-                )
+                client = openai_client(endpoint.base_url, endpoint.api_key, self.settings.llm.request_timeout_s)
                 self._clients[key] = client
             return client
 

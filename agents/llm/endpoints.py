@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from typing import Protocol
 from urllib.parse import urlparse
 
+import openai
 from pydantic import BaseModel
 
 from agents.errors import ModelUnavailable
@@ -47,3 +49,21 @@ class DefaultResolver:
                 )
         host = urlparse(model.base_url).netloc or model.base_url
         return Endpoint(base_url=model.base_url, api_key=api_key, model=model.model, label=host)
+
+
+def is_loopback(base_url: str) -> bool:
+    """True for an endpoint on this machine (the embedded model, a local vLLM/Ollama, the scripted test server)."""
+    host = urlparse(base_url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def openai_client(base_url: str, api_key: str, timeout: float) -> openai.OpenAI:
+    """An ``openai`` client without its own retries (ours are bounded and logged). A loopback endpoint is reached
+    directly: an ``HTTP(S)_PROXY`` meant for the outside world must not swallow calls to a local model."""
+    http_client = openai.DefaultHttpxClient(trust_env=False) if is_loopback(base_url) else None
+    return openai.OpenAI(base_url=base_url, api_key=api_key, max_retries=0, timeout=timeout, http_client=http_client)
