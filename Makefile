@@ -6,7 +6,7 @@ VENV  := .venv
 SHOAL := $(VENV)/bin/shoal
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast lint bench doctor clean-workspace
+.PHONY: setup demo test test-fast lint bench doctor clean-workspace sandbox-image
 
 setup:
 	@bash scripts/setup.sh
@@ -29,6 +29,9 @@ lint:
 
 doctor: setup
 	$(SHOAL) doctor
+
+sandbox-image:  ## an image with numpy/scipy/pandas/matplotlib/scikit-learn for the docker sandbox backend
+	docker build -f docker/sandbox.Dockerfile -t shoal-sandbox:latest docker
 
 clean-workspace:
 	find workspace -mindepth 1 -not -name .gitkeep -delete
