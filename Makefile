@@ -6,7 +6,7 @@ VENV  := .venv
 SHOAL := $(VENV)/bin/shoal
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast lint bench doctor clean-workspace sandbox-image
+.PHONY: setup demo test test-fast lint doctor clean-workspace sandbox-image
 
 setup:
 	@bash scripts/setup.sh
