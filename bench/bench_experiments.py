@@ -37,8 +37,12 @@ from agents.experiments.manager import ExperimentManager  # noqa: E402
 from agents.llm import LLM, Ledger, read_ledger  # noqa: E402
 from agents.rundir import create_run  # noqa: E402
 from agents.settings import ROLES, Settings, load_settings  # noqa: E402
-from agents.testing import ScriptedServer  # noqa: E402
-from agents.testing.scripted_server import RecordedRequest, Reply, json_reply  # noqa: E402
+from agents.testing import (  # noqa: E402
+    RecordedRequest,
+    Reply,
+    ScriptedServer,
+    json_reply,
+)
 
 
 def _settings(server: ScriptedServer, workspace: Path, **search: Any) -> Settings:

@@ -38,8 +38,11 @@ from agents.figures.runner import install_helpers  # noqa: E402
 from agents.llm import LLM, Ledger, read_ledger  # noqa: E402
 from agents.rundir import RunDir, create_run  # noqa: E402
 from agents.settings import ROLES, Settings, load_settings  # noqa: E402
-from agents.testing import ScriptedServer  # noqa: E402
-from agents.testing.scripted_server import json_reply, text  # noqa: E402
+from agents.testing import (  # noqa: E402
+    ScriptedServer,
+    json_reply,
+    text,
+)
 
 PLAN = {
     "figures": [

@@ -9,7 +9,7 @@ from typing import Any
 
 from agents.sandbox import Sandbox, make_sandbox
 from agents.settings import SandboxSettings, Settings
-from agents.testing.scripted_server import RecordedRequest, Reply, ScriptedServer, json_reply, text
+from agents.testing import RecordedRequest, Reply, ScriptedServer, json_reply, text
 
 PROGRAM = """import os
 import time

@@ -13,8 +13,7 @@ from exp_support import Coder, proposals, review_ok, tie_last
 from ideation_helpers import WARMUP
 
 from agents.settings import Settings, load_settings
-from agents.testing import ScriptedServer
-from agents.testing.scripted_server import RecordedRequest, Reply, json_reply, text, tool_calls
+from agents.testing import RecordedRequest, Reply, ScriptedServer, json_reply, text, tool_calls
 
 NODE_PLOT = """```python
 import matplotlib.pyplot as plt

@@ -10,8 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from agents.cli.main import app
-from agents.testing import ScriptedServer
-from agents.testing.scripted_server import json_reply
+from agents.testing import ScriptedServer, json_reply
 
 runner = CliRunner()
 

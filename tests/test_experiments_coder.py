@@ -26,8 +26,7 @@ from agents.experiments.patches import (
 from agents.experiments.policy import Action
 from agents.llm import LLM, Ledger, read_ledger
 from agents.settings import Settings
-from agents.testing import ScriptedServer
-from agents.testing.scripted_server import text
+from agents.testing import ScriptedServer, text
 
 # -- parsing --------------------------------------------------------------------------------------------------------
 

@@ -22,8 +22,7 @@ from agents.experiments.manager import ExperimentManager, SearchOutcome
 from agents.llm import LLM, Ledger, read_ledger
 from agents.rundir import RunDir, create_run
 from agents.settings import Settings
-from agents.testing import ScriptedServer
-from agents.testing.scripted_server import json_reply
+from agents.testing import ScriptedServer, json_reply
 
 TESTS = Path(__file__).resolve().parent
 

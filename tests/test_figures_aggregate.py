@@ -14,8 +14,7 @@ from agents.figures.lint import read_probe
 from agents.llm import LLM, Ledger, read_ledger
 from agents.rundir import RunDir, create_run
 from agents.settings import Settings
-from agents.testing import ScriptedServer
-from agents.testing.scripted_server import json_reply, malformed_json, text
+from agents.testing import ScriptedServer, json_reply, malformed_json, text
 
 PLAN = {
     "figures": [
@@ -205,7 +204,7 @@ def test_a_model_that_only_copies_the_skeleton_still_gets_clean_figures(
 ) -> None:
     """A weak model's likeliest answer, the prompt's skeleton verbatim, run for real in the sandbox (~6 s)."""
     from agents.figures.runner import extract_code
-    from agents.testing.scripted_server import RecordedRequest, Reply
+    from agents.testing import RecordedRequest, Reply
 
     def copy_skeleton(req: RecordedRequest) -> Reply:
         return text("```python\n" + extract_code(req.messages[-1]["content"]) + "\n```")

@@ -14,8 +14,7 @@ from agents.cli.common import CLIState
 from agents.cli.figures_cmd import figures_command
 from agents.rundir import create_run
 from agents.settings import ROLES, Settings
-from agents.testing import ScriptedServer
-from agents.testing.scripted_server import malformed_json
+from agents.testing import ScriptedServer, malformed_json
 
 
 def make_app() -> typer.Typer:

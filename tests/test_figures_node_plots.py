@@ -13,8 +13,7 @@ from agents.figures.critic import NOT_INSPECTED
 from agents.figures.node_plots import plot_node
 from agents.llm import LLM, Ledger, read_ledger
 from agents.settings import Settings
-from agents.testing import ScriptedServer
-from agents.testing.scripted_server import RecordedRequest, json_reply, text
+from agents.testing import RecordedRequest, ScriptedServer, json_reply, text
 
 GOOD_SCRIPT = """```python
 import matplotlib.pyplot as plt

@@ -12,8 +12,8 @@ from pydantic import BaseModel, Field
 from agents.errors import BudgetExceeded, ConfigError, ModelCallError, StructuredOutputError
 from agents.llm import LLM, Ledger, read_ledger, summarize
 from agents.settings import Settings
-from agents.testing import ScriptedServer
-from agents.testing.scripted_server import (
+from agents.testing import (
+    ScriptedServer,
     bad_http_body,
     error,
     json_reply,

@@ -22,8 +22,7 @@ from agents.llm import LLM, Ledger, read_ledger
 from agents.pipeline.runner import drive, read_info
 from agents.pipeline.stages import StageContext, make_stage_fns, save_topic
 from agents.rundir import create_run, open_run
-from agents.testing import ScriptedServer
-from agents.testing.scripted_server import RecordedRequest, Reply, error, malformed_json, timeout
+from agents.testing import RecordedRequest, Reply, ScriptedServer, error, malformed_json, timeout
 
 DRIVER = Path(__file__).resolve().parent / "pipeline_driver.py"
 INPUTS = {"topic": "momentum", "num_ideas": 1, "idea_name": None, "exp_stages": [1, 4], "approve": [],

@@ -13,8 +13,7 @@ from test_reviewer_procedure import KEEP, review
 from typer.testing import CliRunner
 
 from agents.cli.review_cmd import app
-from agents.testing import ScriptedServer
-from agents.testing.scripted_server import json_reply
+from agents.testing import ScriptedServer, json_reply
 from reviewer.calibrate import CalibrationReport, Label, report_from_scores, select
 from reviewer.metrics import accuracy, balanced_accuracy, bootstrap, f1, fit_threshold, fnr, fpr, pearson, roc_auc
 

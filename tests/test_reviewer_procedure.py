@@ -12,8 +12,7 @@ import pytest
 from agents.errors import StructuredOutputError
 from agents.llm import LLM, Ledger, read_ledger
 from agents.settings import Settings
-from agents.testing import ScriptedServer
-from agents.testing.scripted_server import json_reply, malformed_json
+from agents.testing import ScriptedServer, json_reply, malformed_json
 from reviewer.aggregate import aggregate
 from reviewer.digest import build_digest
 from reviewer.form import ReviewForm

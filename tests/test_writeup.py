@@ -17,8 +17,7 @@ from agents.experiments.journal import Journal
 from agents.llm import LLM, Ledger
 from agents.rundir import RunDir, create_run, open_run
 from agents.settings import Settings, load_settings
-from agents.testing import ScriptedServer
-from agents.testing.scripted_server import RecordedRequest, Reply, text
+from agents.testing import RecordedRequest, Reply, ScriptedServer, text
 from agents.writeup import write_paper
 from agents.writeup.compile import TexUnavailable
 from agents.writeup.context import fmt

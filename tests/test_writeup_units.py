@@ -17,8 +17,7 @@ from agents.cli.write_cmd import write
 from agents.experiments.journal import Journal, Metric, MetricValue, Node
 from agents.llm import LLM, Ledger
 from agents.settings import Settings
-from agents.testing import ScriptedServer
-from agents.testing.scripted_server import json_reply
+from agents.testing import ScriptedServer, json_reply
 from agents.writeup import compile as tex
 from agents.writeup.citations import (
     bibtex_for,

@@ -17,7 +17,7 @@ from pathlib import Path
 from agents.experiments.journal import ExecResult, Journal, MetricValue, Node
 from agents.ideation.schema import Idea, Resources, Score
 from agents.literature.base import Paper
-from agents.testing.scripted_server import RecordedRequest, Reply, ScriptedServer, json_reply, text
+from agents.testing import RecordedRequest, Reply, ScriptedServer, json_reply, text
 
 PROGRAM = """\
 import json

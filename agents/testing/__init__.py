@@ -1,11 +1,9 @@
 """Test helpers that ship with Shoal: a scripted OpenAI-compatible server for exercising the real client."""
 
-from agents.testing.scripted_server import (
-    PROMPT_HEADER,
+from agents.testing.replies import (
     RecordedRequest,
     Reply,
     ReplyLike,
-    ScriptedServer,
     bad_http_body,
     error,
     estimate_tokens,
@@ -16,6 +14,7 @@ from agents.testing.scripted_server import (
     tool_calls,
     truncated,
 )
+from agents.testing.scripted_server import PROMPT_HEADER, ScriptedServer
 
 __all__ = [
     "PROMPT_HEADER",

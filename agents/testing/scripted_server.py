@@ -29,41 +29,17 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from agents.testing.replies import (  # re-exported: tests import them from here
+from agents.testing.replies import (
     RecordedRequest,
     Reply,
     ReplyLike,
-    bad_http_body,
     error,
     estimate_tokens,
-    json_reply,
-    malformed_json,
-    text,
-    timeout,
-    tool_calls,
-    truncated,
 )
 
 log = logging.getLogger(__name__)
 
 PROMPT_HEADER = "X-Shoal-Prompt"
-
-__all__ = [
-    "PROMPT_HEADER",
-    "RecordedRequest",
-    "Reply",
-    "ReplyLike",
-    "ScriptedServer",
-    "bad_http_body",
-    "error",
-    "estimate_tokens",
-    "json_reply",
-    "malformed_json",
-    "text",
-    "timeout",
-    "tool_calls",
-    "truncated",
-]
 
 
 def _message_chars(messages: list[dict[str, Any]]) -> str:
