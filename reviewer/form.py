@@ -3,15 +3,24 @@
 Scales are validated (an out-of-range score is sent back to the model for repair by ``LLM.structured``); list
 fields are capped with ``maxItems`` in the JSON schema and trimmed on validation, so a rambling model costs
 tokens, not a failed review. Decisions are normalised ("accept", "Weak Accept" -> "Accept").
+
+``CheckedReviewForm`` is what the model is asked for: on top of the scales, its decision must agree with its
+overall score (Accept iff overall >= 6) and no list item may be copied from the example reviews in the prompt
+(a small model copies them). Both are validation errors, sent back to the model for repair; ``ReviewForm`` is the
+lenient form the procedure falls back to when the repairs run out (see ``reviewer.procedure``).
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, Field, field_validator, model_validator
+
+from reviewer.examples import copied_items
 
 MAX_ITEMS = 6
+ACCEPT_FROM = 6  # overall scores from this one up mean Accept
+LIST_FIELDS = ("strengths", "weaknesses", "questions", "limitations")
 SCORES_1_4 = ("originality", "quality", "clarity", "significance", "soundness", "presentation", "contribution")
 NUMERIC_FIELDS = (*SCORES_1_4, "overall", "confidence")
 
@@ -72,13 +81,40 @@ class ReviewForm(BaseModel):
     def scores(self) -> dict[str, int]:
         return {name: getattr(self, name) for name in NUMERIC_FIELDS}
 
+    def list_fields(self) -> dict[str, list[str]]:
+        return {name: getattr(self, name) for name in LIST_FIELDS}
+
+    def consistent(self) -> bool:
+        return (self.decision == "Accept") == (self.overall >= ACCEPT_FROM)
+
+
+class CheckedReviewForm(ReviewForm):
+    """The review form as the model must fill it: decision agrees with overall, nothing copied from examples."""
+
+    @model_validator(mode="after")
+    def _checks(self) -> CheckedReviewForm:
+        problems = []
+        if not self.consistent():
+            need = f"overall >= {ACCEPT_FROM}" if self.decision == "Accept" else f"overall <= {ACCEPT_FROM - 1}"
+            problems.append(
+                f"decision {self.decision!r} disagrees with overall {self.overall}: {self.decision} needs {need}; "
+                "change the decision or the score so that they agree"
+            )
+        for name, item in copied_items(self.list_fields()):
+            problems.append(
+                f"{name}: {item!r} is copied from an example review of another paper; write what is true of this paper"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
 
 class Reflection(BaseModel):
     """A reviewer re-reading its own review: keep it, or give a revised one."""
 
     assessment: str = Field(description="is the review accurate, specific and are the scores consistent with it?")
     revise: bool = Field(description="true only if the review must change")
-    revised: ReviewForm | None = Field(default=None, description="the full revised review when revise is true")
+    revised: CheckedReviewForm | None = Field(default=None, description="the full revised review when revise is true")
 
 
 class MetaReview(BaseModel):
@@ -90,6 +126,15 @@ class MetaReview(BaseModel):
     revision_requests: Items = Field(description="concrete changes the authors should make, one per item")
     overall: int = Field(ge=1, le=10)
     decision: Decision
+
+    @model_validator(mode="after")
+    def _agrees(self) -> MetaReview:
+        if (self.decision == "Accept") != (self.overall >= ACCEPT_FROM):
+            raise ValueError(
+                f"decision {self.decision!r} disagrees with overall {self.overall}: Accept needs overall >= "
+                f"{ACCEPT_FROM}; change the decision or the score so that they agree"
+            )
+        return self
 
 
 class FigureReview(BaseModel):

@@ -66,7 +66,7 @@ def render_markdown(outcome: ReviewOutcome) -> str:
     if outcome.figure_review is not None:
         lines += ["", f"## Figures (presentation {outcome.figure_review.presentation}/4)"]
         lines.append(_bullets(outcome.figure_review.issues))
-    notes = list(outcome.warnings) + list(outcome.errors)
+    notes = list(outcome.warnings) + list(outcome.errors) + list(outcome.adjustments)
     lines += ["", "## How this review was made"]
     lines.append(
         f"- Paper digest: ~{outcome.digest.tokens_est} tokens of {outcome.digest.budget_tokens} budget; "

@@ -60,6 +60,7 @@ class ReviewOutcome(BaseModel):
     digest: DigestInfo
     warnings: list[str] = Field(default_factory=list)
     errors: list[str] = Field(default_factory=list)
+    adjustments: list[str] = Field(default_factory=list, description="deterministic fixes of the model's reviews")
     seconds: float = 0.0
     calls: int = 0
     tokens_in: int = 0
@@ -140,6 +141,7 @@ def review_paper(pdf: Path, llm: LLM, settings: Settings, out_dir: Path) -> Revi
         digest=DigestInfo(**digest.model_dump(exclude={"text"})),
         warnings=paper.warnings,
         errors=result.errors,
+        adjustments=result.adjustments,
         seconds=round(time.monotonic() - start, 2),
         calls=after.calls - before.calls,
         tokens_in=after.tokens_in - before.tokens_in,

@@ -6,6 +6,11 @@ continues the same conversation (the review as the assistant turn, then the refl
 prompt caching (llama.cpp, the embedded model) re-reads only the new tokens. A reflection that answers
 ``revise: false`` ends the rounds for that review. A review the model cannot produce within the bounded repairs is
 recorded as an error and the ensemble goes on with the others; only when every review fails is it an error.
+
+The model must fill ``CheckedReviewForm`` (decision agrees with overall, nothing copied from the examples). When a
+review still breaks only those rules after the repairs, it is kept and settled deterministically: copied items
+are dropped and the decision follows the overall score (the number the calibration uses); each such change is
+listed in ``adjustments``.
 """
 
 from __future__ import annotations
@@ -16,17 +21,17 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from agents.errors import StructuredOutputError
 from agents.llm import LLM
+from agents.llm.structured import JSONExtractionError, extract_json
 from agents.prompts import render_messages, render_text
 from agents.settings import ReviewSettings
-from reviewer.form import FigureReview, MetaReview, Reflection, ReviewForm
+from reviewer.examples import EXAMPLES, copied_items
+from reviewer.form import ACCEPT_FROM, CheckedReviewForm, FigureReview, MetaReview, Reflection, ReviewForm
 
 log = logging.getLogger(__name__)
-
-EXAMPLES = ("example_reject", "example_accept")  # our own example reviews, templates/prompts/reviewer/
 
 
 class ReflectionRecord(BaseModel):
@@ -43,17 +48,46 @@ class ProcedureResult(BaseModel):
     meta_review: MetaReview | None = None
     figure_review: FigureReview | None = None
     errors: list[str] = Field(default_factory=list)
+    adjustments: list[str] = Field(default_factory=list, description="deterministic fixes of the model's reviews")
+
+
+def settle(exc: StructuredOutputError, index: int) -> tuple[ReviewForm, list[str]]:
+    """The last answer of a failed ``CheckedReviewForm`` call, when only the decision/overall agreement or copied
+    items were wrong: copied items dropped, decision set from overall. Re-raises ``exc`` otherwise."""
+    try:
+        review = ReviewForm.model_validate(extract_json(exc.raw))
+    except (JSONExtractionError, ValidationError):
+        raise exc from None
+    notes: list[str] = []
+    copied = copied_items(review.list_fields())
+    if copied:
+        kept = {f: [i for i in items if (f, i) not in copied] for f, items in review.list_fields().items()}
+        review = review.model_copy(update=kept)
+        notes.append(f"review {index + 1}: {len(copied)} item(s) copied from the example reviews dropped")
+    if not review.consistent():
+        decision = "Accept" if review.overall >= ACCEPT_FROM else "Reject"
+        notes.append(
+            f"review {index + 1}: decision {review.decision} disagreed with overall {review.overall}; set to {decision}"
+        )
+        review = review.model_copy(update={"decision": decision})
+    return review, notes
 
 
 def write_review(
-    llm: LLM, paper: str, cfg: ReviewSettings, index: int
+    llm: LLM, paper: str, cfg: ReviewSettings, index: int, adjustments: list[str] | None = None
 ) -> tuple[ReviewForm, ReviewForm, list[ReflectionRecord]]:
-    """One review with its reflection rounds: (final review, first draft, reflection records)."""
+    """One review with its reflection rounds: (final review, first draft, reflection records). Deterministic
+    fixes (see ``settle``) are appended to ``adjustments``."""
     variables = {"paper": paper, "examples": list(EXAMPLES[: cfg.few_shot])}
     messages = render_messages("reviewer/review", variables)
-    draft = llm.structured(
-        "reviewer", "reviewer/review", ReviewForm, messages=messages, max_tokens=cfg.review_max_tokens
-    )
+    try:
+        draft: ReviewForm = llm.structured(
+            "reviewer", "reviewer/review", CheckedReviewForm, messages=messages, max_tokens=cfg.review_max_tokens
+        )
+    except StructuredOutputError as exc:
+        draft, notes = settle(exc, index)
+        if adjustments is not None:
+            adjustments.extend(notes)
     review = draft
     records: list[ReflectionRecord] = []
     for round_no in range(1, cfg.num_reflections + 1):
@@ -118,7 +152,7 @@ def run_procedure(
     result = ProcedureResult()
     for i in range(cfg.num_reviews):
         try:
-            review, draft, records = write_review(llm, paper, cfg, i)
+            review, draft, records = write_review(llm, paper, cfg, i, result.adjustments)
         except StructuredOutputError as exc:
             result.errors.append(f"review {i + 1}: {exc}")
             continue

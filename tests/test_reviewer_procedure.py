@@ -145,6 +145,56 @@ def test_invalid_scores_are_repaired(scripted_llm: ScriptedServer, llm_settings:
     ]
 
 
+def test_decision_that_disagrees_with_overall_is_sent_back(
+    scripted_llm: ScriptedServer, llm_settings: Settings, tmp_path: Path
+) -> None:
+    llm_settings.review.num_reflections = 0
+    scripted_llm.script("reviewer/review", json_reply(review(4, decision="Accept")), json_reply(review(4)))
+    outcome = review_paper(small_paper(tmp_path), make_llm(llm_settings, tmp_path), llm_settings, tmp_path / "o")
+    assert (outcome.reviews[0].overall, outcome.reviews[0].decision) == (4, "Reject")
+    repair = scripted_llm.requests_for("reviewer/review")[1].messages[-1]["content"]
+    assert "decision 'Accept' disagrees with overall 4" in repair
+    assert outcome.adjustments == []
+
+
+def test_example_text_copied_into_a_review_is_sent_back_then_dropped(
+    scripted_llm: ScriptedServer, llm_settings: Settings, tmp_path: Path
+) -> None:
+    """A small model copies the example review's weaknesses and keeps Accept at overall 4 through every repair:
+    the review is kept, the copied item dropped, the decision set from overall, and both changes are listed."""
+    llm_settings.review.num_reflections = 0
+    copied = "Results are single runs; differences of 0.3 points are within seed noise."
+    stubborn = review(4, decision="Accept", weaknesses=["Widgets are never counted twice.", copied])
+    scripted_llm.script("reviewer/review", *[json_reply(stubborn)] * (llm_settings.llm.max_repairs + 1))
+    out = tmp_path / "o"
+    outcome = review_paper(small_paper(tmp_path), make_llm(llm_settings, tmp_path), llm_settings, out)
+    repair = scripted_llm.requests_for("reviewer/review")[1].messages[-1]["content"]
+    assert "copied from an example review of another paper" in repair and "0.3 points" in repair
+    final = outcome.reviews[0]
+    assert final.weaknesses == ["Widgets are never counted twice."] and final.decision == "Reject"
+    assert outcome.adjustments == [
+        "review 1: 1 item(s) copied from the example reviews dropped",
+        "review 1: decision Accept disagreed with overall 4; set to Reject",
+    ]
+    assert "set to Reject" in (out / "review.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("item", "copied"),
+    [
+        ("No ablation separates restarts from the longer training budget.", True),
+        ("No ablation study separates restarts from the longer training budget", True),
+        ("Results are single runs, so the variance across seeds is unknown.", False),
+        ("Only English read speech is evaluated.", False),
+        ("Too short", False),
+    ],
+)
+def test_copy_detection(item: str, copied: bool) -> None:
+    from reviewer.examples import is_copied
+
+    assert is_copied(item) is copied
+
+
 def test_a_failing_reviewer_is_recorded_and_the_ensemble_goes_on(
     scripted_llm: ScriptedServer, llm_settings: Settings, tmp_path: Path
 ) -> None:
