@@ -11,6 +11,7 @@ from agents.prompts import render_text
 
 EXAMPLES = ("example_reject", "example_accept")
 COPY_OVERLAP = 0.7  # share of an item's words in one example item, and of that item's words in it, that is a copy
+CONTAINED = 0.8  # share of an example item's words (5 or more) found in a longer item that is a copy too
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -30,14 +31,18 @@ def example_items() -> tuple[frozenset[str], ...]:
 
 
 def is_copied(item: str) -> bool:
-    """True when ``item`` shares most of its words with an example item (both ways)."""
+    """True when ``item`` shares most of its words with an example item (both ways), or holds most of the words of
+    an example item of five words or more (a copied sentence with words around it)."""
     words = _words(item)
     if len(words) < 3:
         return False
-    return any(
-        len(words & ex) >= COPY_OVERLAP * len(words) and len(words & ex) >= COPY_OVERLAP * len(ex)
-        for ex in example_items()
-    )
+    for ex in example_items():
+        common = len(words & ex)
+        if common >= COPY_OVERLAP * len(words) and common >= COPY_OVERLAP * len(ex):
+            return True
+        if len(ex) >= 5 and common >= CONTAINED * len(ex):
+            return True
+    return False
 
 
 def copied_items(fields: dict[str, list[str]]) -> list[tuple[str, str]]:

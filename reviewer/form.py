@@ -29,7 +29,11 @@ def _trim(value: Any) -> Any:
     if isinstance(value, str):
         value = [value] if value.strip() else []
     if isinstance(value, list):
-        return [str(v).strip() for v in value if str(v).strip()][:MAX_ITEMS]
+        items = [str(v).strip() for v in value if str(v).strip()]
+        unique: dict[str, str] = {}
+        for item in items:  # repeated items (a small model loops) are kept once, first first
+            unique.setdefault(" ".join(item.lower().split()), item)
+        return list(unique.values())[:MAX_ITEMS]
     return value
 
 

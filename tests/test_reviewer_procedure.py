@@ -187,12 +187,18 @@ def test_example_text_copied_into_a_review_is_sent_back_then_dropped(
         ("Results are single runs, so the variance across seeds is unknown.", False),
         ("Only English read speech is evaluated.", False),
         ("Too short", False),
+        ("Claims are weak. The results are single runs; differences of 0.3 points are within seed noise.", True),
     ],
 )
 def test_copy_detection(item: str, copied: bool) -> None:
     from reviewer.examples import is_copied
 
     assert is_copied(item) is copied
+
+
+def test_repeated_items_are_kept_once() -> None:
+    form = ReviewForm.model_validate(review(3, weaknesses=["No seeds.", "no  seeds.", "No baseline.", "No seeds."]))
+    assert form.weaknesses == ["No seeds.", "No baseline."]
 
 
 def test_a_failing_reviewer_is_recorded_and_the_ensemble_goes_on(
