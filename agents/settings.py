@@ -253,7 +253,12 @@ class ReviewSettings(_Section):
     meta_review: Literal["auto", "always", "never"] = Field(
         default="auto", description="area-chair meta-review; auto = when there is more than one review"
     )
-    few_shot: int = Field(default=1, ge=0, le=2, description="bundled example reviews shown to the model")
+    few_shot: int | None = Field(
+        default=None,
+        ge=0,
+        le=2,
+        description="bundled example reviews shown to the model; unset: 1, 0 for the embedded model (it copies them)",
+    )
     paper_tokens: int = Field(default=3500, ge=500, description="token budget of the paper digest in the prompt")
     review_max_tokens: int = Field(default=900, ge=200, description="completion cap of one review")
     blind: bool = Field(default=True, description="remove de-anonymising cues before the model sees the paper")

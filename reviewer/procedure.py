@@ -78,7 +78,8 @@ def write_review(
 ) -> tuple[ReviewForm, ReviewForm, list[ReflectionRecord]]:
     """One review with its reflection rounds: (final review, first draft, reflection records). Deterministic
     fixes (see ``settle``) are appended to ``adjustments``."""
-    variables = {"paper": paper, "examples": list(EXAMPLES[: cfg.few_shot])}
+    shots = cfg.few_shot if cfg.few_shot is not None else (0 if llm.role_model("reviewer").is_embedded else 1)
+    variables = {"paper": paper, "examples": list(EXAMPLES[:shots])}
     messages = render_messages("reviewer/review", variables)
     try:
         draft: ReviewForm = llm.structured(
