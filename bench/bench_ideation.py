@@ -34,8 +34,9 @@ from agents.literature import make_literature
 from agents.llm import LLM, Ledger, read_ledger
 from agents.settings import ROLES, Settings, load_settings
 from agents.testing import RecordedRequest, Reply, ScriptedServer, json_reply, tool_calls
+from agents.testing.shared_data import shared_data_dir
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = shared_data_dir()
 TOPIC = "Training tricks for small neural networks on a CPU"
 TURING_ID = "2d5673caa9e6af3a7b82a43f19ee920992db07ad"
 

@@ -28,6 +28,7 @@ from rich.console import Console
 
 from agents.llm import LLM, Ledger
 from agents.settings import load_settings
+from agents.testing.shared_data import shared_data_dir
 from reviewer.blind import blind_clean
 from reviewer.calibrate import evaluate, load_labels, report_lines, text_file
 from reviewer.ingest import load_paper
@@ -35,7 +36,7 @@ from reviewer.leaks import detect_leaks
 from reviewer.metrics import balanced_accuracy
 from reviewer.pipeline import review_paper
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = shared_data_dir()
 ICLR = DATA / "reviewer" / "iclr2022"
 DEFAULT_PDF = DATA / "pdfs" / "ai_scientist_generated" / "rl_lr_adaptation.pdf"
 console = Console(stderr=True)

@@ -10,6 +10,7 @@ import pytest
 from agents.settings import Settings
 from agents.testing import ScriptedServer
 from agents.testing.s2_replay import S2Replay
+from agents.testing.shared_data import shared_data_dir
 
 
 @pytest.fixture
@@ -31,14 +32,14 @@ def llm_settings(scripted_llm: ScriptedServer, tmp_path: Path) -> Settings:
     return load_settings(None, overrides, workspace=tmp_path / "workspace", cache_dir=tmp_path / "cache")
 
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED_DATA = shared_data_dir()
 
 
 def shared_data(*parts: str) -> Path:
-    """A path under ``../shared/data`` beside the repository; skips the test when it is absent."""
+    """A path under the shared test data (``agents.testing.shared_data``); skips the test when it is absent."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"shared test data {path} is absent (clone shared/ beside the repository)")
+        pytest.skip(f"shared test data {path} is absent (put shared/ beside the checkout or set SHOAL_SHARED_DATA)")
     return path
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
+import pytest
 
 import agents
 import reviewer
@@ -40,3 +41,18 @@ def test_strict_undefined() -> None:
         assert "topic" in str(exc)
     else:  # pragma: no cover
         raise AssertionError("a missing variable must raise")
+
+
+def test_shared_data_dir_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from agents.testing import shared_data
+
+    monkeypatch.setattr(shared_data, "_REPO", tmp_path / "repo")
+    monkeypatch.delenv(shared_data.ENV_VAR, raising=False)
+    assert shared_data.shared_data_dir() == tmp_path / "shared" / "data"  # none exists: names the last candidate
+    (tmp_path / "shared" / "data").mkdir(parents=True)
+    assert shared_data.shared_data_dir() == tmp_path / "shared" / "data"  # beside the checkout
+    (tmp_path / "repo" / "shared" / "data").mkdir(parents=True)
+    assert shared_data.shared_data_dir() == tmp_path / "repo" / "shared" / "data"  # inside wins
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.setenv(shared_data.ENV_VAR, str(tmp_path / "elsewhere"))
+    assert shared_data.shared_data_dir() == tmp_path / "elsewhere"  # the variable wins

@@ -4,15 +4,15 @@ the cues that reveal authors or the decision are gone, the science stays, and th
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
+from agents.testing.shared_data import shared_data_dir
 from reviewer.blind import blind_clean
 from reviewer.ingest import load_paper
 from reviewer.leaks import detect_leaks
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = shared_data_dir()
 ICLR = DATA / "reviewer" / "iclr2022"
 pytestmark = pytest.mark.skipif(not (ICLR / "labels.jsonl").is_file(), reason=f"ICLR 2022 texts not found at {ICLR}")
 

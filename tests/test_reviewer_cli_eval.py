@@ -14,10 +14,11 @@ from typer.testing import CliRunner
 
 from agents.cli.review_cmd import app
 from agents.testing import ScriptedServer, json_reply
+from agents.testing.shared_data import shared_data_dir
 from reviewer.calibrate import CalibrationReport, Label, report_from_scores, select
 from reviewer.metrics import accuracy, balanced_accuracy, bootstrap, f1, fit_threshold, fnr, fpr, pearson, roc_auc
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = shared_data_dir()
 ICLR = DATA / "reviewer" / "iclr2022"
 
 # six papers: accepted = 1

@@ -12,9 +12,10 @@ import pypdf
 import pytest
 
 from agents.errors import UserInputError
+from agents.testing.shared_data import shared_data_dir
 from reviewer.ingest import detex, load_paper
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = shared_data_dir()
 PDFS = DATA / "pdfs"
 needs_pdfs = pytest.mark.skipif(not PDFS.is_dir(), reason=f"shared real PDFs not found at {PDFS}")
 

@@ -13,13 +13,14 @@ from agents.errors import StructuredOutputError
 from agents.llm import LLM, Ledger, read_ledger
 from agents.settings import Settings
 from agents.testing import ScriptedServer, json_reply, malformed_json
+from agents.testing.shared_data import shared_data_dir
 from reviewer.aggregate import aggregate
 from reviewer.digest import build_digest
 from reviewer.form import ReviewForm
 from reviewer.ingest import load_paper
 from reviewer.pipeline import review_paper
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = shared_data_dir()
 PDFS = DATA / "pdfs"
 needs_pdfs = pytest.mark.skipif(not PDFS.is_dir(), reason=f"shared real PDFs not found at {PDFS}")
 
