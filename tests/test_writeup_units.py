@@ -290,3 +290,22 @@ def test_plain_text_keeps_the_words_and_escapes_the_rest() -> None:
     out = plain_text("Noise \\citep{a} helps by 5% on $x_i$ \\footnote{see \\ref{fig:x}")
     assert out == "Noise helps by 5\\% on x i see"
     assert not unbalanced(out)
+
+
+def test_plain_text_keeps_paragraphs_and_list_items_without_environment_names() -> None:
+    from agents.writeup.plaintext import plain_text, unbalanced
+
+    body = (
+        "The study has two steps:\n\n\\begin{itemize}\n\\item \\textbf{Data}: $n$ samples, 5\\% noise.\n"
+        "\\item[(b)] Training at \\$0 cost \\& no \\texttt{GPU}.\n\\end{itemize}\n\nMore text.\n\\begin{itemize}\n"
+        "\\item unclosed"
+    )
+    out = plain_text(body)
+    assert out.split("\n\n") == [
+        "The study has two steps:",
+        "Data: n samples, 5\\% noise.",
+        "(b) Training at \\$0 cost \\& no GPU.",
+        "More text.",
+        "unclosed",
+    ]
+    assert "itemize" not in out and not unbalanced(out)

@@ -7,6 +7,10 @@ import re
 from agents.writeup.latex_templates import tex_escape
 
 _ESCAPED = re.compile(r"\\[\\{}$%&#_]")
+# escaped specials (``\%``, ``\$``...) stand in as private-use characters while commands and math are removed
+_ESCAPED_CHAR = re.compile(r"\\([{}$%&#_])")
+_KEEP = {ch: chr(0xE000 + i) for i, ch in enumerate("{}$%&#_")}
+_RESTORE = {ord(v): k for k, v in _KEEP.items()}
 
 
 def unbalanced(body: str) -> bool:
@@ -28,9 +32,16 @@ def unbalanced(body: str) -> bool:
 
 
 def plain_text(body: str) -> str:
-    """``body`` with citations, references, commands, braces and math markers removed and the rest escaped:
-    text that always compiles."""
-    text = re.sub(r"\\(?:cite[a-zA-Z]*|ref|label)\*?(?:\[[^\]]*\])*\{[^}]*\}", "", body)
+    """``body`` as text that always compiles: citations, references, environment names, commands, braces and math
+    markers removed, the rest escaped; paragraphs kept, and each list item (with its ``\\item[label]``) becomes a
+    paragraph of its own."""
+    text = _ESCAPED_CHAR.sub(lambda m: _KEEP[m.group(1)], body)
+    text = re.sub(r"\\(?:cite[a-zA-Z]*|ref|eqref|label)\*?(?:\[[^\]]*\])*\{[^}]*\}", "", text)
+    text = re.sub(r"\\(?:begin|end)\{[^}]*\}(?:\[[^\]]*\])?", "\n\n", text)
+    text = re.sub(r"\\item\b(?:\[([^\]]*)\])?", lambda m: "\n\n" + (m.group(1) or ""), text)
     text = re.sub(r"\\[a-zA-Z]+\*?(?:\[[^\]]*\])?", " ", text)
-    text = re.sub(r"[{}$^_\\]", " ", text)
-    return tex_escape(" ".join(text.split()))
+    text = re.sub(r"[{}$]", "", text)
+    text = re.sub(r"[\\^_]", " ", text)
+    text = text.translate(_RESTORE)
+    paragraphs = (" ".join(p.split()) for p in re.split(r"\n\s*\n", text))
+    return "\n\n".join(tex_escape(p) for p in paragraphs if p)
