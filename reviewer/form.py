@@ -25,6 +25,22 @@ SCORES_1_4 = ("originality", "quality", "clarity", "significance", "soundness", 
 NUMERIC_FIELDS = (*SCORES_1_4, "overall", "confidence")
 
 
+def decision_for(overall: int) -> Literal["Accept", "Reject"]:
+    """The decision an overall score means."""
+    return "Accept" if overall >= ACCEPT_FROM else "Reject"
+
+
+def disagreement(decision: str, overall: int) -> str | None:
+    """The message sent back to the model when ``decision`` and ``overall`` disagree; None when they agree."""
+    if decision == decision_for(overall):
+        return None
+    need = f"overall >= {ACCEPT_FROM}" if decision == "Accept" else f"overall <= {ACCEPT_FROM - 1}"
+    return (
+        f"decision {decision!r} disagrees with overall {overall}: {decision} needs {need}; "
+        "change the decision or the score so that they agree"
+    )
+
+
 def _trim(value: Any) -> Any:
     if isinstance(value, str):
         value = [value] if value.strip() else []
@@ -89,7 +105,7 @@ class ReviewForm(BaseModel):
         return {name: getattr(self, name) for name in LIST_FIELDS}
 
     def consistent(self) -> bool:
-        return (self.decision == "Accept") == (self.overall >= ACCEPT_FROM)
+        return disagreement(self.decision, self.overall) is None
 
 
 class CheckedReviewForm(ReviewForm):
@@ -97,13 +113,8 @@ class CheckedReviewForm(ReviewForm):
 
     @model_validator(mode="after")
     def _checks(self) -> CheckedReviewForm:
-        problems = []
-        if not self.consistent():
-            need = f"overall >= {ACCEPT_FROM}" if self.decision == "Accept" else f"overall <= {ACCEPT_FROM - 1}"
-            problems.append(
-                f"decision {self.decision!r} disagrees with overall {self.overall}: {self.decision} needs {need}; "
-                "change the decision or the score so that they agree"
-            )
+        problem = disagreement(self.decision, self.overall)
+        problems = [problem] if problem else []
         for name, item in copied_items(self.list_fields()):
             problems.append(
                 f"{name}: {item!r} is copied from an example review of another paper; write what is true of this paper"
@@ -133,11 +144,9 @@ class MetaReview(BaseModel):
 
     @model_validator(mode="after")
     def _agrees(self) -> MetaReview:
-        if (self.decision == "Accept") != (self.overall >= ACCEPT_FROM):
-            raise ValueError(
-                f"decision {self.decision!r} disagrees with overall {self.overall}: Accept needs overall >= "
-                f"{ACCEPT_FROM}; change the decision or the score so that they agree"
-            )
+        problem = disagreement(self.decision, self.overall)
+        if problem:
+            raise ValueError(problem)
         return self
 
 

@@ -29,7 +29,7 @@ from agents.llm.structured import JSONExtractionError, extract_json
 from agents.prompts import render_messages, render_text
 from agents.settings import ReviewSettings
 from reviewer.examples import EXAMPLES, copied_items
-from reviewer.form import ACCEPT_FROM, CheckedReviewForm, FigureReview, MetaReview, Reflection, ReviewForm
+from reviewer.form import CheckedReviewForm, FigureReview, MetaReview, Reflection, ReviewForm, decision_for
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def settle(exc: StructuredOutputError, index: int) -> tuple[ReviewForm, list[str
         review = review.model_copy(update=kept)
         notes.append(f"review {index + 1}: {len(copied)} item(s) copied from the example reviews dropped")
     if not review.consistent():
-        decision = "Accept" if review.overall >= ACCEPT_FROM else "Reject"
+        decision = decision_for(review.overall)
         notes.append(
             f"review {index + 1}: decision {review.decision} disagreed with overall {review.overall}; set to {decision}"
         )
