@@ -1,6 +1,6 @@
 """Sandboxed execution of generated code (DESIGN.md section 5): ``make_sandbox(settings.sandbox).run(...)``."""
 
-from agents.sandbox.base import Sandbox, SandboxResult
+from agents.sandbox.base import ReadOnlyMount, Sandbox, SandboxResult
 from agents.sandbox.factory import docker_available, make_sandbox
 from agents.sandbox.isolation import Isolation, probe_isolation
 from agents.sandbox.local import LocalSandbox
@@ -8,6 +8,7 @@ from agents.sandbox.local import LocalSandbox
 __all__ = [
     "Isolation",
     "LocalSandbox",
+    "ReadOnlyMount",
     "Sandbox",
     "SandboxResult",
     "docker_available",

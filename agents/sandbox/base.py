@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
@@ -13,6 +15,18 @@ KilledReason = Literal["timeout", "memory", "file_size", "cpu"]
 
 _MEMORY = re.compile(r"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory", re.IGNORECASE)
 _FILE_SIZE = re.compile(r"File too large|\[Errno 27\]")
+
+
+@dataclass(frozen=True)
+class ReadOnlyMount:
+    """A host directory or file the program may read but never write: the user's data, a parent's files.
+
+    ``target`` is the absolute path the program sees it at (e.g. ``/data``); backends that cannot remap paths
+    must refuse rather than expose it writable.
+    """
+
+    source: Path
+    target: str
 
 
 class SandboxResult(BaseModel):
@@ -43,6 +57,7 @@ class Sandbox(Protocol):
         *,
         timeout_s: float | None = None,
         env: dict[str, str] | None = None,
+        mounts: Sequence[ReadOnlyMount] = (),
     ) -> SandboxResult: ...
 
 

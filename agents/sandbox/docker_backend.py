@@ -7,11 +7,12 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from agents.errors import ConfigError
-from agents.sandbox.base import SandboxResult, checked_run_args, classify_kill
+from agents.sandbox.base import ReadOnlyMount, SandboxResult, checked_run_args, classify_kill
 from agents.sandbox.env import build_env
 from agents.sandbox.output import HeadTail, PathCleaner
 from agents.settings import SandboxSettings
@@ -103,7 +104,10 @@ class DockerSandbox:
         *,
         timeout_s: float | None = None,
         env: dict[str, str] | None = None,
+        mounts: Sequence[ReadOnlyMount] = (),
     ) -> SandboxResult:
+        if mounts:
+            raise NotImplementedError(f"the {self.name} backend cannot mount read-only inputs yet")
         import requests
 
         workdir, timeout = checked_run_args(workdir, argv, timeout_s, self.settings.timeout_s)

@@ -14,10 +14,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from agents.sandbox.base import SandboxResult, checked_run_args, classify_kill
+from agents.sandbox.base import ReadOnlyMount, SandboxResult, checked_run_args, classify_kill
 from agents.sandbox.env import build_env
 from agents.sandbox.isolation import Isolation, probe_isolation
 from agents.sandbox.output import HeadTail, PathCleaner
@@ -113,7 +113,10 @@ class LocalSandbox:
         *,
         timeout_s: float | None = None,
         env: dict[str, str] | None = None,
+        mounts: Sequence[ReadOnlyMount] = (),
     ) -> SandboxResult:
+        if mounts:
+            raise NotImplementedError(f"the {self.name} backend cannot mount read-only inputs yet")
         workdir, timeout = checked_run_args(workdir, argv, timeout_s, self.settings.timeout_s)
         status_r, status_w = os.pipe()
         start = time.monotonic()
