@@ -67,9 +67,14 @@ def test_load_ideas(tmp_path: Path) -> None:
 
 
 def test_cli_runs_stage_1_and_resumes(cli_env: Path, scripted_llm: ScriptedServer) -> None:
+    from pipeline_support import CRITIQUE, NODE_PLOT
+
     S.Coder().install(scripted_llm)
     scripted_llm.always("feedback/review", S.review_ok)
     scripted_llm.always("experiments/proposals", S.proposals)
+    scripted_llm.always("figures/node_plot", S.text(NODE_PLOT))  # the same entry as `shoal run`: per-node plots
+    scripted_llm.always("figures/fix_plot", S.text(NODE_PLOT))
+    scripted_llm.always("figures/critic_text", S.json_reply(CRITIQUE))
     (cli_env / "idea.json").write_text(json.dumps(S.IDEA))
     result = CliRunner().invoke(app, ["experiments", "--idea-file", "idea.json", "--stages", "1"])
     assert result.exit_code == 0, result.output
@@ -77,6 +82,7 @@ def test_cli_runs_stage_1_and_resumes(cli_env: Path, scripted_llm: ScriptedServe
     (run,) = (cli_env / "ws").iterdir()
     j = Journal.load(run / "journal.json")
     assert [n.kind for n in j.nodes] == ["draft", "debug", "seed"]
+    assert j.nodes[1].plots_status == "ok" and j.nodes[1].plots and j.nodes[1].plot_critique
     assert json.loads((run / "ideas.json").read_text())["ideas"][0]["name"] == "momentum_gd"
     again = CliRunner().invoke(app, ["experiments", "--idea", f"{run}/ideas.json#momentum_gd"])
     assert again.exit_code == 2 and "already has an experiment search" in again.output

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from figures_support import build_journal, local_sandbox
+from ideation_helpers import idea_json
 
 from agents.figures.aggregate import aggregate_figures
 from agents.figures.lint import read_probe
@@ -77,7 +78,9 @@ def journal_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("journal")
     run = create_run(load_settings(None, [], workspace=root / "ws"), "figures e2e")
     build_journal(run.path, local_sandbox())
-    (run.path / "idea.md").write_text("# Learning-rate sensitivity of logistic regression\n")
+    idea = idea_json("Learning-rate sensitivity of logistic regression", "Smaller learning rates converge slower.")
+    run.write_ideas({"ideas": [idea]})
+    run.choose_idea(idea["name"])
     return Path(shutil.copytree(run.path, root / "template"))
 
 

@@ -64,7 +64,7 @@ def test_node_plot_ok_with_text_only_critic(
     assert node.plots == ["plot_learning_curve.png"]
     assert (node_dir / "plot_learning_curve.png").stat().st_size > 5000
     assert node.llm_calls == out.llm_calls == 2
-    assert NOT_INSPECTED in node.critique and "legend is small" in node.critique
+    assert NOT_INSPECTED in node.plot_critique and "legend is small" in node.plot_critique
     prompt = scripted_llm.requests_for("figures/node_plot")[0].messages[-1]["content"]
     assert (
         "results['learning_curve']['val_loss']: list of 30 numbers" in prompt
@@ -99,7 +99,7 @@ def test_plots_that_keep_failing_leave_a_good_node_with_plots_failed(
     out = plot_node(node, node_dir, make_llm(llm_settings, tmp_path), local_sandbox(), llm_settings)
     assert out.status == node.plots_status == "failed"
     assert node.is_good and node.metric.score == score and node.plots == []
-    assert "Plotting failed after 2 attempt(s)" in node.critique
+    assert "Plotting failed after 2 attempt(s)" in node.plot_critique
     assert "foreign_data" in scripted_llm.requests_for("figures/fix_plot")[0].messages[-1]["content"]
     assert not list(node_dir.glob("plot_*.png"))  # the rejected figure was removed
 
@@ -112,7 +112,7 @@ def test_critic_judging_plots_invalid_marks_them_invalid_only(
     node = node_from_dir(node_dir)
     plot_node(node, node_dir, make_llm(llm_settings, tmp_path), local_sandbox(), llm_settings)
     assert node.plots_status == "invalid" and node.is_good
-    assert "NOT valid" in node.critique and "plots loss, claim is accuracy" in node.critique
+    assert "NOT valid" in node.plot_critique and "plots loss, claim is accuracy" in node.plot_critique
 
 
 def test_vision_critic_sends_the_png_as_a_data_url(
@@ -129,7 +129,7 @@ def test_vision_critic_sends_the_png_as_a_data_url(
     scripted_llm.script("figures/critic_vision", answer)
     node = node_from_dir(node_dir)
     plot_node(node, node_dir, make_llm(llm_settings, tmp_path), local_sandbox(), llm_settings)
-    assert node.plots_status == "ok" and NOT_INSPECTED not in node.critique
+    assert node.plots_status == "ok" and NOT_INSPECTED not in node.plot_critique
     parts = seen[0].messages[-1]["content"]
     images = [p["image_url"]["url"] for p in parts if p.get("type") == "image_url"]
     assert len(images) == 1 and images[0].startswith("data:image/png;base64,")
@@ -149,9 +149,9 @@ def test_plot_feedback_for_the_coder(node_dir: Path) -> None:
 
     node = node_from_dir(node_dir)
     assert plot_feedback(node) == ""
-    node.plots_status, node.critique = "invalid", "Figure NOT valid for its claim."
+    node.plots_status, node.plot_critique = "invalid", "Figure NOT valid for its claim."
     assert plot_feedback(node).startswith("The plots of this experiment were judged invalid")
-    node.plots_status, node.critique = "failed", "Plotting failed after 2 attempt(s): KeyError"
+    node.plots_status, node.plot_critique = "failed", "Plotting failed after 2 attempt(s): KeyError"
     assert "KeyError" in plot_feedback(node) and "save_results" in plot_feedback(node)
 
 
@@ -170,4 +170,4 @@ def test_embedded_model_node_plot_ends_in_a_defined_state(node_dir: Path, tmp_pa
         assert node.plots and all((node_dir / p).stat().st_size > 1000 for p in node.plots)
         assert not [f for f in out.lint if f.severity == "error"]
     else:
-        assert node.critique.startswith("Plotting failed") and not node.plots
+        assert node.plot_critique.startswith("Plotting failed") and not node.plots

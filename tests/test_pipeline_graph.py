@@ -99,14 +99,31 @@ def test_budget_stop_then_resume(tmp_path: Path) -> None:
 
 
 def test_approval_interrupt(tmp_path: Path) -> None:
+    """The choice step pauses for approval; a wrong name is one error that changes nothing; another idea can be
+    picked."""
+    from ideation_helpers import LABEL_SMOOTHING, WARMUP
+
+    from agents.pipeline.stages import choose_idea_stage
+
     run = _run(tmp_path)
+    run.write_ideas({"ideas": [WARMUP, LABEL_SMOOTHING]})
+    first, second = (i.name for i in run.ideas()[0])
     rec = Recorder(run.file("calls.txt"))
-    out = drive(run, rec.fns(), {**INPUTS, "approve": ["ideas"]})  # type: ignore[arg-type]
+
+    def choose(state: PipelineState) -> dict[str, Any]:
+        approve = "ideas" in (state.get("approve") or [])
+        return {"idea_name": choose_idea_stage(run, state.get("idea_name"), approve=approve)}
+
+    fns = StageFns(**{**rec.fns().__dict__, "choose_idea": choose})
+    out = drive(run, fns, {**INPUTS, "approve": ["ideas"]})  # type: ignore[arg-type]
     assert out.status == "awaiting-approval"
-    assert out.pending_question == {"question": "approve the chosen idea", "idea_name": "best_idea"}
-    assert "experiments" not in rec.calls()
-    out = drive(run, rec.fns(), None, approval_answer="other_idea")
+    assert out.pending_question == {"question": "approve the chosen idea", "idea_name": first, "ideas": [first, second]}
+    assert "experiments" not in rec.calls() and not run.chosen_idea_path.exists()
+    with pytest.raises(UserInputError, match="no idea named 'typo'"):
+        run.idea("typo")  # what `shoal resume --idea typo` checks before it touches the run
+    out = drive(run, fns, None, approval_answer=second)
     assert out.status == "done"
+    assert run.chosen_idea().name == second
 
 
 def test_starting_twice_is_refused(tmp_path: Path) -> None:

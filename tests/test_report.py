@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from ideation_helpers import idea_json
 
 from agents.experiments.journal import ExecResult, Journal, Metric, MetricValue, Node
 from agents.llm.ledger import CallRecord, Ledger
@@ -39,8 +39,8 @@ def _make_run(tmp_path: Path) -> tuple[RunDir, Node]:
     fig.savefig(node_dir / "fit.png")
     plt.close(fig)
     (node_dir / "stdout.txt").write_text("epoch 1 mse 0.25\n")
-    run.file("ideas.json").write_text(json.dumps({"ideas": [{"name": "lines", "title": "Lines <are> fun",
-        "hypothesis": "h", "abstract": "a", "experiments": ["e1"]}]}))  # fmt: skip
+    run.write_ideas({"ideas": [idea_json("Lines <are> fun", "Lines fit.", name="lines")]})
+    run.choose_idea("lines")
     ledger = Ledger(run.ledger_path)
     ledger.record(CallRecord(prompt="coder/draft", role="coder", model="m", endpoint="e", tokens_in=100,
                              tokens_out=50, cost_usd=0.01, outcome="ok", context={"stage": "experiments"}))  # fmt: skip

@@ -17,6 +17,7 @@ from pathlib import Path
 from agents.experiments.journal import ExecResult, Journal, MetricValue, Node
 from agents.ideation.schema import Idea, Resources, Score
 from agents.literature.base import Paper
+from agents.rundir import RunDir
 from agents.testing import RecordedRequest, Reply, ScriptedServer, json_reply, text
 
 PROGRAM = """\
@@ -191,8 +192,9 @@ def _run_node(node_dir: Path, params: dict[str, float], seed: int, bug: str) -> 
 
 def build_run(run_path: Path) -> Journal:
     """Fill ``run_path`` (an existing run dir) with ideas.json, idea.md, journal.json, nodes/ and figures/."""
-    (run_path / "ideas.json").write_text(json.dumps({"ideas": [IDEA.model_dump(mode="json")]}, indent=1))
-    (run_path / "idea.md").write_text(f"# {IDEA.title}\n\n{IDEA.abstract}\n")
+    run = RunDir(run_path)
+    run.write_ideas({"ideas": [IDEA.model_dump(mode="json")]})
+    run.choose_idea(IDEA.name)
     journal = Journal()
     nodes: list[Node] = []
     for stage, kind, plan, tag, params, parent, bug in PLAN:

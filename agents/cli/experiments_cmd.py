@@ -8,7 +8,6 @@ Register in ``agents/cli/main.py``::
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -71,8 +70,8 @@ def experiments(
     resume: Annotated[Path | None, typer.Option("--resume", help="continue the search in this run directory")] = None,
 ) -> None:
     """Run the experiment tree search (initial implementation, tuning, research, ablations) for one idea."""
-    from agents.experiments.inputs import BASELINE_FILE, load_idea_file, load_idea_ref, parse_stages, read_baseline
-    from agents.experiments.manager import JOURNAL, ExperimentManager
+    from agents.experiments.inputs import load_idea_file, load_idea_ref, parse_stages, read_baseline
+    from agents.experiments.stage import experiments_stage
     from agents.llm import LLM, Ledger
     from agents.rundir import create_run, open_run
     from agents.sandbox import make_sandbox
@@ -83,62 +82,50 @@ def experiments(
             raise UserInputError("give exactly one of --idea RUN/ideas.json#name, --idea-file FILE or --resume RUN")
         span = parse_stages(stages)
         baseline = read_baseline(code_to_use) if code_to_use is not None else None
-        chosen: dict[str, Any] | None = None
         if resume is not None:
             run = open_run(resume)
-            if not run.file(JOURNAL).is_file():
-                raise UserInputError(f"{resume} has no {JOURNAL} to resume; start with --idea or --idea-file")
+            if not run.has_journal():
+                raise UserInputError(f"{resume} has no experiment journal to resume; start with --idea or --idea-file")
         elif idea is not None:
             run_path, picked = load_idea_ref(idea)
             run = open_run(run_path)
-            if run.file(JOURNAL).is_file():
+            if run.has_journal():
                 raise UserInputError(
                     f"{run_path} already has an experiment search; continue it with --resume {run_path}"
                 )
-            chosen = picked.model_dump(mode="json")
+            run.choose_idea(picked.name)  # the choice step of this command
         else:
             assert idea_file is not None
             picked = load_idea_file(idea_file)
             run = create_run(settings, picked.title)
-            run.file("ideas.json").write_text(
-                json.dumps({"ideas": [picked.model_dump(mode="json")]}, indent=1), encoding="utf-8"
-            )
-            chosen = picked.model_dump(mode="json")
+            run.write_ideas({"ideas": [picked.model_dump(mode="json")], "chosen": picked.name})
+            run.choose_idea(picked.name)
         if baseline is not None:
-            run.file(BASELINE_FILE).write_text(baseline, encoding="utf-8")
-        elif run.file(BASELINE_FILE).is_file():
-            baseline = run.file(BASELINE_FILE).read_text(encoding="utf-8")
+            run.baseline_path.write_text(baseline, encoding="utf-8")
         llm = LLM(settings, Ledger(run.ledger_path), context={"stage": "experiments"})
         progress = _Progress()
-        manager = ExperimentManager(
-            run,
-            settings,
-            llm,
-            make_sandbox(settings.sandbox),
-            chosen,
-            stages=span,
-            baseline_code=baseline,
-            on_event=progress,
-        )
         console.print(f"run directory: {run.path}")
         try:
             with Live(progress.render(), console=console, refresh_per_second=4, transient=False) as live:
                 progress.live = live
-                outcome = manager.run()
+                result = experiments_stage(
+                    run, settings, llm, make_sandbox(settings.sandbox), stages=span, on_event=progress
+                )
         except KeyboardInterrupt:
             console.print(f"[yellow]interrupted[/]; continue with: shoal experiments --resume {run.path}")
             raise typer.Exit(130) from None
         finally:
             progress.live = None
+    outcome = result.outcome
     if outcome.status != "complete":
         console.print(f"[red]no working implementation:[/] {outcome.message}")
-        console.print(f"journal: {run.file(JOURNAL)}")
+        console.print(f"journal: {run.journal_path}")
         raise typer.Exit(1)
-    best = manager.journal.find(outcome.best)
+    best = result.best
     console.print(f"[green]search complete[/] ({outcome.message})")
     if best is not None:
         from agents.experiments.coder import metrics_text
 
         console.print(f"best node {best.id} (stage {best.stage}, {best.kind}): {metrics_text(best)}")
-        console.print(f"code: {run.path / 'nodes' / best.id / 'code.py'}")
-    console.print(f"journal: {run.file(JOURNAL)}")
+        console.print(f"code: {run.node_dir(best.id) / 'code.py'}")
+    console.print(f"journal: {run.journal_path}")

@@ -53,4 +53,4 @@ def figures_command(
         table.add_row(escape(f.name), escape(lint), escape(f.critique[:160]))
     console.print(table)
     calls = sum(r.outcome != "invalid" for r in read_ledger(run.ledger_path)[before:])  # requests sent
-    console.print(f"{len(captions.figures)} figure(s), {calls} model call(s); see {escape(str(run.path / 'figures'))}")
+    console.print(f"{len(captions.figures)} figure(s), {calls} model call(s); see {escape(str(run.figures_dir))}")

@@ -70,13 +70,15 @@ def ideas(
     show: Annotated[Path | None, typer.Option("--show", help="list the ideas of an existing run and exit")] = None,
 ) -> None:
     """Generate research ideas for a topic (or list a run's ideas with --show RUN)."""
-    from agents.ideation.output import load_ideas
+    from agents.rundir import RunDir
 
     settings = get_settings(ctx)
     with cli_errors():
         if show is not None:
             run_path = _run_path(show, settings.workspace)
-            found, chosen = load_ideas(run_path)
+            shown = RunDir(run_path)
+            found, suggested = shown.ideas()
+            chosen = shown.chosen_idea_name() or suggested
             console.print(ideas_table(found, chosen, f"ideas in {run_path}"))
             return
         _generate(settings, topic, topic_file, num_ideas, seed_ideas)
@@ -85,36 +87,31 @@ def ideas(
 def _generate(
     settings: Settings, topic: str | None, topic_file: Path | None, num_ideas: int | None, seeds: Path | None
 ) -> None:
-    from agents.ideation.generate import generate_ideas
     from agents.ideation.inputs import load_seed_ideas, load_topic
-    from agents.ideation.output import write_ideas
-    from agents.literature import make_literature
+    from agents.ideation.stage import ideation_stage
     from agents.llm import LLM, Ledger
     from agents.rundir import create_run
 
     the_topic = load_topic(topic, topic_file)
     seed_list = load_seed_ideas(seeds) if seeds is not None else []
-    literature = make_literature(settings, settings.cache_dir)
     run = create_run(settings, the_topic.title)
-    run.event("ideation_started", topic=the_topic.title, num_ideas=num_ideas or settings.ideation.num_ideas)
+    run.write_topic(the_topic)
     llm = LLM(settings, Ledger(run.ledger_path), context={"stage": "ideation"})
     err_console.print(f"run directory: {run.path}")
 
     def progress(kind: str, **data: object) -> None:
         run.event(kind, **data)
-        detail = data.get("title") or ""
-        reason = f" ({data['reason']})" if data.get("reason") else ""
-        err_console.print(f"idea {data.get('index')}: {kind.removeprefix('idea_')} {detail}{reason}", highlight=False)
+        if kind.startswith("idea_"):
+            detail = data.get("title") or ""
+            reason = f" ({data['reason']})" if data.get("reason") else ""
+            err_console.print(
+                f"idea {data.get('index')}: {kind.removeprefix('idea_')} {detail}{reason}", highlight=False
+            )
 
-    result = generate_ideas(
-        the_topic, llm, literature, settings, num_ideas=num_ideas, seeds=seed_list, on_event=progress
-    )
-    path = write_ideas(run.path, result)
-    run.event("ideation_finished", ideas=len(result.ideas), rejected=len(result.rejected))
-    chosen = result.chosen
-    console.print(ideas_table(result.ideas, chosen.name if chosen else None, f"ideas for: {the_topic.title}"))
-    for notice in result.notices:
+    outcome = ideation_stage(run, llm, settings, the_topic, num_ideas=num_ideas, seeds=seed_list, on_event=progress)
+    if outcome.suggested is not None:  # the choice step of a standalone ideation: ideation's suggestion
+        run.choose_idea(outcome.suggested)
+    console.print(ideas_table(outcome.ideas, outcome.suggested, f"ideas for: {the_topic.title}"))
+    for notice in outcome.notices:
         err_console.print(f"[yellow]note:[/] {notice}")
-    console.print(f"wrote {path}" + (f" and idea.md ({chosen.name})" if chosen else ""))
-    if not result.ideas:
-        raise typer.Exit(1)
+    console.print(f"wrote {run.ideas_path}" + (f" and idea.md ({outcome.suggested})" if outcome.suggested else ""))

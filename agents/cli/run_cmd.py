@@ -12,19 +12,6 @@ from agents.cli.common import cli_errors, console, err_console, get_settings
 from agents.errors import BudgetExceeded, UserInputError
 
 
-def _parse_stages(text: str) -> list[int]:
-    try:
-        if "-" in text:
-            a, b = (int(x) for x in text.split("-", 1))
-        else:
-            a = b = int(text)
-    except ValueError:
-        raise UserInputError(f"--stages {text!r}: expected N or N-M with 1 <= N <= M <= 4, e.g. 1-4") from None
-    if not 1 <= a <= b <= 4:
-        raise UserInputError(f"--stages {text!r}: expected N or N-M with 1 <= N <= M <= 4, e.g. 1-4")
-    return [a, b]
-
-
 def _drive(ctx: typer.Context, run_path: Path, inputs: dict | None, answer: str | None) -> None:
     from agents.llm import LLM, Ledger
     from agents.localmodel.server import stop_shared_servers
@@ -52,7 +39,7 @@ def _drive(ctx: typer.Context, run_path: Path, inputs: dict | None, answer: str 
         stop_shared_servers()
     if outcome.status == "awaiting-approval":
         q = outcome.pending_question or {}
-        console.print(f"waiting for approval: chosen idea [bold]{q.get('idea_name')}[/] (see {run.path}/ideas.json)")
+        console.print(f"waiting for approval: chosen idea [bold]{q.get('idea_name')}[/] (see {run.ideas_path})")
         console.print(f"approve with: {resume_cmd} --approve   or pick another: {resume_cmd} --idea IDEA_NAME")
         return
     if "figures" not in outcome.done and "experiments" in outcome.done:
@@ -61,8 +48,7 @@ def _drive(ctx: typer.Context, run_path: Path, inputs: dict | None, answer: str 
             "(see report.html; a stronger coder model or more stage-1 iterations may help)"
         )
     console.print(f"[green]done.[/] run directory: {run.path}")
-    for label, name in (("paper", "paper/paper.pdf"), ("review", "review.md"), ("report", "report.html")):
-        path = run.file(name)
+    for label, path in (("paper", run.paper_pdf), ("review", run.review_md), ("report", run.report_html)):
         console.print(f"  {label:7} {path if path.is_file() else '(not produced)'}")
 
 
@@ -81,9 +67,8 @@ def run(
     ] = None,
 ) -> None:
     """Run the whole pipeline: topic -> ideas -> experiments -> figures -> paper -> review -> report."""
-    from agents.experiments.inputs import BASELINE_FILE, read_baseline
+    from agents.experiments.inputs import parse_stages, read_baseline
     from agents.ideation.inputs import load_topic
-    from agents.pipeline.stages import save_topic
     from agents.rundir import create_run
 
     with cli_errors():
@@ -94,13 +79,14 @@ def run(
         approvals = list(approve or [])
         if any(a != "ideas" for a in approvals):
             raise UserInputError("--approve takes: ideas")
+        span = parse_stages(stages)
         baseline = read_baseline(code_to_use) if code_to_use is not None else None
         run_dir = create_run(settings, parsed.title)
-        save_topic(run_dir, parsed)
+        run_dir.write_topic(parsed)
         if baseline is not None:
-            run_dir.file(BASELINE_FILE).write_text(baseline, encoding="utf-8")
+            run_dir.baseline_path.write_text(baseline, encoding="utf-8")
         inputs = {
-            "topic": parsed.title, "num_ideas": num_ideas, "idea_name": idea, "exp_stages": _parse_stages(stages),
+            "topic": parsed.title, "num_ideas": num_ideas, "idea_name": idea, "exp_stages": list(span),
             "approve": approvals, "max_revisions": max_revisions, "revision_round": 0,
         }  # fmt: skip
         console.print(f"run directory: {run_dir.path}")
@@ -124,6 +110,8 @@ def resume(
             root.config = run_dir.config_path
         if budget_usd is not None:
             root.overrides.append(f"budget.max_usd={budget_usd}")
+        if idea:  # a wrong name is one message and changes nothing: the run still waits for its answer
+            run_dir.idea(idea)
         answer = idea if idea else ("" if approve else None)
         _drive(ctx, run_dir.path, None, answer)
 

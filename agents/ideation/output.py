@@ -1,20 +1,20 @@
-"""Ideation's files in the run directory: ``ideas.json``, ``ideas/<name>.md`` per idea, ``idea.md`` (the chosen).
+"""Ideation's files in the run directory (paths from ``agents.rundir``): ``ideas.json`` and ``ideas/<name>.md``.
 
-``ideas.json`` is ``{"ideas": [Idea, ...]}`` (the contract later stages read) plus ``chosen`` (a name),
-``topic``, ``rejected`` (near-duplicates that were generated again) and ``notices`` (e.g. a literature fallback).
+``ideas.json`` is ``{"ideas": [Idea, ...]}`` (the contract later stages read) plus ``chosen`` (ideation's
+suggestion, a name; the run's choice is ``RunDir.choose_idea``), ``topic``, ``rejected`` (near-duplicates that were
+generated again) and ``notices`` (e.g. a literature fallback).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
-from agents.errors import UserInputError
-from agents.ideation.generate import IdeationResult
 from agents.ideation.schema import Idea
+from agents.rundir import RunDir
+
+if TYPE_CHECKING:
+    from agents.ideation.generate import IdeationResult
 
 
 def idea_markdown(idea: Idea) -> str:
@@ -79,7 +79,7 @@ def idea_markdown(idea: Idea) -> str:
     return "\n".join(lines)
 
 
-def write_ideas(run_path: Path, result: IdeationResult) -> Path:
+def write_ideas(run: RunDir, result: IdeationResult) -> Path:
     """Write the files; returns the path of ``ideas.json``."""
     chosen = result.chosen
     payload: dict[str, Any] = {
@@ -89,26 +89,12 @@ def write_ideas(run_path: Path, result: IdeationResult) -> Path:
         "rejected": [i.model_dump(mode="json") for i in result.rejected],
         "notices": result.notices,
     }
-    path = run_path / "ideas.json"
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    md_dir = run_path / "ideas"
-    md_dir.mkdir(exist_ok=True)
+    path = run.write_ideas(payload)
     for idea in result.ideas:
-        (md_dir / f"{idea.name}.md").write_text(idea_markdown(idea), encoding="utf-8")
-    if chosen is not None:
-        (run_path / "idea.md").write_text(idea_markdown(chosen), encoding="utf-8")
+        run.idea_page(idea.name).write_text(idea_markdown(idea), encoding="utf-8")
     return path
 
 
 def load_ideas(run_path: Path) -> tuple[list[Idea], str | None]:
-    """The ideas of a run and the chosen name; a missing or broken file is a ``UserInputError``."""
-    path = run_path / "ideas.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        ideas = [Idea.model_validate(i) for i in data["ideas"]]
-    except FileNotFoundError:
-        raise UserInputError(f"{run_path} has no ideas.json; run `shoal ideas --topic ...` first") from None
-    except (OSError, ValueError, KeyError, TypeError, ValidationError) as exc:
-        raise UserInputError(f"{path} cannot be read as ideas: {exc}") from None
-    chosen = data.get("chosen") if isinstance(data.get("chosen"), str) else None
-    return ideas, chosen
+    """The ideas of a run and ideation's suggested name; a missing or broken file is a ``UserInputError``."""
+    return RunDir(run_path).ideas()

@@ -1,6 +1,6 @@
 """Graph wiring only: which stage follows which. No business logic lives here.
 
-    ideation -> choose_idea (optional human approval: a LangGraph interrupt) -> experiments -> figures
+    ideation -> choose_idea (optional human approval: a LangGraph interrupt inside that stage) -> experiments -> figures
       -> writeup -> review -> (revision round: back to writeup, bounded) -> report -> END
     experiments with no working implementation -> report -> END
 
@@ -19,7 +19,6 @@ from typing import Any
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import interrupt
 
 from agents.pipeline.state import PipelineState
 
@@ -47,21 +46,6 @@ def _marked(name: str, fn: StageFn) -> StageFn:
     return node
 
 
-def _approval(fn: StageFn) -> StageFn:
-    """Choose the idea; with ``approve`` containing "ideas", pause for a human answer (LangGraph interrupt)."""
-
-    def node(state: PipelineState) -> dict[str, Any]:
-        updates = dict(fn(state) or {})
-        if "ideas" in (state.get("approve") or []):
-            answer = interrupt({"question": "approve the chosen idea", "idea_name": updates.get("idea_name")})
-            if isinstance(answer, str) and answer.strip():
-                updates["idea_name"] = answer.strip()
-        updates["done"] = ["choose_idea"]
-        return updates
-
-    return node
-
-
 def after_review(state: PipelineState) -> str:
     """Another writing round while the reviewer asked for revisions and rounds are left."""
     if state.get("revision_requests") and state.get("revision_round", 0) <= state.get("max_revisions", 0):
@@ -76,9 +60,7 @@ def after_experiments(state: PipelineState) -> str:
 
 def build_graph(stages: StageFns) -> StateGraph:
     g = StateGraph(PipelineState)
-    g.add_node("ideation", _marked("ideation", stages.ideation))
-    g.add_node("choose_idea", _approval(stages.choose_idea))
-    for name in ("experiments", "figures", "writeup", "review", "report"):
+    for name in ("ideation", "choose_idea", "experiments", "figures", "writeup", "review", "report"):
         g.add_node(name, _marked(name, getattr(stages, name)))
     g.add_edge(START, "ideation")
     g.add_edge("ideation", "choose_idea")

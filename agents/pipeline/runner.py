@@ -39,7 +39,7 @@ class RunInfo(BaseModel):
 
 
 def read_info(run: RunDir) -> RunInfo | None:
-    path = run.file("run.json")
+    path = run.info_path
     if not path.is_file():
         return None
     return RunInfo.model_validate_json(path.read_text(encoding="utf-8"))
@@ -47,9 +47,9 @@ def read_info(run: RunDir) -> RunInfo | None:
 
 def write_info(run: RunDir, info: RunInfo) -> None:
     info.updated_at = time.time()
-    tmp = run.file("run.json.tmp")
+    tmp = run.info_path.with_suffix(".tmp")
     tmp.write_text(info.model_dump_json(indent=1), encoding="utf-8")
-    tmp.replace(run.file("run.json"))
+    tmp.replace(run.info_path)
 
 
 class PipelineOutcome(BaseModel):

@@ -6,10 +6,9 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from agents.experiments.journal import Journal
 from agents.llm.ledger import Ledger
 from agents.pipeline.runner import read_info
-from agents.rundir import RunDir
+from agents.rundir import RunDir, is_run
 
 
 class RunRow(BaseModel):
@@ -23,10 +22,9 @@ class RunRow(BaseModel):
 
 
 def _best(run: RunDir) -> str:
-    path = run.file("journal.json")
-    if not path.is_file():
+    if not run.has_journal():
         return ""
-    best = Journal.load(path).best_node()
+    best = run.journal().best_node()
     if best is None or best.metric.primary is None:
         return ""
     p = best.metric.primary
@@ -38,7 +36,7 @@ def list_runs(workspace: Path) -> list[RunRow]:
         return []
     rows = []
     for path in sorted(workspace.iterdir()):
-        if not (path / "config.resolved.toml").is_file():
+        if not is_run(path):
             continue
         run = RunDir(path)
         info = read_info(run)

@@ -1,4 +1,6 @@
-"""The pipeline's stages: thin adapters from graph state to each stage's plain function.
+"""The pipeline's stages: thin adapters from graph state to each stage's one entry function (the same function
+its CLI command calls: ``ideation_stage``, ``experiments_stage``, ``aggregate_figures``, ``write_paper``,
+``review_paper``, ``write_report``).
 
 Every adapter is idempotent over its artefacts, so a stage re-run after a crash (or a resume) skips what is on
 disk: ideation keeps ``ideas.json``, the experiment manager resumes its journal, figures keep complete
@@ -12,11 +14,11 @@ import logging
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from agents.errors import ShoalError, UserInputError
-from agents.experiments.journal import Node
+from langgraph.types import interrupt
+
+from agents.errors import ShoalError
 from agents.ideation.inputs import Topic
 from agents.ideation.schema import Idea
 from agents.llm import LLM
@@ -28,7 +30,6 @@ from agents.settings import Settings
 log = logging.getLogger(__name__)
 
 EventSink = Callable[..., None]
-TOPIC_FILE = "topic.json"
 
 
 @dataclass
@@ -53,9 +54,10 @@ class StageContext:
     @property
     def literature(self) -> Any:
         if self._literature is None:
+            from agents.ideation.stage import literature_cache
             from agents.literature.factory import make_literature
 
-            self._literature = make_literature(self.settings, self.settings.cache_dir / "literature")
+            self._literature = make_literature(self.settings, literature_cache(self.settings))
         return self._literature
 
     def notify(self, kind: str, **data: Any) -> None:
@@ -70,85 +72,55 @@ class StageContext:
 
 
 def save_topic(run: RunDir, topic: Topic) -> None:
-    run.file(TOPIC_FILE).write_text(topic.model_dump_json(indent=1), encoding="utf-8")
-
-
-def _topic(run: RunDir) -> Topic:
-    path = run.file(TOPIC_FILE)
-    if not path.is_file():
-        raise UserInputError(f"{run.path} has no {TOPIC_FILE}; start the run with `shoal run --topic ...`")
-    return Topic.model_validate_json(path.read_text(encoding="utf-8"))
+    run.write_topic(topic)
 
 
 def _score(idea: Idea) -> int:
     return idea.interestingness.value + idea.feasibility.value + idea.novelty.value
 
 
-def _marker(run: RunDir, name: str) -> Path:
-    return run.subdir("pipeline") / name
+def choose_idea_stage(run: RunDir, wanted: str | None, *, approve: bool) -> str:
+    """The choice step (the one place the run's idea is decided): ``wanted``, else ideation's suggestion, else the
+    best-scored idea; with ``approve``, a human answer (LangGraph interrupt) may pick another. A name that is not
+    an idea is a ``UserInputError`` and nothing is written."""
+    ideas, suggested = run.ideas()
+    names = [i.name for i in ideas]
+    name = wanted or (suggested if suggested in names else max(ideas, key=_score).name)
+    run.idea(name)  # validates
+    if approve:
+        answer = interrupt({"question": "approve the chosen idea", "idea_name": name, "ideas": names})
+        if isinstance(answer, str) and answer.strip():
+            name = answer.strip()
+    run.choose_idea(name)
+    return name
 
 
 def make_stage_fns(ctx: StageContext) -> StageFns:
     run, settings, llm = ctx.run, ctx.settings, ctx.llm
 
     def ideation(state: PipelineState) -> dict[str, Any]:
-        if run.file("ideas.json").is_file():
-            log.info("ideation: ideas.json exists; keeping it")
-            return {}
-        from agents.ideation.generate import generate_ideas
-        from agents.ideation.output import write_ideas
+        from agents.ideation.stage import ideation_stage
 
-        ctx.event("stage_started", stage="ideation")
-        result = generate_ideas(
-            _topic(run), llm, ctx.literature, settings, num_ideas=state.get("num_ideas"), on_event=ctx.event
+        if not run.has_ideas():
+            ctx.event("stage_started", stage="ideation")
+        ideation_stage(
+            run, llm, settings, num_ideas=state.get("num_ideas"), literature=ctx.literature, on_event=ctx.event
         )
-        if not result.ideas:
-            raise ShoalError("ideation produced no usable idea; try a more specific topic or a stronger model")
-        write_ideas(run.path, result)
         return {}
 
     def choose_idea(state: PipelineState) -> dict[str, Any]:
-        from agents.ideation.output import load_ideas
-
-        ideas, chosen = load_ideas(run.path)
-        wanted = state.get("idea_name") or None
-        names = [i.name for i in ideas]
-        if wanted is not None and wanted not in names:
-            raise UserInputError(f"no idea named {wanted!r} in {run.path}/ideas.json; ideas are: {', '.join(names)}")
-        if wanted is None:
-            wanted = chosen if chosen in names else max(ideas, key=_score).name
-        return {"idea_name": wanted}
-
-    def _idea(state: PipelineState) -> Idea:
-        from agents.ideation.output import load_ideas
-
-        ideas, _ = load_ideas(run.path)
-        for idea in ideas:
-            if idea.name == state.get("idea_name"):
-                return idea
-        raise UserInputError(f"the chosen idea {state.get('idea_name')!r} is not in ideas.json")
-
-    def node_hook(node: Node, node_dir: Path) -> None:
-        if not settings.figures.node_plots:
-            return
-        from agents.figures.node_plots import plot_node
-
-        outcome = plot_node(node, node_dir, llm.bind(stage="experiments"), ctx.sandbox, settings)
-        log.info("node %s plots: %s", node.id, outcome.status)
+        approve = "ideas" in (state.get("approve") or [])
+        return {"idea_name": choose_idea_stage(run, state.get("idea_name") or None, approve=approve)}
 
     def experiments(state: PipelineState) -> dict[str, Any]:
-        from agents.experiments.inputs import BASELINE_FILE
-        from agents.experiments.manager import run_experiments
+        from agents.experiments.stage import experiments_stage
 
-        stages = state.get("exp_stages") or [1, 4]
-        baseline = run.file(BASELINE_FILE)  # template mode: `shoal run --code-to-use FILE` copied it here
+        first, last = state.get("exp_stages") or [1, 4]
         ctx.event("stage_started", stage="experiments")
-        outcome = run_experiments(
-            run, settings, llm, ctx.sandbox, _idea(state).model_dump(mode="json"),
-            stages=(stages[0], stages[-1]), on_event=lambda kind, data: ctx.notify(kind, **data),
-            node_hook=node_hook,
-            baseline_code=baseline.read_text(encoding="utf-8") if baseline.is_file() else None,
-        )  # fmt: skip
+        result = experiments_stage(
+            run, settings, llm, ctx.sandbox, stages=(first, last), on_event=lambda kind, data: ctx.notify(kind, **data)
+        )
+        outcome = result.outcome
         if outcome.status == "no_working_implementation":
             ctx.event("experiments_failed", message=outcome.message)
         return {"experiments_status": outcome.status, "experiments_message": outcome.message}
@@ -164,8 +136,8 @@ def make_stage_fns(ctx: StageContext) -> StageFns:
         from agents.writeup.writer import write_paper
 
         rnd = state.get("revision_round", 0)
-        marker = _marker(run, f"writeup-{rnd}.done")
-        if marker.is_file() and run.file("paper/paper.pdf").is_file():
+        marker = run.marker(f"writeup-{rnd}.done")
+        if marker.is_file() and run.paper_pdf.is_file():
             log.info("writeup round %d already done; keeping paper.pdf", rnd)
             return {}
         ctx.event("stage_started", stage="writeup", round=rnd)
@@ -178,19 +150,19 @@ def make_stage_fns(ctx: StageContext) -> StageFns:
         from reviewer.pipeline import review_paper
 
         rnd = state.get("revision_round", 0)
-        marker = _marker(run, f"review-{rnd}.json")
+        marker = run.marker(f"review-{rnd}.json")
         if marker.is_file():
             requests = json.loads(marker.read_text(encoding="utf-8"))
         else:
-            pdf = run.file("paper/paper.pdf")
+            pdf = run.paper_pdf
             if not pdf.is_file():
                 raise ShoalError(f"no paper to review at {pdf}; run `shoal write {run.path}`")
             ctx.event("stage_started", stage="review", round=rnd)
-            out_dir = run.subdir(f"reviews/round-{rnd}")
+            out_dir = run.review_round_dir(rnd)
             outcome = review_paper(pdf, llm, settings, out_dir)
-            for name in ("review.json", "review.md"):  # the latest round's review at the top of the run dir
-                if (out_dir / name).is_file():
-                    shutil.copyfile(out_dir / name, run.file(name))
+            for top in (run.review_json, run.review_md):  # the latest round's review at the top of the run dir
+                if (out_dir / top.name).is_file():
+                    shutil.copyfile(out_dir / top.name, top)
             requests = list(outcome.revision_requests)
             marker.write_text(json.dumps(requests), encoding="utf-8")
         return {"revision_requests": requests, "revision_round": rnd + 1}
@@ -198,7 +170,7 @@ def make_stage_fns(ctx: StageContext) -> StageFns:
     def report(state: PipelineState) -> dict[str, Any]:
         from agents.report import write_report
 
-        write_report(run)
+        write_report(run, status="done")
         return {}
 
     return StageFns(

@@ -5,14 +5,13 @@ Every artefact is optional: a run stopped halfway still gets a report of what it
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from agents.experiments.journal import Journal
+from agents.errors import ShoalError
 from agents.llm.ledger import read_ledger, summarize
 from agents.rundir import RunDir
 
@@ -37,6 +36,7 @@ class NodeView(BaseModel):
     plots: list[str] = Field(description="paths relative to the run dir")
     plots_status: str
     critique: str
+    plot_critique: str = ""
     best: bool
 
 
@@ -66,13 +66,6 @@ class ReportData(BaseModel):
     total: CostRow | None = None
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def _read_text(path: Path, limit: int = _MAX_TEXT) -> str:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -94,14 +87,13 @@ def _metric_text(metrics: list[dict[str, Any]]) -> str:
 
 
 def _nodes(run: RunDir) -> tuple[list[NodeView], list[str]]:
-    path = run.file("journal.json")
-    if not path.is_file():
+    if not run.has_journal():
         return [], []
-    journal = Journal.load(path)
+    journal = run.journal()
     best_ids = {n.id for n in (journal.best_node(s) for s in (1, 2, 3, 4)) if n is not None}
     views = []
     for n in journal.nodes:
-        node_dir = run.path / "nodes" / n.id
+        node_dir = run.node_dir(n.id)
         output = _read_text(node_dir / "stdout.txt", 8000) or (n.exec.stdout_tail if n.exec else "")
         if n.exec and n.exec.error:
             output = f"{output}\n{n.exec.error}".strip()
@@ -111,8 +103,8 @@ def _nodes(run: RunDir) -> tuple[list[NodeView], list[str]]:
                 id=n.id, parent=n.parent, stage=n.stage, kind=n.kind, status=n.status, buggy=n.is_buggy,
                 bug_reason=n.bug_reason, plan=n.plan, code=n.code[:_MAX_TEXT], output=output,
                 metric=_metric_text(metrics), metrics=metrics,
-                plots=[f"nodes/{n.id}/{p}" for p in n.plots], plots_status=n.plots_status,
-                critique=n.critique, best=n.id in best_ids,
+                plots=[run.node_rel(n.id, p) for p in n.plots], plots_status=n.plots_status,
+                critique=n.critique, plot_critique=n.plot_critique, best=n.id in best_ids,
             )
         )  # fmt: skip
     return views, list(journal.notes)
@@ -127,34 +119,42 @@ def _cost_rows(run: RunDir, by: str) -> list[CostRow]:
     return rows
 
 
-def collect(run: RunDir) -> ReportData:
-    info = _read_json(run.file("run.json")) or {}
-    ideas = _read_json(run.file("ideas.json")) or {}
-    idea_list = ideas.get("ideas", []) if isinstance(ideas, dict) else []
-    chosen = info.get("inputs", {}).get("idea_name") if isinstance(info, dict) else None
-    idea = next((i for i in idea_list if i.get("name") == chosen), idea_list[0] if idea_list else None)
+def _chosen_idea(run: RunDir) -> dict[str, Any] | None:
+    if not run.chosen_idea_path.is_file():
+        return None
+    try:
+        return run.chosen_idea().model_dump(mode="json")
+    except ShoalError:
+        return None
+
+
+def collect(run: RunDir, *, status: str | None = None) -> ReportData:
+    """Everything for the report; ``status`` overrides ``run.json`` (the pipeline's last stage knows it is done)."""
+    info = run.read_json(run.info_path) or {}
+    idea = _chosen_idea(run)
     nodes, notes = _nodes(run)
-    captions = _read_json(run.file("figures/captions.json")) or {}
+    captions = run.read_json(run.captions_path) or {}
     figures = [
-        {**f, "png": f"figures/{f['png']}"} for f in captions.get("figures", []) if isinstance(f, dict) and "png" in f
+        {**f, "png": run.figure_rel(f["png"])}
+        for f in captions.get("figures", [])
+        if isinstance(f, dict) and "png" in f
     ]
-    pdf = run.file("paper/paper.pdf")
     records = read_ledger(run.ledger_path)
     total = summarize(records, "endpoint")
     calls = sum(t.calls for t in total.values())
     data = ReportData(
         title=(idea or {}).get("title") or info.get("topic") or run.name,
         run_name=run.name,
-        status=info.get("status", ""),
+        status=status or info.get("status", ""),
         topic=info.get("topic", ""),
         idea=idea,
-        idea_md=_read_text(run.file("idea.md")),
+        idea_md=_read_text(run.idea_md_path) if idea is not None else "",
         nodes=nodes,
         notes=notes,
         figures=figures,
-        paper_pdf="paper/paper.pdf" if pdf.is_file() else None,
-        review=_read_json(run.file("review.json")),
-        review_md=_read_text(run.file("review.md")),
+        paper_pdf=run.paper_pdf_rel if run.paper_pdf.is_file() else None,
+        review=run.read_json(run.review_json),
+        review_md=_read_text(run.review_md),
         cost_by_stage=_cost_rows(run, "stage"),
         cost_by_role=_cost_rows(run, "role"),
         total=CostRow(

@@ -29,9 +29,10 @@ def render_report(data: ReportData) -> str:
     return template.render(data=data, payload=payload)
 
 
-def write_report(run: RunDir) -> Path:
-    out = run.file("report.html")
-    tmp = run.file("report.html.tmp")
-    tmp.write_text(render_report(collect(run)), encoding="utf-8")
+def write_report(run: RunDir, *, status: str | None = None) -> Path:
+    """Write ``report.html``; ``status`` overrides the one in ``run.json`` (the pipeline passes "done")."""
+    out = run.report_html
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(render_report(collect(run, status=status)), encoding="utf-8")
     tmp.replace(out)
     return out

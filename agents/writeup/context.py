@@ -2,7 +2,7 @@
 tables generated from metrics (never typed by the model) and the final figures with their captions.
 
 Choices written down here:
-- The idea is the one in ``ideas.json`` whose name or title appears in ``idea.md``; the first one otherwise.
+- The idea is the run's chosen idea (``RunDir.chosen_idea``, written once by the choice step).
 - The main table has one row per stage (its best node): initial implementation, tuned baseline, proposed
   method; the ablation table has the stage-4 nodes next to the stage-3 best. Cells show mean +- standard error
   where seed runs filled ``Metric.std_err``; the best cell of each column is bold (direction-aware).
@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from agents.errors import UserInputError
 from agents.experiments.journal import Journal, Node
 from agents.ideation.schema import Idea
+from agents.rundir import RunDir
 from agents.writeup.floats import ResultsTable, fmt, results_table
 
 log = logging.getLogger(__name__)
@@ -75,26 +76,6 @@ class WriterContext(BaseModel):
     config_numbers: list[float] = Field(
         default_factory=list, description="numbers in the good nodes' plans and tags (hyperparameters): quotable"
     )
-
-
-def _pick_idea(run: Path) -> Idea:
-    path = run / "ideas.json"
-    if not path.is_file():
-        raise UserInputError(f"{run} has no ideas.json; run ideation first (`shoal ideate`)")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        ideas = [Idea.model_validate(i) for i in raw["ideas"]]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise UserInputError(f"{path} is not a valid ideas file: {exc}") from exc
-    if not ideas:
-        raise UserInputError(f"{path} holds no ideas")
-    md = run / "idea.md"
-    if md.is_file():
-        text = md.read_text(encoding="utf-8").lower()
-        for idea in ideas:
-            if idea.title.lower() in text or idea.name in text:
-                return idea
-    return ideas[0]
 
 
 def _first_line(text: str, limit: int = 600) -> str:
@@ -189,9 +170,9 @@ def key_results(journal: Journal) -> list[str]:
     return lines
 
 
-def load_figures(run: Path, journal: Journal) -> list[FigureInfo]:
-    figs_dir = run / "figures"
-    captions = figs_dir / "captions.json"
+def load_figures(run: RunDir, journal: Journal) -> list[FigureInfo]:
+    figs_dir = run.figures_dir
+    captions = run.captions_path
     out: list[FigureInfo] = []
     if captions.is_file():
         try:
@@ -219,7 +200,7 @@ def load_figures(run: Path, journal: Journal) -> list[FigureInfo]:
     if best is None:
         return out
     for rel in best.plots:
-        src = run / "nodes" / best.id / rel
+        src = run.node_dir(best.id) / rel
         if src.is_file():
             name = src.stem
             out.append(
@@ -244,16 +225,16 @@ def config_numbers(journal: Journal) -> list[float]:
     return sorted(found)
 
 
-def build_context(run: Path) -> WriterContext:
+def build_context(run: RunDir) -> WriterContext:
     """Everything the section writer needs, from ``run`` (raises UserInputError when there is nothing to write)."""
-    idea = _pick_idea(run)
-    journal = Journal.load(run / "journal.json")
+    journal = run.journal()
     best = journal.best_node()
     if best is None:
         raise UserInputError(
-            f"{run / 'journal.json'} has no successful experiment node; there are no results to write about "
+            f"{run.journal_path} has no successful experiment node; there are no results to write about "
             "(run the experiments first)"
         )
+    idea = run.chosen_idea()
     method_node = journal.best_node(3) or best
     facts = collect_facts(journal)
     return WriterContext(

@@ -72,8 +72,9 @@ class _Writer:
         self.cfg = settings.writeup
         self.layout = get_layout(self.cfg.layout)
         self.report = WriteupReport(layout=self.layout.name, page_limit=self.layout.page_limit)
-        self.paper_dir = run.subdir("paper")
-        self.figures_dir = self.paper_dir / "figures"
+        self.paper_dir = run.paper_dir
+        self.paper_dir.mkdir(parents=True, exist_ok=True)
+        self.figures_dir = run.paper_figures_dir
         self.refs: list[Reference] = []
         self.ctx: WriterContext
         self.doc: PaperDoc
@@ -81,7 +82,7 @@ class _Writer:
     # -- drafting -----------------------------------------------------------------------------------------------
 
     def draft(self) -> None:
-        self.ctx = build_context(self.run.path)
+        self.ctx = build_context(self.run)
         self.figures_dir.mkdir(parents=True, exist_ok=True)
         for fig in self.ctx.figures:
             shutil.copy2(fig.source, self.figures_dir / fig.file)
@@ -371,7 +372,7 @@ def write_paper(
             res = w.chktex_round(res)
         res = w.fit_pages(res)
         assert res.pdf is not None
-        w.report.pdf = "paper/paper.pdf"
+        w.report.pdf = run.paper_pdf_rel
     finally:
         w.report.references = [r.key for r in w.refs]
         w.report.seconds = round(time.monotonic() - start, 1)
@@ -379,7 +380,7 @@ def write_paper(
         w.report.model_calls = after.calls - before.calls
         w.report.tokens_in = after.tokens_in - before.tokens_in
         w.report.tokens_out = after.tokens_out - before.tokens_out
-        (w.paper_dir / "report.json").write_text(w.report.model_dump_json(indent=1), encoding="utf-8")
+        run.writeup_report_path.write_text(w.report.model_dump_json(indent=1), encoding="utf-8")
         run.event(
             "writeup_done",
             pdf=w.report.pdf,
