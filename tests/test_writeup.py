@@ -42,6 +42,43 @@ def run(run_template: Path, tmp_path: Path) -> RunDir:
     return open_run(dest)
 
 
+@pytest.mark.slow
+@needs_tex
+def test_seeded_numbers_are_means_with_n_and_every_number_has_a_source(
+    run: RunDir, scripted_llm: ScriptedServer, llm_settings: Settings
+) -> None:
+    """Seeds: mean +- s.e. over n seeds in the key results, the table (n column) and the text; per-seed values in
+    an appendix table. Provenance: every number of the paper has a source in the findings and in report.html."""
+    from agents.report import write_report
+
+    script_writer(scripted_llm)
+    _write(run, llm_settings)
+    journal = run.journal()
+    best = journal.best_node(3)
+    assert best is not None
+    acc = best.metric.metrics[0]
+    n = acc.n_seeds
+    assert n == 4  # three seed runs and the configuration's own run
+    key_lines = user_text(scripted_llm.requests_for("writeup/results")[0])
+    mean, se = fmt(acc.seed_mean["gauss"]), fmt(acc.std_err["gauss"])
+    assert f"val_accuracy on gauss = {mean} ± {se} (mean ± standard error over {n} seeds)" in key_lines
+    assert fmt(acc.values["gauss"]) != mean  # the selected run's own value is not what is reported
+    tex = _body_tex(run)
+    row = next(line for line in tex.splitlines() if line.startswith("Proposed method &"))
+    assert f"{mean} $\\pm$ {se}" in row and row.rstrip(" \\").endswith(f"& {n}")
+    assert f"re-run with {n} seeds" in tex and "\\label{tab:seeds}" in tex
+    seed_table = tex.split("\\label{tab:seeds}")[1].split("\\end{table}")[0]
+    for seed in journal.seed_runs(best.id):
+        assert f"& {seed.seed} & gauss {fmt(seed.metric.metrics[0].values['gauss'])}" in seed_table
+    findings = run.writeup_findings()
+    rows = findings["numbers"]
+    assert rows and all(r["source"] != "unmatched" for r in rows), [r for r in rows if r["source"] == "unmatched"]
+    quoted = next(r for r in rows if r["section"] == "abstract" and r["number"] == mean)
+    assert quoted["source"] == f"node {best.id}: val_accuracy on gauss (mean over {n} seeds)"
+    html = write_report(run).read_text()
+    assert "where it came from" in html and f"node {best.id}: val_accuracy on gauss (mean over {n} seeds)" in html
+
+
 def _write(run: RunDir, settings: Settings, literature: StubLiterature | None = None) -> Path:
     llm = LLM(settings, Ledger(run.ledger_path))
     return write_paper(run, llm, settings, literature or StubLiterature())
@@ -80,7 +117,7 @@ def test_paper_compiles_first_time_with_table_figures_and_verified_citations(
     assert best is not None
     acc = best.metric.metrics[0]
     tex = _body_tex(run)
-    assert f"{fmt(acc.values['gauss'])} $\\pm$ {fmt(acc.std_err['gauss'])}" in tex
+    assert f"{fmt(acc.seed_mean['gauss'])} $\\pm$ {fmt(acc.std_err['gauss'])}" in tex
     assert "\\begin{tabular}" in tex and "\\toprule" in tex
 
     # both figures copied, included and referenced
@@ -253,7 +290,7 @@ def test_wrong_number_is_caught_and_sent_back(
     scripted_llm.script("writeup/revise", _fixed_results)
     _write(run, llm_settings)
     report = _report(run)
-    assert report.integrity_issues_sent_back == ["results: the number 0.981 matches no recorded metric"]
+    assert report.integrity_issues_sent_back == ["results: the number 0.981 matches no recorded value"]
     revise_prompt = user_text(scripted_llm.requests_for("writeup/revise")[0])
     assert "0.981" in revise_prompt and "Proposed method" in revise_prompt
     tex = _body_tex(run)

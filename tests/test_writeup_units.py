@@ -26,8 +26,9 @@ from agents.writeup.citations import (
     make_key,
     resolve_citations,
 )
-from agents.writeup.context import MetricFact, WriterContext, build_tables, fmt
-from agents.writeup.integrity import allowed_values, check_figures, check_numbers, check_paper, drop_sentences_with
+from agents.writeup.context import WriterContext, build_tables, fmt
+from agents.writeup.facts import Fact
+from agents.writeup.integrity import check_figures, check_numbers, check_paper, drop_sentences_with
 from agents.writeup.latex_templates import LAYOUTS, PaperDoc, SectionDoc, render_paper, section_at_line, tex_escape
 from agents.writeup.sections import clean_body
 
@@ -113,8 +114,13 @@ def test_resolve_citations_drops_unknown_keys() -> None:
 
 
 FACTS = [
-    MetricFact(node_id="b", stage=2, kind="tune", metric="acc", dataset="d", value=0.91234, std_err=None),
-    MetricFact(node_id="p", stage=3, kind="improve", metric="acc", dataset="d", value=0.95012, std_err=0.0041),
+    Fact(value=0.91234, kind="metric", source="node b: acc on d (single run)", node_id="b", metric="acc"),
+    Fact(value=0.95012, kind="metric", source="node p: acc on d (mean over 3 seeds)", node_id="p", metric="acc"),
+    Fact(value=0.0041, kind="std_err", source="node p: standard error", node_id="p", metric="acc"),
+    Fact(value=0.95012 - 0.91234, kind="difference", source="difference b-p", metric="acc"),
+    Fact(value=(0.95012 - 0.91234) / 0.91234, kind="relative", source="relative b-p", metric="acc"),
+    Fact(value=3, kind="count", source="seeds of node p"),
+    Fact(value=2, kind="count", source="datasets"),
 ]
 
 
@@ -122,21 +128,25 @@ FACTS = [
     ("sentence", "bad"),
     [
         ("We reach 0.950 against 0.912.", []),
-        ("We reach 0.95, i.e. 95.0\\% accuracy, 95.01\\% to be precise.", []),
-        ("The gain is 0.038, about 4.1\\% relative; standard error 0.004.", []),
+        ("We reach 0.9501, i.e. 95.0\\% accuracy, 95.01\\% to be precise.", []),
+        ("The gain is 0.038, about 4.1\\% relative; standard error 0.0041.", []),
+        ("We reach 0.95 against 0.91.", ["0.95", "0.91"]),  # coarser than the tables print: many numbers would pass
         ("We reach 0.951 against 0.912.", ["0.951"]),
         ("Accuracy is 96.5\\% with 3 seeds over 2 datasets in 2024.", ["96.5%"]),
+        ("We ran 7 seeds on 12 datasets.", ["7", "12"]),  # integers are checked too
+        ("Section~4 and Tables 1 and 2 of Stage 3; ResNet-50; $x^2 + 1$.", []),  # references, names, notation
         ("See Table~\\ref{tab:1.5} and \\includegraphics[width=0.5\\linewidth]{a.pdf}, \\vspace{2.5pt}.", []),
     ],
 )
-def test_numbers_must_match_recorded_metrics(sentence: str, bad: list[str]) -> None:
-    issues = check_numbers("results", sentence, allowed_values(FACTS))
+def test_numbers_must_match_recorded_facts(sentence: str, bad: list[str]) -> None:
+    issues = check_numbers("results", sentence, FACTS)
     assert [i.token for i in issues] == bad
 
 
-def test_recorded_hyperparameters_may_be_quoted() -> None:
+def test_recorded_settings_may_be_quoted() -> None:
+    settings = [*FACTS, Fact(value=0.5, kind="setting", source="noise"), Fact(value=0.05, kind="setting", source="l2")]
     sentence = "With noise scale 0.5 and weight decay 0.05 we reach 0.950; scale 0.7 was never run."
-    assert [i.token for i in check_numbers("results", sentence, allowed_values(FACTS, [0.5, 0.05]))] == ["0.7"]
+    assert [i.token for i in check_numbers("results", sentence, settings)] == ["0.7"]
 
 
 def test_placeholders_citations_and_figures_are_flagged(tmp_path: Path) -> None:

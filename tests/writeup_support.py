@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 
 from agents.experiments.journal import ExecResult, Journal, MetricValue, Node
+from agents.experiments.stages import aggregate_seeds
 from agents.ideation.schema import Idea, Resources, Score
 from agents.literature.base import Paper
 from agents.rundir import RunDir
@@ -215,10 +215,7 @@ def build_run(run_path: Path) -> Journal:
         node.exec, node.metric, node.status = ex, mv, "done"
         journal.add(node)
         seed_metrics.append(mv)
-    for m in best.metric.metrics:
-        for ds in m.values:
-            vals = [next(x for x in sm.metrics if x.name == m.name).values[ds] for sm in seed_metrics]
-            m.std_err[ds] = statistics.stdev(vals) / len(vals) ** 0.5
+    aggregate_seeds(journal, best)  # mean +- standard error over the seed runs and the node's own run
     journal.notes.append("stage 2 complete: weight decay tuned; best l2 chosen by validation accuracy")
     journal.save(run_path / "journal.json")
     _make_figures(run_path, journal)

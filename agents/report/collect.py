@@ -61,6 +61,8 @@ class ReportData(BaseModel):
     paper_pdf: str | None = None
     review: dict[str, Any] | None = None
     review_md: str = ""
+    numbers: list[dict[str, str]] = Field(default_factory=list, description="each number in the paper, its source")
+    removed: list[str] = Field(default_factory=list, description="what the pre-compile checks removed")
     cost_by_stage: list[CostRow] = Field(default_factory=list)
     cost_by_role: list[CostRow] = Field(default_factory=list)
     total: CostRow | None = None
@@ -139,6 +141,7 @@ def collect(run: RunDir, *, status: str | None = None) -> ReportData:
         for f in captions.get("figures", [])
         if isinstance(f, dict) and "png" in f
     ]
+    findings = run.writeup_findings()
     records = read_ledger(run.ledger_path)
     total = summarize(records, "endpoint")
     calls = sum(t.calls for t in total.values())
@@ -155,6 +158,12 @@ def collect(run: RunDir, *, status: str | None = None) -> ReportData:
         paper_pdf=run.paper_pdf_rel if run.paper_pdf.is_file() else None,
         review=run.read_json(run.review_json),
         review_md=_read_text(run.review_md),
+        numbers=list(findings.get("numbers", [])),
+        removed=[
+            *(f"number {x}" for x in findings.get("removed_numbers", [])),
+            *(f"citation {x}" for x in findings.get("removed_citations", [])),
+            *(f"claim: {x}" for x in findings.get("removed_claims", [])),
+        ],
         cost_by_stage=_cost_rows(run, "stage"),
         cost_by_role=_cost_rows(run, "role"),
         total=CostRow(

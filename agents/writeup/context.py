@@ -5,9 +5,11 @@ Choices written down here:
 - The idea is the run's chosen idea (``RunDir.chosen_idea``, written once by the choice step).
 - The main table has one row per stage (its best node): initial implementation, tuned baseline, proposed
   method; the ablation table has the stage-4 nodes next to the stage-3 best. Cells show mean +- standard error
-  where seed runs filled ``Metric.std_err``; the best cell of each column is bold (direction-aware).
-- Every metric value and standard error of every good node (seed runs included) is a *fact*: a number in the
-  paper must match one of them (see ``agents.writeup.integrity``).
+  over the seeds where seed runs filled ``Metric.seed_mean``; the best cell of each column is bold (direction-aware).
+- Every number of a seeded configuration is reported as the mean +- standard error over its n seeds (n in the
+  text and in the table's n column); the per-seed values go in an appendix table (``tab:seeds``).
+- The recorded values a number in the paper may state, each with its source, are ``facts``
+  (``agents.writeup.facts``, checked by ``agents.writeup.integrity``).
 - Figures come from ``figures/captions.json`` (PDF preferred, PNG otherwise); without it, the best node's own
   plots are used with a generic caption.
 """
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -25,7 +26,8 @@ from agents.errors import UserInputError
 from agents.experiments.journal import Journal, Node
 from agents.ideation.schema import Idea
 from agents.rundir import RunDir
-from agents.writeup.floats import ResultsTable, fmt, results_table
+from agents.writeup.facts import Fact, collect, counts, reported
+from agents.writeup.floats import ResultsTable, fmt, results_table, seed_table
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +47,6 @@ class StageSummary(BaseModel):
     notes: list[str] = Field(default_factory=list)
 
 
-class MetricFact(BaseModel):
-    node_id: str
-    stage: int
-    kind: str
-    metric: str
-    dataset: str
-    value: float
-    std_err: float | None = None
-
-
 class FigureInfo(BaseModel):
     name: str
     source: Path = Field(description="absolute path of the file in the run")
@@ -66,16 +58,14 @@ class FigureInfo(BaseModel):
 class WriterContext(BaseModel):
     idea: Idea
     stages: list[StageSummary]
-    facts: list[MetricFact]
+    facts: list[Fact] = Field(description="the recorded values a number in the paper may state, with sources")
     tables: list[ResultsTable]
     figures: list[FigureInfo]
     key_results: list[str] = Field(description="formatted numbers the model may quote, one line each")
     method_plan: str
     datasets: list[str]
     seeds: int = 0
-    config_numbers: list[float] = Field(
-        default_factory=list, description="numbers in the good nodes' plans and tags (hyperparameters): quotable"
-    )
+    seed_table: ResultsTable | None = Field(default=None, description="per-seed values, for the appendix")
 
 
 def _first_line(text: str, limit: int = 600) -> str:
@@ -84,11 +74,13 @@ def _first_line(text: str, limit: int = 600) -> str:
 
 
 def _result_text(node: Node) -> str:
+    """The node's metrics as reported: mean ± standard error over n seeds when it was re-run with seeds."""
     parts = []
     for m in node.metric.metrics:
         for ds in m.values:
-            se = m.std_err.get(ds)
-            parts.append(f"{m.name} on {ds} = {fmt(m.values[ds])}" + (f" ± {fmt(se)}" if se is not None else ""))
+            v, se, n = reported(m, ds)
+            text = f"{m.name} on {ds} = {fmt(v)}" + (f" ± {fmt(se)}" if se is not None else "")
+            parts.append(text + (f" (mean ± standard error over {n} seeds)" if n > 1 else " (single run)"))
     return "; ".join(parts)
 
 
@@ -114,31 +106,20 @@ def summarize_stages(journal: Journal) -> list[StageSummary]:
     return out
 
 
-def collect_facts(journal: Journal) -> list[MetricFact]:
-    facts = []
-    for n in journal.nodes:
-        if not n.is_good:
-            continue
-        for m in n.metric.metrics:
-            for ds, v in m.values.items():
-                facts.append(
-                    MetricFact(
-                        node_id=n.id, stage=n.stage, kind=n.kind, metric=m.name, dataset=ds, value=v,
-                        std_err=m.std_err.get(ds),
-                    )
-                )  # fmt: skip
-    return facts
-
-
-def _seed_count(journal: Journal, node: Node) -> int:
-    return sum(1 for n in journal.children(node.id) if n.kind == "seed" and n.is_good)
+def _seed_count(node: Node) -> int:
+    p = node.metric.primary
+    return p.n_seeds if p is not None and p.n_seeds > 1 else 0
 
 
 def build_tables(journal: Journal) -> list[ResultsTable]:
     tables: list[ResultsTable] = []
     main_rows = [(ROW_LABELS[s], b) for s in (1, 2, 3) if (b := journal.best_node(s)) is not None]
-    seeds = max((_seed_count(journal, n) for _, n in main_rows), default=0)
-    note = f" Mean $\\pm$ standard error over {seeds} seeds where shown." if seeds else ""
+    seeds = max((_seed_count(n) for _, n in main_rows), default=0)
+    note = (
+        " Mean $\\pm$ standard error over $n$ seeds (column $n$; per-seed values in Table~\\ref{tab:seeds})."
+        if seeds
+        else ""
+    )
     main = results_table(
         main_rows,
         "tab:results",
@@ -215,14 +196,13 @@ def load_figures(run: RunDir, journal: Journal) -> list[FigureInfo]:
     return out
 
 
-def config_numbers(journal: Journal) -> list[float]:
-    """Hyperparameter values recorded in good nodes' plans and tags ("noise scale 0.5", "l2=0.05")."""
-    found: set[float] = set()
-    for n in journal.nodes:
-        if n.is_good:
-            for raw in re.findall(r"(?<![\w.])\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+", f"{n.plan} {n.tag}"):
-                found.add(float(raw))
-    return sorted(found)
+def seed_rows(journal: Journal) -> list[tuple[str, Node, list[Node]]]:
+    rows = []
+    for s in (1, 2, 3):
+        best = journal.best_node(s)
+        if best is not None and best.id not in {n.id for _, n, _ in rows}:
+            rows.append((ROW_LABELS[s], best, [x for x in journal.seed_runs(best.id) if x.is_good]))
+    return [r for r in rows if r[2]]
 
 
 def build_context(run: RunDir) -> WriterContext:
@@ -236,16 +216,16 @@ def build_context(run: RunDir) -> WriterContext:
         )
     idea = run.chosen_idea()
     method_node = journal.best_node(3) or best
-    facts = collect_facts(journal)
+    fact_list = collect(journal, counts(journal))
     return WriterContext(
         idea=idea,
         stages=summarize_stages(journal),
-        facts=facts,
+        facts=fact_list,
         tables=build_tables(journal),
         figures=load_figures(run, journal),
         key_results=key_results(journal),
         method_plan=_first_line(method_node.plan, 1500),
-        datasets=sorted({f.dataset for f in facts}),
-        seeds=_seed_count(journal, best),
-        config_numbers=config_numbers(journal),
+        datasets=sorted({ds for n in journal.good_nodes() for m in n.metric.metrics for ds in m.values}),
+        seeds=_seed_count(method_node) or _seed_count(best),
+        seed_table=seed_table(seed_rows(journal)),
     )

@@ -8,6 +8,7 @@ import math
 from pydantic import BaseModel
 
 from agents.experiments.journal import Metric, Node
+from agents.writeup.facts import reported
 from agents.writeup.latex_templates import tex_escape
 
 MAX_TABLE_COLUMNS = 6
@@ -38,9 +39,13 @@ def fmt(value: float) -> str:
 
 
 def _cell(metric: Metric, dataset: str) -> str:
-    v = metric.values[dataset]
-    se = metric.std_err.get(dataset)
+    v, se, _n = reported(metric, dataset)
     return f"{fmt(v)} $\\pm$ {fmt(se)}" if se is not None else fmt(v)
+
+
+def _seeds(node: Node) -> int:
+    p = node.metric.primary
+    return p.n_seeds if p is not None and p.n_seeds > 1 else 1
 
 
 def _columns(rows: list[Node]) -> list[tuple[str, str, str]]:
@@ -69,7 +74,7 @@ def results_table(rows: list[tuple[str, Node]], label: str, caption: str) -> Res
         return None
     best: dict[int, float] = {}
     for j, (name, ds, direction) in enumerate(cols):
-        vals = [m.values[ds] for _, n in rows if (m := _metric(n, name)) and ds in m.values]
+        vals = [reported(m, ds)[0] for _, n in rows if (m := _metric(n, name)) and ds in m.values]
         if len(vals) > 1:
             best[j] = max(vals) if direction == "maximize" else min(vals)
     arrows = {"maximize": r"$\uparrow$", "minimize": r"$\downarrow$"}
@@ -85,9 +90,9 @@ def results_table(rows: list[tuple[str, Node]], label: str, caption: str) -> Res
         rf"\caption{{{caption}}}",
         rf"\label{{{label}}}",
         r"\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{%",
-        r"\begin{tabular}{l" + "c" * len(cols) + "}",
+        r"\begin{tabular}{l" + "c" * len(cols) + "c}",
         r"\toprule",
-        "Method & " + " & ".join(head) + r" \\",
+        "Method & " + " & ".join(head) + r" & $n$ \\",
         r"\midrule",
     ]
     for row_label, node in rows:
@@ -98,7 +103,8 @@ def results_table(rows: list[tuple[str, Node]], label: str, caption: str) -> Res
                 cells.append("--")
                 continue
             cell = _cell(m, ds)
-            cells.append(rf"\textbf{{{cell}}}" if j in best and m.values[ds] == best[j] else cell)
+            cells.append(rf"\textbf{{{cell}}}" if j in best and reported(m, ds)[0] == best[j] else cell)
+        cells.append(str(_seeds(node)))
         lines.append(f"{tex_escape(row_label)} & " + " & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table}"]
     return ResultsTable(label=label, caption=caption, tex="\n".join(lines))
@@ -138,3 +144,35 @@ def search_table(stages: list[tuple[int, str, int, int, int]]) -> str:
             r"\end{table}",
         ]
     )
+
+
+def seed_table(rows: list[tuple[str, Node, list[Node]]]) -> ResultsTable | None:
+    """The appendix table of per-seed values: (configuration, its node, its good seed runs) -> one row per run."""
+    body = []
+    for label, node, seeds in rows:
+        p = node.metric.primary
+        if p is None or not seeds:
+            continue
+        for run, seed in [(node, "own run"), *[(s, str(s.seed)) for s in seeds]]:
+            m = _metric(run, p.name)
+            vals = ", ".join(f"{tex_escape(ds)} {fmt(v)}" for ds, v in (m.values.items() if m else []))
+            body.append(rf"{tex_escape(label)} & {seed} & {vals or '--'} \\")
+    if not body:
+        return None
+    lines = [
+        r"\begin{table}[!htbp]",
+        r"\centering",
+        r"\small",
+        r"\caption{Per-seed values of the primary metric for each configuration re-run with seeds; the main table "
+        r"reports their mean $\pm$ standard error.}",
+        r"\label{tab:seeds}",
+        r"\begin{tabular}{llc}",
+        r"\toprule",
+        r"Configuration & Seed & Value \\",
+        r"\midrule",
+        *body,
+        r"\bottomrule",
+        r"\end{tabular}",
+        r"\end{table}",
+    ]
+    return ResultsTable(label="tab:seeds", caption="Per-seed values.", tex="\n".join(lines))

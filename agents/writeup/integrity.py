@@ -1,12 +1,11 @@
 """Integrity checks before compile: numbers, figures, citations, placeholders.
 
-- Numbers: in the results-bearing text (abstract, results, discussion, conclusion) and in every table, each
-  number written with a decimal point, an exponent or a percent sign must match, as written (within half a unit
-  of its last printed digit, and also read as a percentage: ``91.2\\%`` matches 0.912), a recorded metric value
-  or standard error, the absolute difference of two recorded values of the same metric and dataset (an
-  "improvement of 0.05"), or a hyperparameter recorded in a good node's plan or tag. Integers without a percent
-  sign are counts (seeds, epochs, layers) and years; they are not checked. Numbers inside commands' arguments
-  (``\\ref``, ``\\label``, ``\\cite``, lengths) are ignored.
+- Numbers: in every section (abstract and appendix included), every table and every figure caption, each number
+  (integers included) must state a recorded fact (``agents.writeup.facts``: a reported metric at the tables'
+  precision or finer, a standard error, a seed's value, a difference of two reported rows, a setting, a count).
+  Not checked: numbers inside commands' arguments (``\\ref``, ``\\label``, ``\\cite``, lengths), an integer
+  after "Section", "Figure", "Table", "Eq.", "Stage", "Appendix"... (a reference), years (1900-2099), integers in
+  math (notation such as exponents).
 - Figures: every ``\\includegraphics`` file exists in ``paper/figures/``; every figure label is referenced.
 - Citations: every ``\\cite`` key is in the bibliography.
 - Placeholders: TODO, TBD, XX, lorem ipsum, ``[citation needed]``, ``<insert ...>``, unrendered template syntax.
@@ -16,22 +15,28 @@ Each issue names its section, so it can be sent back to the writer of that secti
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from agents.writeup.citations import cited_keys
-from agents.writeup.context import MetricFact
+from agents.writeup.facts import Fact, match
 from agents.writeup.latex_templates import SectionDoc
 
-NUMBER_SECTIONS = ("abstract", "results", "discussion", "conclusion")
+_REF_BEFORE = re.compile(
+    r"(?:Sections?|Sec\.|Figures?|Fig\.|Tables?|Tab\.|Eqs?\.|Equations?|Stages?|stages?|Appendix|Algorithm|"
+    r"Steps?|Lines?|Rounds?|rounds?|Chapter|Part|Theorem|Lemma)(?:[~\s]*\d+(?:[~\s]*(?:,|and|to|--?)[~\s]*)?)*"
+    r"[~\s]*$"
+)
+_MATH = re.compile(
+    r"\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]|\\begin\{(equation|align|eqnarray)\*?\}.*?\\end\{\1\*?\}", re.S
+)
+_CAPTION = re.compile(r"\\caption\{((?:[^{}]|\{[^{}]*\})*)\}")
 
 
 class Issue(BaseModel):
-    kind: str  # number | figure | citation | placeholder
+    kind: str  # number | caption | table | figure | citation | placeholder
     section: str
     detail: str
     token: str = ""
@@ -62,13 +67,27 @@ def _strip_ignored(text: str) -> str:
     return _LENGTH.sub(" ", text)
 
 
+def _is_reference(before: str) -> bool:
+    """An integer right after "Table", "Figure", "Section"... (or a list of them: "Tables 1 and 2")."""
+    return bool(_REF_BEFORE.search(before[-60:]))
+
+
 def extract_numbers(text: str) -> list[tuple[str, float, bool]]:
-    """(as written, value, is_percent) for every number that claims a measurement."""
+    """(as written, value, is_percent) for every number that states something (integers included)."""
     out = []
-    for m in _NUM.finditer(_strip_ignored(text)):
+    clean = _strip_ignored(text)
+    math_spans = [m.span() for m in _MATH.finditer(clean)]
+    for m in _NUM.finditer(clean):
         raw, pct = m.group(1), bool(m.group(2))
-        if not pct and not re.search(r"[.eE]", raw):
-            continue  # an integer: a count or a year
+        integer = not pct and not re.search(r"[.eE]", raw)
+        if integer:
+            start = m.start(1)
+            if any(a <= start < b for a, b in math_spans) or _is_reference(clean[:start]):
+                continue
+            if re.fullmatch(r"(19|20)\d\d", raw):  # a year
+                continue
+            if start > 0 and clean[start - 1] == "-" and start > 1 and clean[start - 2].isalpha():
+                continue  # a model name such as ResNet-50
         try:
             value = float(raw.replace(",", ""))
         except ValueError:
@@ -77,55 +96,32 @@ def extract_numbers(text: str) -> list[tuple[str, float, bool]]:
     return out
 
 
-def _tolerance(raw: str) -> float:
-    mant = re.split(r"[eE]", raw.rstrip("%"))[0]
-    decimals = len(mant.split(".")[1]) if "." in mant else 0
-    exp = int(re.split(r"[eE]", raw.rstrip("%"))[1]) if re.search(r"[eE]", raw) else 0
-    return 0.5 * 10.0 ** (exp - decimals) + 1e-12
-
-
-def allowed_values(facts: Iterable[MetricFact], extra: Iterable[float] = ()) -> tuple[list[float], list[float]]:
-    """(values a number may equal, ratios a percentage may equal): recorded values, standard errors, absolute
-    differences of two values of the same metric and dataset, ``extra`` (recorded hyperparameters); relative
-    differences for percentages."""
-    vals: set[float] = {abs(x) for x in extra}
-    ratios: set[float] = set()
-    groups: dict[tuple[str, str], set[float]] = {}
-    for f in facts:
-        vals.add(abs(f.value))
-        if f.std_err is not None:
-            vals.add(abs(f.std_err))
-        groups.setdefault((f.metric, f.dataset), set()).add(f.value)
-    for group in groups.values():
-        uniq = sorted(group)
-        for i, a in enumerate(uniq):
-            for b in uniq[i + 1 :]:
-                vals.add(b - a)
-                for base in (a, b):
-                    if base != 0:
-                        ratios.add(abs(b - a) / abs(base))
-    finite = sorted(v for v in vals if math.isfinite(v))
-    return finite, sorted(r for r in ratios if math.isfinite(r))
-
-
-def number_matches(raw: str, value: float, pct: bool, allowed: tuple[list[float], list[float]]) -> bool:
-    """Does ``raw`` (as written) equal an allowed value within half a unit of its last digit?"""
-    tol = _tolerance(raw)
-    v = abs(value)
-    values, ratios = allowed
-    if any(abs(a - v) <= tol for a in values):
-        return True
-    return pct and any(abs(a * 100.0 - v) <= tol for a in (*values, *ratios))
-
-
-def check_numbers(name: str, text: str, allowed: tuple[list[float], list[float]]) -> list[Issue]:
+def check_numbers(name: str, text: str, facts: list[Fact]) -> list[Issue]:
     issues = []
-    for raw, value, pct in extract_numbers(text):
-        if not number_matches(raw, value, pct, allowed):
+    for raw, value, _pct in extract_numbers(text):
+        integer = not re.search(r"[.eE]", raw.rstrip("%"))
+        if match(raw, value, facts, integer=integer) is None:
             issues.append(
-                Issue(kind="number", section=name, token=raw, detail=f"the number {raw} matches no recorded metric")
+                Issue(kind="number", section=name, token=raw, detail=f"the number {raw} matches no recorded value")
             )
     return issues
+
+
+def provenance(name: str, text: str, facts: list[Fact]) -> list[dict[str, str]]:
+    """Where each number of ``text`` came from: one row per number (source "unmatched" when none)."""
+    rows = []
+    for raw, value, _pct in extract_numbers(text):
+        integer = not re.search(r"[.eE]", raw.rstrip("%"))
+        fact = match(raw, value, facts, integer=integer)
+        rows.append({"section": name, "number": raw, "source": fact.source if fact else "unmatched"})
+    return rows
+
+
+def float_text(fl: str) -> str:
+    """The checked text of a float: a table's whole body, a figure's caption."""
+    if "\\begin{table" in fl:
+        return fl
+    return " ".join(m.group(1) for m in _CAPTION.finditer(fl))
 
 
 def check_placeholders(name: str, text: str) -> list[Issue]:
@@ -174,20 +170,17 @@ def check_figures(sections: list[SectionDoc], figures_dir: Path) -> list[Issue]:
 
 def check_paper(
     sections: list[SectionDoc],
-    facts: list[MetricFact],
+    facts: list[Fact],
     known_keys: set[str],
     figures_dir: Path,
-    config_numbers: Iterable[float] = (),
 ) -> list[Issue]:
     """Every integrity issue of the paper's sections (abstract included as a section named 'abstract')."""
-    allowed = allowed_values(facts, config_numbers)
     issues: list[Issue] = []
     for s in sections:
-        if s.name in NUMBER_SECTIONS:
-            issues += check_numbers(s.name, s.body, allowed)
+        issues += check_numbers(s.name, s.body, facts)
         for fl in s.floats:
-            if "\\begin{table" in fl:
-                issues += check_numbers(s.name, fl, allowed)
+            kind = "table" if "\\begin{table" in fl else "caption"
+            issues += [i.model_copy(update={"kind": kind}) for i in check_numbers(s.name, float_text(fl), facts)]
         issues += check_placeholders(s.name, s.body)
         issues += check_citations(s.name, s.body, known_keys)
     return issues + check_figures(sections, figures_dir)
@@ -206,3 +199,16 @@ def drop_sentences_with(text: str, tokens: list[str]) -> str:
 
     out = [" ".join(s for s in _SENTENCE.split(para) if not bad(s)) for para in text.split("\n\n")]
     return "\n\n".join(p for p in out if p.strip())
+
+
+def drop_caption_sentences(fl: str, tokens: list[str]) -> str:
+    """A figure float with the caption sentences holding ``tokens`` removed (the caption keeps its first words
+    when every sentence goes)."""
+    if "\\begin{figure" not in fl:
+        return fl
+
+    def clean(m: re.Match[str]) -> str:
+        kept = drop_sentences_with(m.group(1), tokens)
+        return "\\caption{" + (kept or "Results of the experiments.") + "}"
+
+    return _CAPTION.sub(clean, fl)

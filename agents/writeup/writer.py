@@ -32,9 +32,10 @@ from agents.writeup.citations import (
 )
 from agents.writeup.context import WriterContext, build_context
 from agents.writeup.floats import figure_float, search_table
-from agents.writeup.integrity import Issue, check_paper, drop_sentences_with
-from agents.writeup.latex_templates import PaperDoc, SectionDoc, get_layout, render_paper, tex_escape
+from agents.writeup.integrity import Issue, check_paper, drop_caption_sentences, drop_sentences_with
+from agents.writeup.latex_templates import PaperDoc, SectionDoc, get_layout, render_paper
 from agents.writeup.plaintext import plain_text, unbalanced
+from agents.writeup.provenance import how_obtained, write_findings
 from agents.writeup.sections import ABSTRACT, APPENDIX, BODY_SECTIONS, revise_section, write_section
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,11 @@ class _Writer:
         results.floats = [t.tex for t in self.ctx.tables] + [
             figure_float(f.file, f.caption, f.label, twocolumn=self.layout.twocolumn) for f in self.ctx.figures
         ]
-        appendix.floats = [search_table([(s.stage, s.name, s.nodes, s.good, s.buggy) for s in self.ctx.stages])]
+        appendix.floats = [
+            how_obtained(self.ctx),
+            search_table([(s.stage, s.name, s.nodes, s.good, s.buggy) for s in self.ctx.stages]),
+            *([self.ctx.seed_table.tex] if self.ctx.seed_table is not None else []),
+        ]
         self.doc = PaperDoc(
             title=self.ctx.idea.title,
             author=self.cfg.author,
@@ -140,12 +145,12 @@ class _Writer:
 
     def _issues(self) -> list[Issue]:
         keys = {r.key for r in self.refs}
-        return check_paper(self.sections(), self.ctx.facts, keys, self.figures_dir, self.ctx.config_numbers)
+        return check_paper(self.sections(), self.ctx.facts, keys, self.figures_dir)
 
     def integrity(self) -> None:
         """Send problems back to the section writers (bounded rounds), then enforce what is left."""
         for _ in range(self.cfg.integrity_rounds):
-            issues = [i for i in self._issues() if i.kind != "figure"]
+            issues = [i for i in self._issues() if i.kind in ("number", "placeholder", "citation")]
             if not issues:
                 break
             self.report.integrity_issues_sent_back += [f"{i.section}: {i.detail}" for i in issues]
@@ -182,13 +187,19 @@ class _Writer:
             self.report.integrity_dropped += [f"{name}: {t}" for t in tokens]
             body = drop_sentences_with(sec.body, tokens)
             self._replace(sec.model_copy(update={"body": body}))
+        for name in {i.section for i in issues if i.kind == "caption"}:
+            sec = self._get(name)
+            tokens = [i.token for i in issues if i.section == name and i.kind == "caption"]
+            if sec is not None:
+                self.report.integrity_dropped += [f"{name} (figure caption): {t}" for t in tokens]
+                floats = [drop_caption_sentences(fl, tokens) for fl in sec.floats]
+                self._replace(sec.model_copy(update={"floats": floats}))
         results = self._get("results")
         for i in issues:
             if i.kind == "figure" and i.token.startswith("fig:") and results is not None:
                 fig = next((f for f in self.ctx.figures if f.label == i.token), None)
-                if fig is not None:
-                    first = fig.caption.split(". ")[0].rstrip(".")
-                    extra = f"\n\nFigure~\\ref{{{fig.label}}}: {tex_escape(first)}."
+                if fig is not None:  # a reference, never a copy of the caption in the body text
+                    extra = f"\n\nFigure~\\ref{{{fig.label}}} shows further results."
                     results = results.model_copy(update={"body": results.body + extra})
                     self._replace(results)
 
@@ -381,6 +392,9 @@ def write_paper(
         w.report.tokens_in = after.tokens_in - before.tokens_in
         w.report.tokens_out = after.tokens_out - before.tokens_out
         run.writeup_report_path.write_text(w.report.model_dump_json(indent=1), encoding="utf-8")
+        if hasattr(w, "doc"):
+            write_findings(run, w.sections(), w.ctx.facts, w.report.integrity_issues_sent_back,
+                           w.report.integrity_dropped, w.report.removed_citations)  # fmt: skip
         run.event(
             "writeup_done",
             pdf=w.report.pdf,
