@@ -20,12 +20,13 @@ import math
 import re
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from agents.experiments.journal import Journal, Metric, Node
 
 FactKind = Literal["metric", "std_err", "seed_value", "difference", "relative", "setting", "count"]
 
+_RATE = re.compile(r"acc|err|rate|f1|auc|prec|recall|score|pct|percent|fraction", re.I)  # a percentage makes sense
 _SETTING = re.compile(r"(?<![\w.])(\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\d+)(?![\w.])")
 
 
@@ -36,6 +37,7 @@ class Fact(BaseModel):
     node_id: str | None = None
     metric: str = ""
     seeds: int = 0
+    resolution: int | None = Field(default=None, description="decimals as recorded (settings, counts)")
 
 
 def reported(metric: Metric, dataset: str) -> tuple[float, float | None, int]:
@@ -69,13 +71,22 @@ def _code_constants(code: str) -> list[float]:
     ]
 
 
-def _settings(node: Node) -> list[tuple[float, str]]:
-    found: list[tuple[float, str]] = []
+def _settings(node: Node) -> list[tuple[float, str, int]]:
+    """(value, source, resolution as recorded): "0.1" is recorded with one decimal, so "0.10" does not state it."""
+    found: list[tuple[float, str, int]] = []
     for raw in _SETTING.findall(f"{node.plan} {node.tag}"):
-        found.append((float(raw), f"setting {raw} in the plan of node {node.id}"))
+        found.append((float(raw), f"setting {raw} in the plan of node {node.id}", _resolution(raw)))
     for value in sorted(set(_code_constants(node.code))):
-        found.append((abs(value), f"setting {value:g} in the code of node {node.id}"))
+        raw = repr(value)
+        found.append((abs(value), f"setting {raw} in the code of node {node.id}", _resolution(raw)))
     return found
+
+
+def _resolution(raw: str) -> int:
+    decimals, exponent = _decimals(raw)
+    if decimals == 1 and raw.rstrip("%").lower().split("e")[0].endswith(".0"):
+        decimals = 0  # Python writes the integer-valued float 200.0; the program's author wrote 200
+    return decimals - exponent
 
 
 def collect(journal: Journal, extra_counts: dict[str, int] | None = None) -> list[Fact]:
@@ -100,24 +111,37 @@ def collect(journal: Journal, extra_counts: dict[str, int] | None = None) -> lis
                     add(m.values[ds], "seed_value", f"{what}, the configuration's own run", **tags)
         for seed in journal.seed_runs(node.id):
             if seed.seed is not None and seed.is_good:
-                add(float(seed.seed), "setting", f"seed {seed.seed} of node {node.id}", node_id=seed.id)
+                add(float(seed.seed), "setting", f"seed {seed.seed} of node {node.id}", node_id=seed.id, resolution=0)
             for m in seed.metric.metrics if seed.is_good else []:
                 for ds, v in m.values.items():
                     add(v, "seed_value", f"node {seed.id}: {m.name} on {ds}, seed {seed.seed} of node {node.id}",
                         node_id=seed.id, metric=m.name)  # fmt: skip
-        for value, where in _settings(node):
-            add(value, "setting", where, node_id=node.id)
-    for (metric, ds), vals in groups.items():
-        for i, (a, ia) in enumerate(vals):
-            for b, ib in vals[i + 1 :]:
-                add(abs(b - a), "difference", f"difference of {metric} on {ds}, nodes {ia} and {ib}", metric=metric)
-                for base, who in ((a, ia), (b, ib)):
-                    if base != 0:
-                        rel = f"relative difference of {metric} on {ds}, nodes {ia} and {ib} (of {who})"
-                        add(abs(b - a) / abs(base), "relative", rel, metric=metric)
+        for value, where, res in _settings(node):
+            add(value, "setting", where, node_id=node.id, resolution=res)
+    for metric, ds, (a, ia), (b, ib) in _compared_pairs(journal, groups):
+        add(abs(b - a), "difference", f"difference of {metric} on {ds}, nodes {ia} and {ib}", metric=metric)
+        if a != 0:  # relative to the reference row (the earlier stage, or the full method for an ablation)
+            rel = f"relative difference of {metric} on {ds}, node {ib} against node {ia}"
+            add(abs(b - a) / abs(a), "relative", rel, metric=metric)
     for what, count in (extra_counts or {}).items():
-        add(float(count), "count", what)
+        add(float(count), "count", what, resolution=0)
     return [f for f in facts if math.isfinite(f.value)]
+
+
+def _compared_pairs(
+    journal: Journal, groups: dict[tuple[str, str], list[tuple[float, str]]]
+) -> list[tuple[str, str, tuple[float, str], tuple[float, str]]]:
+    """The comparisons the tables invite: the main table's rows pairwise, each ablation against the full method."""
+    main = [n.id for n in (journal.best_node(s) for s in (1, 2, 3)) if n is not None]
+    full = main[-1] if main else None
+    out = []
+    for (metric, ds), vals in groups.items():
+        by_id = {i: v for v, i in vals}
+        rows = [i for i in main if i in by_id]
+        pairs = [(a, b) for k, a in enumerate(rows) for b in rows[k + 1 :]]
+        pairs += [(full, i) for i in by_id if i not in main and full in by_id]
+        out += [(metric, ds, (by_id[a], a), (by_id[b], b)) for a, b in pairs if a is not None]
+    return out
 
 
 def counts(journal: Journal) -> dict[str, int]:
@@ -167,14 +191,16 @@ def match(raw: str, value: float, facts: list[Fact], *, integer: bool) -> Fact |
     decimals, exponent = _decimals(raw)
     for f in facts:
         if pct:
-            measured = f.kind in ("metric", "std_err", "seed_value", "difference", "relative")
+            measured = f.kind == "relative" or (
+                f.kind in ("metric", "difference") and _RATE.search(f.metric) is not None
+            )
             if decimals >= 1 and measured and _equal_at(value / 100.0, f.value, decimals + 2, exponent):
                 return f
-            if f.kind in ("setting", "count") and math.isclose(value, f.value, rel_tol=1e-9, abs_tol=1e-12):
+            if f.kind in ("setting", "count") and _as_recorded(raw, value, f):
                 return f
             continue
-        if f.kind in ("setting", "count"):  # exactly as recorded
-            if math.isclose(abs(value), f.value, rel_tol=1e-9, abs_tol=1e-12):
+        if f.kind in ("setting", "count"):
+            if _as_recorded(raw, value, f):
                 return f
             continue
         if f.kind == "relative" or integer:
@@ -182,3 +208,9 @@ def match(raw: str, value: float, facts: list[Fact], *, integer: bool) -> Fact |
         if decimals - exponent >= _canonical_decimals(f.value) and _equal_at(value, f.value, decimals, exponent):
             return f
     return None
+
+
+def _as_recorded(raw: str, value: float, fact: Fact) -> bool:
+    """A setting or count, equal and written at the resolution it was recorded with."""
+    same = math.isclose(abs(value), fact.value, rel_tol=1e-9, abs_tol=1e-12)
+    return same and (fact.resolution is None or _resolution(raw) == fact.resolution)

@@ -96,7 +96,16 @@ def extract_numbers(text: str) -> list[tuple[str, float, bool]]:
     return out
 
 
-def check_numbers(name: str, text: str, facts: list[Fact]) -> list[Issue]:
+def facts_for(section: str, facts: list[Fact], *, table: bool = False) -> list[Fact]:
+    """Each seed's own value belongs in the appendix and its per-seed table; elsewhere a configuration is reported
+    by its mean over the seeds."""
+    if table or section == "appendix":
+        return facts
+    return [f for f in facts if f.kind != "seed_value"]
+
+
+def check_numbers(name: str, text: str, facts: list[Fact], *, table: bool = False) -> list[Issue]:
+    facts = facts_for(name, facts, table=table)
     issues = []
     for raw, value, _pct in extract_numbers(text):
         integer = not re.search(r"[.eE]", raw.rstrip("%"))
@@ -107,8 +116,9 @@ def check_numbers(name: str, text: str, facts: list[Fact]) -> list[Issue]:
     return issues
 
 
-def provenance(name: str, text: str, facts: list[Fact]) -> list[dict[str, str]]:
+def provenance(name: str, text: str, facts: list[Fact], *, table: bool = False) -> list[dict[str, str]]:
     """Where each number of ``text`` came from: one row per number (source "unmatched" when none)."""
+    facts = facts_for(name.split(" ")[0], facts, table=table)
     rows = []
     for raw, value, _pct in extract_numbers(text):
         integer = not re.search(r"[.eE]", raw.rstrip("%"))
@@ -179,8 +189,9 @@ def check_paper(
     for s in sections:
         issues += check_numbers(s.name, s.body, facts)
         for fl in s.floats:
-            kind = "table" if "\\begin{table" in fl else "caption"
-            issues += [i.model_copy(update={"kind": kind}) for i in check_numbers(s.name, float_text(fl), facts)]
+            table = "\\begin{table" in fl
+            found = check_numbers(s.name, float_text(fl), facts, table=table)
+            issues += [i.model_copy(update={"kind": "table" if table else "caption"}) for i in found]
         issues += check_placeholders(s.name, s.body)
         issues += check_citations(s.name, s.body, known_keys)
     return issues + check_figures(sections, figures_dir)

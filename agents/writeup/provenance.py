@@ -39,8 +39,9 @@ def number_rows(sections: list[SectionDoc], facts: list[Fact]) -> list[dict[str,
     for s in sections:
         rows += provenance(s.name, s.body, facts)
         for fl in s.floats:
-            where = f"{s.name} (table)" if "\\begin{table" in fl else f"{s.name} (figure caption)"
-            rows += provenance(where, float_text(fl), facts)
+            table = "\\begin{table" in fl
+            where = f"{s.name} (table)" if table else f"{s.name} (figure caption)"
+            rows += provenance(where, float_text(fl), facts, table=table)
     return rows
 
 
