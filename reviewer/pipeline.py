@@ -116,14 +116,14 @@ def review_paper(pdf: Path, llm: LLM, settings: Settings, out_dir: Path) -> Revi
     """Review one paper file (PDF, .tex, .md or .txt); write ``review.json`` and ``review.md`` into ``out_dir``."""
     cfg = settings.review
     start = time.monotonic()
-    before = llm.ledger.totals()
+    llm, meter = llm.metered()  # this review's own calls, whatever else runs on the same ledger
     paper = load_paper(pdf, max_file_mb=cfg.max_file_mb, max_pages=cfg.max_pages)
     paper, report, digest = prepare(paper, cfg, digest_budget(settings))
     log.info("%s: digest ~%d tokens (%d words left out)", pdf.name, digest.tokens_est, digest.words_left_out)
     result = run_procedure(
         llm.bind(stage="review"), digest.text, cfg, pdf=pdf if paper.kind == "pdf" else None, title=paper.title
     )
-    after = llm.ledger.totals()
+    used = meter.totals()
     outcome = ReviewOutcome(
         paper=pdf.name,
         title=paper.title,
@@ -143,9 +143,9 @@ def review_paper(pdf: Path, llm: LLM, settings: Settings, out_dir: Path) -> Revi
         errors=result.errors,
         adjustments=result.adjustments,
         seconds=round(time.monotonic() - start, 2),
-        calls=after.calls - before.calls,
-        tokens_in=after.tokens_in - before.tokens_in,
-        tokens_out=after.tokens_out - before.tokens_out,
+        calls=used.calls,
+        tokens_in=used.tokens_in,
+        tokens_out=used.tokens_out,
     )
     write_outputs(outcome, out_dir)
     return outcome

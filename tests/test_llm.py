@@ -256,3 +256,34 @@ def test_is_loopback(url: str, local: bool) -> None:
     from agents.llm.endpoints import is_loopback
 
     assert is_loopback(url) is local
+
+
+def test_usage_comes_with_every_result_and_meters_do_not_mix(
+    scripted_llm: ScriptedServer, llm_settings: Settings
+) -> None:
+    """Text replies carry their tokens and cost; structured answers come with the usage of all their rounds; a
+    metered view counts only its own calls while other callers use the same ledger at the same time."""
+    import threading
+
+    class Answer(BaseModel):
+        x: int
+
+    scripted_llm.always("demo/hello", text("hi"))
+    llm = LLM(llm_settings, Ledger(None))
+    reply = llm.chat("ideation", "demo/hello", {"topic": "a"})
+    assert reply.tokens_in > 0 and reply.tokens_out > 0
+    scripted_llm.reset()
+    scripted_llm.script("demo/hello", text("not json"), json_reply({"x": 1}))
+    value, usage = llm.structured_with_usage("ideation", "demo/hello", Answer, {"topic": "t"})
+    assert value.x == 1 and usage.calls >= 2 and usage.tokens_in > 0
+    scripted_llm.always("demo/hello", text("hi"))
+    mine, meter = llm.metered()
+    others = [threading.Thread(target=lambda: llm.chat("ideation", "demo/hello", {"topic": "b"})) for _ in range(4)]
+    for t in others:
+        t.start()
+    for _ in range(3):
+        mine.bind(stage="x").chat("ideation", "demo/hello", {"topic": "c"})
+    for t in others:
+        t.join()
+    assert meter.totals().calls == 3 and meter.requests == 3
+    assert llm.ledger.totals().calls >= 3 + 4 + usage.calls + 1

@@ -30,7 +30,7 @@ def figures_command(
     """Re-make the final figures of RUN: figures/*.png, *.pdf and figures/captions.json."""
     from agents.cli.common import cli_errors, console, get_settings
     from agents.figures.aggregate import aggregate_figures
-    from agents.llm import LLM, Ledger, read_ledger
+    from agents.llm import LLM, Ledger
     from agents.rundir import open_run
     from agents.sandbox import make_sandbox
 
@@ -42,7 +42,7 @@ def figures_command(
             settings.figures.aggregate_rounds = rounds
         run = open_run(run_dir)
         llm = LLM(settings, Ledger(run.ledger_path), context={"stage": "figures"})
-        before = len(read_ledger(run.ledger_path))
+        llm, meter = llm.metered()
         with console.status("making figures (plan, script, lint, critique)..."):
             captions = aggregate_figures(run, llm, make_sandbox(settings.sandbox), settings)
     table = Table(show_header=True, box=None)
@@ -52,5 +52,5 @@ def figures_command(
         lint = ", ".join(sorted({x.code for x in f.lint})) or "clean"
         table.add_row(escape(f.name), escape(lint), escape(f.critique[:160]))
     console.print(table)
-    calls = sum(r.outcome != "invalid" for r in read_ledger(run.ledger_path)[before:])  # requests sent
+    calls = meter.requests  # requests sent
     console.print(f"{len(captions.figures)} figure(s), {calls} model call(s); see {escape(str(run.figures_dir))}")

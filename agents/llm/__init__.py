@@ -1,6 +1,6 @@
 """Shoal's model layer (see ``agents.llm.client``)."""
 
-from agents.llm.client import LLM, ChatReply, ToolCall
+from agents.llm.client import LLM, ChatReply, ToolCall, UsageMeter
 from agents.llm.endpoints import DefaultResolver, Endpoint
 from agents.llm.ledger import CallRecord, Ledger, Totals, read_ledger, summarize
 
@@ -13,6 +13,7 @@ __all__ = [
     "Ledger",
     "ToolCall",
     "Totals",
+    "UsageMeter",
     "read_ledger",
     "summarize",
 ]

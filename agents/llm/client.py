@@ -24,7 +24,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from agents.errors import ConfigError, ModelCallError, StructuredOutputError
 from agents.llm.budget import call_cost, check_budget, estimate_tokens
 from agents.llm.endpoints import DefaultResolver, Endpoint, EndpointResolver, openai_client
-from agents.llm.ledger import CallRecord, Ledger
+from agents.llm.ledger import CallRecord, Ledger, Totals
 from agents.llm.messages import ImageInput, append_to_last_user, attach_images
 from agents.llm.structured import JSONExtractionError, extract_json, response_format_for, validation_messages
 from agents.prompts import render_messages, render_text
@@ -64,6 +64,7 @@ class ChatReply:
     tokens_out: int
     latency_s: float
     tool_calls: list[ToolCall] = field(default_factory=list)
+    cost_usd: float = 0.0
 
     def assistant_message(self) -> dict[str, Any]:
         """The reply as a message to append to the conversation."""
@@ -76,8 +77,31 @@ class ChatReply:
         return msg
 
 
+class UsageMeter:
+    """The calls, tokens and cost of the calls made through one ``metered`` view (and views bound from it), counted
+    as they are recorded: right when other callers use the same ledger at the same time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._totals = Totals()
+        self.requests = 0  # requests sent (a record marking an answer invalid is not a request)
+
+    def add(self, rec: CallRecord) -> None:
+        with self._lock:
+            self._totals.add(rec)
+            self.requests += rec.outcome != "invalid"
+
+    def totals(self) -> Totals:
+        with self._lock:
+            return self._totals.model_copy()
+
+
 class LLM:
-    """Model calls for one run. Share one instance (or ``bind`` views of it) across the run's stages."""
+    """Model calls for one run. Share one instance (or ``bind`` views of it) across the run's stages.
+
+    Token usage comes with every result: ``chat`` returns a ``ChatReply`` with its tokens and cost;
+    ``structured_with_usage`` returns the answer and the usage of all its rounds; ``metered()`` gives a view whose
+    meter counts every call made through it (what a stage reports as its own spend)."""
 
     def __init__(
         self,
@@ -93,6 +117,26 @@ class LLM:
         self._clients: dict[tuple[str, str], openai.OpenAI] = {}
         self._lock = threading.Lock()
         self._no_schema_roles: set[str] = set()
+        self._meters: tuple[UsageMeter, ...] = ()
+
+    def metered(self) -> tuple[LLM, UsageMeter]:
+        """A view (sharing clients and ledger) whose calls, and its bound views' calls, are counted by the meter."""
+        meter = UsageMeter()
+        view = self.bind()
+        view._meters = (*self._meters, meter)
+        return view, meter
+
+    def _record(self, rec: CallRecord) -> None:
+        self.ledger.record(rec)
+        for meter in self._meters:
+            meter.add(rec)
+
+    def structured_with_usage(
+        self, role: str, prompt: str, schema: type[T], variables: dict[str, Any] | None = None, **kwargs: Any
+    ) -> tuple[T, Totals]:
+        """``structured``, and the calls, tokens and cost of all its rounds."""
+        view, meter = self.metered()
+        return view.structured(role, prompt, schema, variables, **kwargs), meter.totals()
 
     def bind(self, **context: str) -> LLM:
         """A view that shares clients and ledger and adds ``context`` (e.g. stage, node) to every record."""
@@ -236,7 +280,7 @@ class LLM:
             return client
 
     def _mark_invalid(self, prompt: str, role: str, model: RoleModel) -> None:
-        self.ledger.record(
+        self._record(
             CallRecord(
                 prompt=prompt, role=role, model=model.model, endpoint="-", outcome="invalid", context=self.context
             )
@@ -303,7 +347,7 @@ class LLM:
                     response=_dummy_response(endpoint), body=None, message="the endpoint returned no choices"
                 )
         except Exception as exc:
-            self.ledger.record(
+            self._record(
                 CallRecord(
                     prompt=prompt,
                     role=role,
@@ -323,7 +367,8 @@ class LLM:
         content = choice.message.content or ""
         tokens_out = usage.completion_tokens if usage else max(1, len(content) // 4)
         finish = choice.finish_reason or "stop"
-        self.ledger.record(
+        cost = call_cost(model, tokens_in, tokens_out)
+        self._record(
             CallRecord(
                 prompt=prompt,
                 role=role,
@@ -332,7 +377,7 @@ class LLM:
                 tokens_in=tokens_in,
                 tokens_out=tokens_out,
                 latency_s=latency,
-                cost_usd=call_cost(model, tokens_in, tokens_out),
+                cost_usd=cost,
                 outcome="truncated" if finish == "length" else "ok",
                 attempt=attempt_no,
                 context=self.context,
@@ -351,6 +396,7 @@ class LLM:
             tokens_out=tokens_out,
             latency_s=latency,
             tool_calls=calls,
+            cost_usd=cost,
         )
 
 

@@ -367,7 +367,7 @@ def write_paper(
     ``revision_requests`` (a reviewer's, in a revision round) are sent to every body section's writer once,
     after the first draft and before the integrity checks."""
     start = time.monotonic()
-    before = llm.ledger.totals()
+    llm, meter = llm.metered()  # this stage's own calls, whatever else runs on the same ledger
     w = _Writer(run, llm, settings, literature)
     missing = tex.tex_missing()
     if missing:
@@ -387,10 +387,8 @@ def write_paper(
     finally:
         w.report.references = [r.key for r in w.refs]
         w.report.seconds = round(time.monotonic() - start, 1)
-        after = llm.ledger.totals()
-        w.report.model_calls = after.calls - before.calls
-        w.report.tokens_in = after.tokens_in - before.tokens_in
-        w.report.tokens_out = after.tokens_out - before.tokens_out
+        used = meter.totals()
+        w.report.model_calls, w.report.tokens_in, w.report.tokens_out = used.calls, used.tokens_in, used.tokens_out
         run.writeup_report_path.write_text(w.report.model_dump_json(indent=1), encoding="utf-8")
         if hasattr(w, "doc"):
             write_findings(run, w.sections(), w.ctx.facts, w.report.integrity_issues_sent_back,
