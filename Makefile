@@ -17,15 +17,16 @@ demo: setup  ## a complete small run on the embedded model: ideas -> experiments
 	$(SHOAL) --config configs/demo.toml run --topic "$(DEMO_TOPIC)" --num-ideas 1 --max-revisions 0 \
 	  --code-to-use configs/demo_baseline.py
 
-test: setup
+test: setup lint  ## lint first (ruff, ruff format, mypy), then the whole test suite: what CI runs
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
 
 test-fast: setup  ## everything except the tests that run the real embedded model
 	$(VENV)/bin/python -m pytest -q -m "not embedded" $(PYTEST_ARGS)
 
-lint:
+lint:  ## ruff check, ruff format --check and mypy over agents/ and reviewer/ (config in pyproject.toml)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 doctor: setup
 	$(SHOAL) doctor

@@ -90,8 +90,8 @@ def check_models(settings: Settings, probe: bool = True) -> list[Check]:
         rm = settings.models.for_role(role)
         if rm.base_url:
             seen.setdefault((rm.base_url, rm.api_key_env), []).append(role)
-    for (url, key_env), roles in seen.items():
-        checks.append(_probe_endpoint(url, key_env, roles, probe))
+    for (url, key_env), role_names in seen.items():
+        checks.append(_probe_endpoint(url, key_env, role_names, probe))
     return checks
 
 

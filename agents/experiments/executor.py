@@ -12,7 +12,7 @@ import json
 import logging
 import shutil
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
@@ -78,7 +78,7 @@ def read_metrics(d: Path) -> tuple[MetricValue | None, str]:
     return mv, ""
 
 
-def collect_plots(d: Path) -> tuple[list[str], str]:
+def collect_plots(d: Path) -> tuple[list[str], Literal["none", "ok", "failed", "invalid"]]:
     pngs = sorted(p for p in d.rglob("*.png") if p.is_file())
     if not pngs:
         return [], "none"

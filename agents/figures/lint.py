@@ -100,8 +100,8 @@ def read_probe(workdir: Path) -> tuple[dict[str, dict[str, Any]], list[str] | No
 
 
 def _pixels(png: Path) -> np.ndarray:
-    with Image.open(png) as im:
-        im = im.convert("RGB")
+    with Image.open(png) as opened:
+        im = opened.convert("RGB")
         im.thumbnail((512, 512))
         return np.asarray(im, dtype=np.int16)
 

@@ -15,6 +15,7 @@ import json
 import os
 import runpy
 import sys
+from typing import Any
 
 META_FILE = "_shoal_figmeta.jsonl"
 MAX_POINTS = 400  # display-coordinate points kept per series (enough to test legend overlap)
@@ -70,7 +71,7 @@ def _nonfinite(values) -> tuple[int, int]:  # type: ignore[no-untyped-def]
     import numpy as np
 
     try:
-        arr = np.ma.asarray(values, dtype=float)
+        arr: Any = np.ma.asarray(values, dtype=float)
     except (TypeError, ValueError):
         return 0, 0
     data = arr.compressed() if np.ma.isMaskedArray(arr) else np.ravel(arr)

@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
@@ -36,7 +36,11 @@ class StageFns:
     report: StageFn
 
 
-def _marked(name: str, fn: StageFn) -> StageFn:
+class _GraphNode(Protocol):
+    def __call__(self, state: PipelineState) -> dict[str, Any]: ...
+
+
+def _marked(name: str, fn: StageFn) -> _GraphNode:
     def node(state: PipelineState) -> dict[str, Any]:
         updates = dict(fn(state) or {})
         updates["done"] = [name]

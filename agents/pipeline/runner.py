@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
 from pydantic import BaseModel, Field
 
@@ -22,7 +23,7 @@ from agents.rundir import RunDir
 
 log = logging.getLogger(__name__)
 
-THREAD = {"configurable": {"thread_id": "main"}}
+THREAD: RunnableConfig = {"configurable": {"thread_id": "main"}}
 Status = Literal["running", "done", "stopped", "failed", "awaiting-approval", "interrupted"]
 
 

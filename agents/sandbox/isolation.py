@@ -39,7 +39,7 @@ def _works(prefix: list[str]) -> bool:
 
 def _candidates(unshare: str, want_net: bool) -> list[tuple[list[str], bool, bool]]:
     root = os.geteuid() == 0
-    users = [[]] if root else []
+    users: list[list[str]] = [[]] if root else []
     users.append(["-r"])  # a user namespace lets an unprivileged user create the others
     net = ["-n"] if want_net else []
     out = [([unshare, *u, *net, *_PID_FLAGS], want_net, True) for u in users]

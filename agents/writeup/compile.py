@@ -178,8 +178,9 @@ def count_pages(pdf: Path) -> PageCount:
         reader = PdfReader(str(pdf))
         total = len(reader.pages)
         dests = reader.named_destinations
-        if BODY_END_DEST in dests:
-            return PageCount(total=total, body=reader.get_destination_page_number(dests[BODY_END_DEST]) + 1)
+        body_end = reader.get_destination_page_number(dests[BODY_END_DEST]) if BODY_END_DEST in dests else None
+        if body_end is not None:
+            return PageCount(total=total, body=body_end + 1)
         for i, page in enumerate(reader.pages):
             if re.search(r"^\s*References\s*$", page.extract_text() or "", re.M):
                 return PageCount(total=total, body=i + 1)

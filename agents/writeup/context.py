@@ -197,7 +197,7 @@ def load_figures(run: RunDir, journal: Journal) -> list[FigureInfo]:
 
 
 def seed_rows(journal: Journal) -> list[tuple[str, Node, list[Node]]]:
-    rows = []
+    rows: list[tuple[str, Node, list[Node]]] = []
     for s in (1, 2, 3):
         best = journal.best_node(s)
         if best is not None and best.id not in {n.id for _, n, _ in rows}:

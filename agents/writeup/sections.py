@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from functools import partial
 
 from agents.llm import LLM
 from agents.writeup.citations import Reference
@@ -72,6 +73,10 @@ _PROTECT = re.compile(
 _MATH = re.compile(r"(\$[^$]*\$)")
 
 
+def _restore(saved: list[str], m: re.Match[str]) -> str:
+    return saved[int(m.group(1))]
+
+
 def _escape_prose(text: str) -> str:
     """Escape ``_ & #`` and ``%`` after a digit, and turn "straight quotes" into TeX quotes, in prose (outside
     math and outside reference/citation arguments)."""
@@ -87,7 +92,7 @@ def _escape_prose(text: str) -> str:
         p = re.sub(r"(?<!\\)([_&#])", r"\\\1", p)
         p = re.sub(r"(?<=\d)\s?(?<!\\)%", r"\\%", p)
         p = re.sub(r'(?<![\w\\])"([^"\n]+)"', r"``\1''", p)
-        parts[i] = re.sub(r"\x01(\d+)\x02", lambda m, saved=saved: saved[int(m.group(1))], p)
+        parts[i] = re.sub(r"\x01(\d+)\x02", partial(_restore, saved), p)
     return "".join(parts)
 
 

@@ -180,20 +180,20 @@ class _Writer:
                 self._replace(sec.model_copy(update={"body": body}))
         issues = self._issues()
         for name in {i.section for i in issues if i.kind in ("number", "placeholder")}:
-            sec = self._get(name)
+            target = self._get(name)
             tokens = [i.token for i in issues if i.section == name and i.kind in ("number", "placeholder")]
-            if sec is None:
+            if target is None:
                 continue
             self.report.integrity_dropped += [f"{name}: {t}" for t in tokens]
-            body = drop_sentences_with(sec.body, tokens)
-            self._replace(sec.model_copy(update={"body": body}))
+            body = drop_sentences_with(target.body, tokens)
+            self._replace(target.model_copy(update={"body": body}))
         for name in {i.section for i in issues if i.kind == "caption"}:
-            sec = self._get(name)
+            target = self._get(name)
             tokens = [i.token for i in issues if i.section == name and i.kind == "caption"]
-            if sec is not None:
+            if target is not None:
                 self.report.integrity_dropped += [f"{name} (figure caption): {t}" for t in tokens]
-                floats = [drop_caption_sentences(fl, tokens) for fl in sec.floats]
-                self._replace(sec.model_copy(update={"floats": floats}))
+                floats = [drop_caption_sentences(fl, tokens) for fl in target.floats]
+                self._replace(target.model_copy(update={"floats": floats}))
         results = self._get("results")
         for i in issues:
             if i.kind == "figure" and i.token.startswith("fig:") and results is not None:
