@@ -1,5 +1,5 @@
 """Local backend: one subprocess per run in its own session, under rlimits, with a scrubbed environment and,
-where the kernel allows, its own network and PID namespaces (DESIGN.md section 5)."""
+where the kernel allows, its own network and PID namespaces (docs/sandbox.md)."""
 
 from __future__ import annotations
 
