@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from agents.experiments.journal import CoderStats, Journal, Node
+from agents.experiments.journal import CoderStats, Journal, Metric, Node
 from agents.experiments.memory import memory_lines
 from agents.experiments.novelty import NoveltyFilter
 from agents.experiments.patches import (
@@ -59,6 +59,16 @@ def metrics_text(node: Node) -> str:
         vals = ", ".join(f"{ds}={v:.4g}" for ds, v in list(m.values.items())[:4])
         parts.append(f"{m.name} ({m.direction}): {vals}")
     return "; ".join(parts)
+
+
+def seed_summary(metric: Metric) -> str:
+    """ "synthetic 0.632 ± 0.112, other 0.41 ± 0.02" (mean ± standard error over the seeds) for people."""
+    return (
+        ", ".join(
+            f"{ds} {value:.4g} ± {metric.std_err.get(ds, float('nan')):.2g}" for ds, value in metric.seed_mean.items()
+        )
+        or "no seed values"
+    )
 
 
 def idea_vars(idea: dict[str, Any]) -> dict[str, Any]:

