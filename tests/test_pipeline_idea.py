@@ -89,6 +89,8 @@ def test_run_with_the_second_idea_writes_about_the_second_idea(scripted_llm: Scr
     assert captions and all(SECOND_TITLE in f["caption"] for f in captions)
     html = run.report_html.read_text()
     assert SECOND_TITLE in html.split("<body")[1][:3000] and "status: done" in html
+    assert "where it came from" in html  # provenance: every number of the paper with its source
+    assert run.writeup_findings()["numbers"]
     notes = html.split("Stage decisions")[1].split("</ul>")[0]
     assert "over 3 seed(s): train_mse synthetic" in notes and "{'" not in notes and "['" not in notes
 

@@ -26,6 +26,7 @@ from agents.errors import UserInputError
 from agents.experiments.journal import Journal, Node
 from agents.ideation.schema import Idea
 from agents.rundir import RunDir
+from agents.writeup.claims import ALPHA, Comparison, compare, key_sentences
 from agents.writeup.facts import Fact, collect, counts, reported
 from agents.writeup.floats import ResultsTable, fmt, results_table, seed_table
 
@@ -33,6 +34,14 @@ log = logging.getLogger(__name__)
 
 STAGE_NAMES = {1: "initial implementation", 2: "baseline tuning", 3: "creative research", 4: "ablations"}
 ROW_LABELS = {1: "Initial implementation", 2: "Tuned baseline", 3: "Proposed method"}
+NO_CHANGE_LABEL = "Research stage (no change)"
+
+
+def row_labels(journal: Journal) -> dict[int, str]:
+    """Stage -> row label; the research stage's best is a "proposed method" only when its program differs from
+    the tuned baseline's in more than plotting or logging."""
+    c = compare(journal)
+    return {**ROW_LABELS, 3: NO_CHANGE_LABEL} if c is not None and not c.changed else dict(ROW_LABELS)
 
 
 class StageSummary(BaseModel):
@@ -66,6 +75,8 @@ class WriterContext(BaseModel):
     datasets: list[str]
     seeds: int = 0
     seed_table: ResultsTable | None = Field(default=None, description="per-seed values, for the appendix")
+    comparison: Comparison | None = Field(default=None, description="proposed method vs tuned baseline, with a test")
+    key_sentences: str = Field(default="", description="the results' key sentences, generated from the data")
 
 
 def _first_line(text: str, limit: int = 600) -> str:
@@ -113,7 +124,8 @@ def _seed_count(node: Node) -> int:
 
 def build_tables(journal: Journal) -> list[ResultsTable]:
     tables: list[ResultsTable] = []
-    main_rows = [(ROW_LABELS[s], b) for s in (1, 2, 3) if (b := journal.best_node(s)) is not None]
+    labels = row_labels(journal)
+    main_rows = [(labels[s], b) for s in (1, 2, 3) if (b := journal.best_node(s)) is not None]
     seeds = max((_seed_count(n) for _, n in main_rows), default=0)
     note = (
         " Mean $\\pm$ standard error over $n$ seeds (column $n$; per-seed values in Table~\\ref{tab:seeds})."
@@ -140,11 +152,12 @@ def build_tables(journal: Journal) -> list[ResultsTable]:
 
 
 def key_results(journal: Journal) -> list[str]:
+    labels = row_labels(journal)
     lines = []
     for s in (1, 2, 3):
         best = journal.best_node(s)
         if best is not None:
-            lines.append(f"{ROW_LABELS[s]}: {_result_text(best)}")
+            lines.append(f"{labels[s]}: {_result_text(best)}")
     for n in journal.good_nodes(4):
         if n.kind != "seed":
             lines.append(f"Ablation '{n.tag or n.id}': {_result_text(n)}")
@@ -201,7 +214,7 @@ def seed_rows(journal: Journal) -> list[tuple[str, Node, list[Node]]]:
     for s in (1, 2, 3):
         best = journal.best_node(s)
         if best is not None and best.id not in {n.id for _, n, _ in rows}:
-            rows.append((ROW_LABELS[s], best, [x for x in journal.seed_runs(best.id) if x.is_good]))
+            rows.append((row_labels(journal)[s], best, [x for x in journal.seed_runs(best.id) if x.is_good]))
     return [r for r in rows if r[2]]
 
 
@@ -217,6 +230,12 @@ def build_context(run: RunDir) -> WriterContext:
     idea = run.chosen_idea()
     method_node = journal.best_node(3) or best
     fact_list = collect(journal, counts(journal))
+    comparison = compare(journal)
+    if comparison is not None and comparison.p_value is not None:
+        fact_list += [
+            Fact(value=comparison.p_value, kind="metric", source="Welch t-test over the seed values, p-value"),
+            Fact(value=ALPHA, kind="setting", source="significance level of the test", resolution=2),
+        ]
     return WriterContext(
         idea=idea,
         stages=summarize_stages(journal),
@@ -228,4 +247,6 @@ def build_context(run: RunDir) -> WriterContext:
         datasets=sorted({ds for n in journal.good_nodes() for m in n.metric.metrics for ds in m.values}),
         seeds=_seed_count(method_node) or _seed_count(best),
         seed_table=seed_table(seed_rows(journal)),
+        comparison=comparison,
+        key_sentences=key_sentences(comparison),
     )

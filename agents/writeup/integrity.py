@@ -18,10 +18,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from agents.writeup.citations import cited_keys
 from agents.writeup.facts import Fact, match
+from agents.writeup.issues import Issue
 from agents.writeup.latex_templates import SectionDoc
 
 _REF_BEFORE = re.compile(
@@ -33,13 +32,6 @@ _MATH = re.compile(
     r"\$\$.*?\$\$|\$[^$]*\$|\\\(.*?\\\)|\\\[.*?\\\]|\\begin\{(equation|align|eqnarray)\*?\}.*?\\end\{\1\*?\}", re.S
 )
 _CAPTION = re.compile(r"\\caption\{((?:[^{}]|\{[^{}]*\})*)\}")
-
-
-class Issue(BaseModel):
-    kind: str  # number | caption | table | figure | citation | placeholder
-    section: str
-    detail: str
-    token: str = ""
 
 
 _IGNORED_ARGS = re.compile(

@@ -52,11 +52,13 @@ def write_findings(
     sent_back: list[str],
     removed: list[str],
     removed_citations: list[str],
+    removed_claims: tuple[str, ...] | list[str] = (),
 ) -> None:
     findings: dict[str, Any] = {
         "numbers": number_rows(sections, facts),
         "sent_back": sent_back,
         "removed_numbers": removed,
         "removed_citations": removed_citations,
+        "removed_claims": list(removed_claims),
     }
     run.write_writeup_findings(findings)

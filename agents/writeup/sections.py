@@ -50,6 +50,7 @@ def _variables(ctx: WriterContext, refs: list[Reference], spec: SectionSpec, wor
         "words": words,
         "stages": ctx.stages,
         "key_results": ctx.key_results,
+        "key_sentences": ctx.key_sentences,
         "method_plan": ctx.method_plan,
         "datasets": ctx.datasets,
         "seeds": ctx.seeds,

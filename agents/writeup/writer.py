@@ -30,6 +30,7 @@ from agents.writeup.citations import (
     resolve_citations,
     write_bib,
 )
+from agents.writeup.claims import check_claims, remove_fragments
 from agents.writeup.context import WriterContext, build_context
 from agents.writeup.floats import figure_float, search_table
 from agents.writeup.integrity import Issue, check_paper, drop_caption_sentences, drop_sentences_with
@@ -39,6 +40,8 @@ from agents.writeup.provenance import how_obtained, write_findings
 from agents.writeup.sections import ABSTRACT, APPENDIX, BODY_SECTIONS, revise_section, write_section
 
 log = logging.getLogger(__name__)
+
+CLAIM_KINDS = ("comparison", "significance", "prior-work", "contribution", "label-line", "caption-copy")
 
 
 class WriteupReport(BaseModel):
@@ -57,6 +60,7 @@ class WriteupReport(BaseModel):
     removed_citations: list[str] = Field(default_factory=list)
     integrity_issues_sent_back: list[str] = Field(default_factory=list)
     integrity_dropped: list[str] = Field(default_factory=list)
+    removed_claims: list[str] = Field(default_factory=list, description="claims still unsupported after repair")
     notes: list[str] = Field(default_factory=list)
     seconds: float = 0.0
     model_calls: int = 0
@@ -99,6 +103,7 @@ class _Writer:
         abstract = write_section(self.llm, self.ctx, self.refs, ABSTRACT, pages, scale)
         appendix = write_section(self.llm, self.ctx, self.refs, APPENDIX, pages, scale)
         results = next(s for s in body if s.name == "results")
+        results.body = self._with_key(results.body)
         results.floats = [t.tex for t in self.ctx.tables] + [
             figure_float(f.file, f.caption, f.label, twocolumn=self.layout.twocolumn) for f in self.ctx.figures
         ]
@@ -119,7 +124,15 @@ class _Writer:
     def sections(self) -> list[SectionDoc]:
         return [self._abstract, *self.doc.all_sections()]
 
+    def _with_key(self, body: str) -> str:
+        """The results body, starting with the key sentences generated from the data (the model writes around
+        them; a revision that drops them gets them back)."""
+        key = self.ctx.key_sentences
+        return body if not key or key in body else f"{key}\n\n{body}"
+
     def _replace(self, new: SectionDoc) -> None:
+        if new.name == "results":
+            new = new.model_copy(update={"body": self._with_key(new.body)})
         if new.name == "abstract":
             self._abstract = new
             return
@@ -145,12 +158,15 @@ class _Writer:
 
     def _issues(self) -> list[Issue]:
         keys = {r.key for r in self.refs}
-        return check_paper(self.sections(), self.ctx.facts, keys, self.figures_dir)
+        claims = check_claims(
+            self.sections(), self.ctx.comparison, [f.caption for f in self.ctx.figures], self.ctx.key_sentences
+        )
+        return check_paper(self.sections(), self.ctx.facts, keys, self.figures_dir) + claims
 
     def integrity(self) -> None:
         """Send problems back to the section writers (bounded rounds), then enforce what is left."""
         for _ in range(self.cfg.integrity_rounds):
-            issues = [i for i in self._issues() if i.kind in ("number", "placeholder", "citation")]
+            issues = [i for i in self._issues() if i.kind in ("number", "placeholder", "citation", *CLAIM_KINDS)]
             if not issues:
                 break
             self.report.integrity_issues_sent_back += [f"{i.section}: {i.detail}" for i in issues]
@@ -178,6 +194,14 @@ class _Writer:
             body = re.sub(r"^.*\\includegraphics.*$", "", body, flags=re.M)
             if body != sec.body:
                 self._replace(sec.model_copy(update={"body": body}))
+        issues = self._issues()
+        for name in {i.section for i in issues if i.kind in CLAIM_KINDS}:
+            target = self._get(name)
+            found = [i for i in issues if i.section == name and i.kind in CLAIM_KINDS]
+            if target is not None:
+                self.report.removed_claims += [f"{name}: {i.detail}" for i in found]
+                body = remove_fragments(target.body, [i.token for i in found])
+                self._replace(target.model_copy(update={"body": body}))
         issues = self._issues()
         for name in {i.section for i in issues if i.kind in ("number", "placeholder")}:
             target = self._get(name)
@@ -392,7 +416,7 @@ def write_paper(
         run.writeup_report_path.write_text(w.report.model_dump_json(indent=1), encoding="utf-8")
         if hasattr(w, "doc"):
             write_findings(run, w.sections(), w.ctx.facts, w.report.integrity_issues_sent_back,
-                           w.report.integrity_dropped, w.report.removed_citations)  # fmt: skip
+                           w.report.integrity_dropped, w.report.removed_citations, w.report.removed_claims)  # fmt: skip
         run.event(
             "writeup_done",
             pdf=w.report.pdf,
