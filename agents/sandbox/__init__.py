@@ -1,4 +1,4 @@
-"""Sandboxed execution of generated code (docs/sandbox.md, docs/architecture.md): ``make_sandbox(settings.sandbox).run(...)``."""
+"""Sandboxed execution of generated code (docs/sandbox.md): ``make_sandbox(settings.sandbox).run(...)``."""
 
 from agents.sandbox.base import ReadOnlyMount, Sandbox, SandboxResult
 from agents.sandbox.factory import docker_available, make_sandbox
