@@ -80,7 +80,7 @@ def journal_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_journal(run.path, local_sandbox())
     idea = idea_json("Learning-rate sensitivity of logistic regression", "Smaller learning rates converge slower.")
     run.write_ideas({"ideas": [idea]})
-    run.choose_idea(idea["name"])
+    run.choose_idea(run.ideas()[0][0].name)
     return Path(shutil.copytree(run.path, root / "template"))
 
 
