@@ -126,6 +126,29 @@ def test_approval_interrupt(tmp_path: Path) -> None:
     assert run.chosen_idea().name == second
 
 
+def test_a_wrong_idea_at_the_start_is_fixed_on_resume(tmp_path: Path) -> None:
+    """`shoal run --idea typo`: the choice step fails with one message and writes nothing; `shoal resume --idea
+    NAME` runs the choice again with the right name."""
+    from ideation_helpers import LABEL_SMOOTHING, WARMUP
+
+    from agents.pipeline.stages import choose_idea_stage
+
+    run = _run(tmp_path)
+    run.write_ideas({"ideas": [WARMUP, LABEL_SMOOTHING]})
+    second = run.ideas()[0][1].name
+    rec = Recorder(run.file("calls.txt"))
+
+    def choose(state: PipelineState) -> dict[str, Any]:
+        return {"idea_name": choose_idea_stage(run, state.get("idea_name"), approve=False)}
+
+    fns = StageFns(**{**rec.fns().__dict__, "choose_idea": choose})
+    with pytest.raises(UserInputError, match="no idea named 'typo'"):
+        drive(run, fns, {**INPUTS, "idea_name": "typo"})  # type: ignore[arg-type]
+    assert not run.chosen_idea_path.exists() and read_info(run).status == "failed"  # type: ignore[union-attr]
+    assert drive(run, fns, None, approval_answer=second).status == "done"
+    assert run.chosen_idea().name == second and rec.calls().count("ideation") == 1
+
+
 def test_starting_twice_is_refused(tmp_path: Path) -> None:
     run = _run(tmp_path)
     rec = Recorder(run.file("calls.txt"))

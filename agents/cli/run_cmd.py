@@ -97,7 +97,10 @@ def resume(
     ctx: typer.Context,
     run_path: Annotated[Path, typer.Argument(help="the run directory")],
     approve: Annotated[bool, typer.Option("--approve", help="accept the idea waiting for approval")] = False,
-    idea: Annotated[str | None, typer.Option("--idea", help="approve this idea (by name) instead")] = None,
+    idea: Annotated[
+        str | None,
+        typer.Option("--idea", help="choose this idea (by name): at an approval pause, or after a wrong --idea"),
+    ] = None,
     budget_usd: Annotated[float | None, typer.Option("--budget-usd", min=0, help="a new USD budget")] = None,
 ) -> None:
     """Continue a run after a crash, Ctrl-C, a budget stop or an approval pause; finished work is not redone."""

@@ -83,7 +83,13 @@ def drive(
         if inputs is not None and snapshot.values:
             raise UserInputError(f"{run.path} was already started; use `shoal resume {run.path}`")
         payload: Any
-        if approval_answer is not None:
+        waiting = any(t.interrupts for t in snapshot.tasks)
+        if approval_answer and not waiting and snapshot.values:
+            # not at the approval pause (e.g. `shoal run --idea` named no idea and the choice failed): the answer
+            # replaces the requested idea, and the choice step runs again with it
+            graph.update_state(THREAD, {"idea_name": approval_answer})
+            payload = None
+        elif approval_answer is not None:
             payload = Command(resume=approval_answer)
         elif inputs is not None:
             payload = {**inputs, "done": []}
