@@ -18,9 +18,10 @@ log = logging.getLogger(__name__)
 
 def make_backend(settings: Settings) -> LiteratureBackend:
     """The configured literature backend: Semantic Scholar, then the local library, then none."""
+    from agents.ideation.stage import literature_cache
     from agents.literature.factory import make_literature
 
-    return make_literature(settings, settings.cache_dir / "literature")
+    return make_literature(settings, literature_cache(settings))
 
 
 def write(
