@@ -49,6 +49,7 @@ from agents.settings import Settings
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[str, dict[str, Any]], None]
+EXECUTION_FIELDS = ("exec", "metric", "is_buggy", "bug_reason", "plots", "plots_status")  # what ``execute`` sets
 
 
 @dataclass
@@ -294,13 +295,15 @@ class ExperimentManager:
         node = self.journal.find(job.node_id) if job.placed else None
         if node is None:
             node = self._create(job)
-        node.started_at = time.time()
-        execute(self.sandbox, self.run_dir.path, node, self.settings.sandbox.timeout_s)
+        self.journal.update_node(node.id, started_at=time.time())
+        ran = node.model_copy(deep=True)  # the sandbox run fills a copy; its results go in under the lock
+        execute(self.sandbox, self.run_dir.path, ran, self.settings.sandbox.timeout_s)
+        self.journal.update_node(node.id, **{f: getattr(ran, f) for f in EXECUTION_FIELDS})
         review_error: BaseException | None = None
         if not node.is_buggy and node.kind != "seed":
             try:
                 review = judgements.review_node(self.review_llm.bind(node=node.id, search_stage=str(a.stage)), node)
-                node.llm_calls += 1
+                self.journal.update_node(node.id, llm_calls=node.llm_calls + 1)
             except BudgetExceeded as exc:
                 review, review_error = None, exc
             if review is not None:
@@ -309,9 +312,9 @@ class ExperimentManager:
                     if review.is_buggy and node.model != "user":  # the user's own baseline is trusted when it runs
                         node.is_buggy = True
                         node.bug_reason = f"review: {review.bug_reason or review.summary}"[:400]
-        if not node.summary:
-            node.summary = node.bug_reason if node.is_buggy else metrics_text(node)
         with self.journal.lock:
+            if not node.summary:
+                node.summary = node.bug_reason if node.is_buggy else metrics_text(node)
             node.status, node.finished_at = "done", time.time()
             self.save()
         if self.node_hook is not None and node.is_good and node.kind != "seed" and review_error is None:
