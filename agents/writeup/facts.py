@@ -30,6 +30,11 @@ _RATE = re.compile(r"acc|err|rate|f1|auc|prec|recall|score|pct|percent|fraction"
 _SETTING = re.compile(r"(?<![\w.])(\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\d+)(?![\w.])")
 
 
+_PREFERENCE: dict[str, int] = {
+    "metric": 0, "std_err": 1, "difference": 2, "relative": 3, "count": 4, "seed_value": 5, "setting": 6,
+}  # fmt: skip
+
+
 class Fact(BaseModel):
     value: float
     kind: FactKind
@@ -58,14 +63,14 @@ def reported_nodes(journal: Journal) -> list[Node]:
     return out
 
 
-def _code_constants(code: str) -> list[float]:
-    """The numeric constants of a program (its settings: sizes, epochs, learning rates...)."""
+def _code_constants(code: str) -> list[str]:
+    """The numeric constants of a program as written (its settings: sizes, epochs, learning rates...)."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
-        return [float(x) for x in _SETTING.findall(code)]
+        return list(_SETTING.findall(code))
     return [
-        float(n.value)
+        repr(n.value)
         for n in ast.walk(tree)
         if isinstance(n, ast.Constant) and isinstance(n.value, int | float) and not isinstance(n.value, bool)
     ]
@@ -76,9 +81,8 @@ def _settings(node: Node) -> list[tuple[float, str, int]]:
     found: list[tuple[float, str, int]] = []
     for raw in _SETTING.findall(f"{node.plan} {node.tag}"):
         found.append((float(raw), f"setting {raw} in the plan of node {node.id}", _resolution(raw)))
-    for value in sorted(set(_code_constants(node.code))):
-        raw = repr(value)
-        found.append((abs(value), f"setting {raw} in the code of node {node.id}", _resolution(raw)))
+    for raw in sorted(set(_code_constants(node.code)), key=float):
+        found.append((abs(float(raw)), f"setting {raw} in the code of node {node.id}", _resolution(raw)))
     return found
 
 
@@ -160,6 +164,8 @@ def counts(journal: Journal) -> dict[str, int]:
     datasets = {ds for n in journal.good_nodes() for m in n.metric.metrics for ds in m.values}
     out["datasets"] = len(datasets)
     out["stages of the search"] = len({n.stage for n in journal.nodes})
+    for s in sorted({n.stage for n in journal.nodes}):
+        out.setdefault(f"stage number {s}", s)
     return out
 
 
@@ -189,7 +195,7 @@ def match(raw: str, value: float, facts: list[Fact], *, integer: bool) -> Fact |
     """The fact a number as printed states, or None."""
     pct = raw.endswith("%")
     decimals, exponent = _decimals(raw)
-    for f in facts:
+    for f in sorted(facts, key=lambda x: _PREFERENCE[x.kind]):  # the most specific source first
         if pct:
             measured = f.kind == "relative" or (
                 f.kind in ("metric", "difference") and _RATE.search(f.metric) is not None
