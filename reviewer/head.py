@@ -238,7 +238,6 @@ class ScoreHead:
                     contribs.append(
                         Contribution(feature=names[i], block=name, value=float(row[i]), effect=float(effect[i]))
                     )
-        contribs.sort(key=lambda c: -abs(c.effect))
         prob = float(p[0])
         return HeadScore(
             p_accept=round(prob, 4),
@@ -247,7 +246,7 @@ class ScoreHead:
             threshold=stacker.threshold,
             used_llm=llm is not None,
             blocks=blocks,
-            top=[c.model_copy(update={"effect": round(c.effect, 4)}) for c in contribs[:top]],
+            top=[c.model_copy(update={"effect": round(c.effect, 4)}) for c in pick_top(contribs, top)],
         )
 
     def feature_names(self, block: str) -> list[str]:
@@ -294,6 +293,16 @@ class ScoreHead:
             vocab = [str(t) for t in data["vocab"]]
             idf = data["idf"].astype(np.float64)
         return cls(meta, vocab, idf, blocks)
+
+
+def pick_top(contribs: list[Contribution], top: int, per_block: int = 3) -> list[Contribution]:
+    """The ``per_block`` largest effects of every block, then the largest of the rest, ``top`` in all, by size."""
+    ranked = sorted(contribs, key=lambda c: -abs(c.effect))
+    chosen: list[Contribution] = []
+    for block in dict.fromkeys(c.block for c in ranked):
+        chosen += [c for c in ranked if c.block == block][:per_block]
+    chosen += [c for c in ranked if c not in chosen]
+    return sorted(chosen[:top], key=lambda c: -abs(c.effect))
 
 
 def embed_papers(papers: list[PaperText]) -> np.ndarray:

@@ -144,3 +144,21 @@ def test_review_eval_combines_head_and_written_review(scripted_llm: ScriptedServ
     assert result.exit_code == 0, result.output
     out = flat(result.output)
     assert "written review alone (n=4)" in out and "combined (mean of head rating" in out
+
+
+@needs_iclr
+def test_review_eval_cv_refits_the_head_in_every_fold(tmp_path: Path) -> None:
+    rows = [json.loads(line) for line in (ICLR / "labels.jsonl").read_text(encoding="utf-8").splitlines()]
+    train = [r for r in rows if r["split"] == "train"]
+    small = [r for r in train if r["accept"]][:15] + [r for r in train if not r["accept"]][:15]
+    small += [r for r in rows if r["split"] == "dev40"][:10]
+    labels = tmp_path / "labels.jsonl"
+    labels.write_text("\n".join(json.dumps(r) for r in small) + "\n", encoding="utf-8")
+    args = ["review-eval", "--labels", str(labels), "--texts", str(ICLR / "texts"), "--head-only", "--cv"]
+    result = CliRunner().invoke(
+        app, [*args, "--folds", "3", "--bootstrap", "50", "--out", str(tmp_path / "e")], env=ENV
+    )
+    assert result.exit_code == 0, result.output
+    out = flat(result.output)
+    assert "3-fold nested CV on train (n=30)" in out and "fitted on train, scored on dev40 (n=10)" in out
+    assert "thresholds chosen on the training folds" in out and (tmp_path / "e" / "reliability_cv.png").is_file()

@@ -153,6 +153,7 @@ def _print_head(head: HeadScore, title: str = "") -> None:
     for c in head.top:
         table.add_row(c.feature, c.block, f"{c.value:.3g}", f"{c.effect:+.3f}")
     console.print(table)
+    console.print("by block: " + ", ".join(f"{name} {effect:+.2f}" for name, effect in head.blocks.items()))
 
 
 def _head_only(settings: Settings, target: Path, out: Path | None) -> None:
