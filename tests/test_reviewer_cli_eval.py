@@ -85,6 +85,8 @@ def test_cli_review_one_paper_prints_a_summary(scripted_llm: ScriptedServer, tmp
     result = CliRunner().invoke(app, ["review", str(paper), "--out", str(tmp_path / "r")], env=_env(scripted_llm))
     assert result.exit_code == 0, result.output
     assert "decision" in result.output and "Accept" in result.output and "overall" in result.output
+    assert "Score head" in result.output and "P(accept)" in result.output and "what moved it most" in result.output
+    assert "Decision:" in result.output and "head" in result.output  # the default rule, named
     assert (tmp_path / "r" / "review.json").is_file() and (tmp_path / "r" / "llm_calls.jsonl").is_file()
 
 

@@ -154,3 +154,32 @@ def test_findings_of_any_shape_become_lines() -> None:
         "claims: claimed direction is wrong",
         "lint: citations: \\cite{smith2020} not in references",
     ]
+
+
+@needs_iclr
+def test_a_head_trained_with_review_scores_works_with_and_without_them(small_set: tuple, tmp_path: Path) -> None:
+    import dataclasses
+
+    ts = small_set[0]
+    rng = np.random.default_rng(0)
+    # sub-scores that track the human rating (a good reviewer), so the LLM block must earn weight
+    base = np.clip(np.round(ts.rating[:, None] / 2.5 + rng.normal(0, 0.3, (len(ts), 9))), 1, 4)
+    base[:, 7] = np.clip(np.round(ts.rating + rng.normal(0, 0.5, len(ts))), 1, 10)  # overall
+    with_reviews = dataclasses.replace(ts, llm=base)
+    rows = np.arange(len(ts))
+    head = fit_head(with_reviews, rows[:45], SMALL)
+    assert head.meta.stacker_llm is not None and "llm" in head.meta.stacker_llm.blocks
+    head.save(tmp_path / "h")
+    again = ScoreHead.load(tmp_path / "h")
+    _, p_plain, _ = head_predict(again, with_reviews, rows[45:])
+    _, p_llm, _ = head_predict(again, with_reviews, rows[45:], use_llm=True)
+    assert not np.allclose(p_plain, p_llm)
+    paper = ts.papers[50]
+    scores = dict(zip(("originality", "quality", "clarity", "significance", "soundness", "presentation",
+                       "contribution", "overall", "confidence"), base[50], strict=True))  # fmt: skip
+    with_llm, without = again.score(paper, scores), again.score(paper)
+    assert with_llm.used_llm and not without.used_llm
+    assert any(c.block == "llm" for c in with_llm.top) and "llm" in with_llm.blocks
+    assert with_llm.p_accept == pytest.approx(p_llm[5], abs=1e-4) and without.p_accept == pytest.approx(
+        p_plain[5], abs=1e-4
+    )
