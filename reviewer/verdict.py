@@ -120,13 +120,21 @@ def decide(
 
 
 def findings_lines(data: Any, prefix: str = "") -> list[str]:
-    """A findings file (any JSON: a list of strings, a dict of lists, records with a message) as short lines."""
+    """A findings file (any JSON: a list of strings, a dict of lists, records with a message) as short lines.
+
+    The writeup's own findings (``{"numbers": [{"section", "number", "source"}], "sent_back": [...],
+    "removed_numbers": [...], "removed_citations": [...], "removed_claims": [...]}``) keep only the numbers whose
+    source is ``unmatched``: the others were checked against recorded results."""
     out: list[str] = []
     if isinstance(data, str):
         out = [f"{prefix}{data}"] if data.strip() else []
     elif isinstance(data, list):
         for item in data:
             out += findings_lines(item, prefix)
+    elif isinstance(data, dict) and {"number", "source"} <= set(data):
+        # a provenance row of the writeup's number check: only a number with no recorded source is a problem
+        if data["source"] == "unmatched":
+            out = [f"{prefix}{data['number']} in {data.get('section', '?')} matches no recorded result"]
     elif isinstance(data, dict):
         text = next((data[k] for k in ("message", "finding", "problem", "what", "text") if k in data), None)
         if isinstance(text, str):

@@ -154,6 +154,21 @@ def test_findings_of_any_shape_become_lines() -> None:
         "claims: claimed direction is wrong",
         "lint: citations: \\cite{smith2020} not in references",
     ]
+    writeup = {  # the shape the writeup stage writes (paper findings of a Shoal run)
+        "numbers": [
+            {"section": "Results", "number": "0.93", "source": "node 3 metric"},
+            {"section": "Abstract", "number": "12%", "source": "unmatched"},
+        ],
+        "sent_back": ["Results: claims an improvement the table does not show"],
+        "removed_numbers": [],
+        "removed_citations": ["smith2020 (not in the library)"],
+        "removed_claims": [],
+    }
+    assert findings_lines(writeup) == [
+        "numbers: 12% in Abstract matches no recorded result",
+        "sent_back: Results: claims an improvement the table does not show",
+        "removed_citations: smith2020 (not in the library)",
+    ]
 
 
 @needs_iclr
