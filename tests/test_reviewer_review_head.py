@@ -140,10 +140,15 @@ def test_review_eval_combines_head_and_written_review(scripted_llm: ScriptedServ
     }
     args = ["review-eval", "--labels", str(ICLR / "labels.jsonl"), "--texts", str(ICLR / "texts")]
     args += ["--out", str(tmp_path / "e"), "--limit", "4", "--fit-limit", "2", "--bootstrap", "50"]
+    if AI_PAPERS.is_dir():
+        args += ["--ai-generated", str(AI_PAPERS)]
     result = CliRunner().invoke(app, args, env=env)
     assert result.exit_code == 0, result.output
     out = flat(result.output)
     assert "written review alone (n=4)" in out and "combined (mean of head rating" in out
+    if AI_PAPERS.is_dir():  # the written review scored the generated papers too, beside the head and AI Scientist
+        rows = json.loads((tmp_path / "e" / "head_eval.json").read_text())[-1]["ai_generated"]
+        assert [r["review_overall"] for r in rows] == ["7", "7", "7"]
 
 
 @needs_iclr

@@ -228,6 +228,7 @@ def review_eval(
         head = load_head(settings.review)
         out.mkdir(parents=True, exist_ok=True)
         reviews_csv = None
+        llm = None
         if not head_only:
             llm = None if no_model else LLM(settings, Ledger(out / "llm_calls.jsonl"), context={"stage": "review-eval"})
             with _progress() as bar:
@@ -258,7 +259,14 @@ def review_eval(
         if ai_generated is not None:
             if not ai_generated.is_dir():
                 raise UserInputError(f"{ai_generated}: folder not found")
-            reports.append(HeadEvalReport(ai_generated=ai_generated_rows(ai_generated, head, _overall(reviews_csv))))
+            ai_csv = out / "scores_ai_generated.csv"
+            if llm is not None:  # the written review of each generated paper too (resumable)
+                from reviewer.batch import review_directory
+
+                with err_console.status("reviewing the AI Scientist papers"):
+                    review_directory(ai_generated, ai_csv, llm, settings)
+            overall = _overall(ai_csv) if not head_only else {}
+            reports.append(HeadEvalReport(ai_generated=ai_generated_rows(ai_generated, head, overall)))
     for rep in reports:
         if rep.lines:
             _table("score head", [(x.what, x.metric, x.value.fmt()) for x in rep.lines])
