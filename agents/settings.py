@@ -266,6 +266,19 @@ class ReviewSettings(_Section):
     figure_pages: int = Field(default=4, ge=1, le=20, description="page images sent to the vision model")
     max_file_mb: float = Field(default=50.0, gt=0, description="larger input files are refused")
     max_pages: int = Field(default=150, ge=1, description="PDFs with more pages are refused")
+    head: bool = Field(default=True, description="score every paper with the learned score head (no model call)")
+    head_weights: Path | None = Field(
+        default=None, description="score-head weights (<stem>.npz + <stem>.json); unset: the ones shipped in reviewer/"
+    )
+    decision_rule: Literal["head", "review", "combined"] = Field(
+        default="head",
+        description="who decides: head = the score head's P(accept) vs its threshold (the review explains); "
+        "review = the written review's decision; combined = the head's calibration of the mean of its rating and "
+        "the review's overall",
+    )
+    flag_gap: float = Field(
+        default=2.0, gt=0, description="flag a review whose overall differs from the head's rating by this much"
+    )
 
 
 class Settings(BaseSettings):

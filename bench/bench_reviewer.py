@@ -3,6 +3,7 @@
     PYTHONPATH=. python bench/bench_reviewer.py                       # ingestion + leak baseline (seconds)
     PYTHONPATH=. python bench/bench_reviewer.py --review [PDF]        # + one review on the configured model
     PYTHONPATH=. python bench/bench_reviewer.py --eval --limit 4      # + review-eval on dev40 (slow on CPU)
+    PYTHONPATH=. python bench/bench_reviewer.py --head                # + the score head: CV, dev40, speed
     ... --json                                                        # machine-readable figures
 
 - ingestion: every PDF under ../shared/data/pdfs (pypdf + cleanup + sections), pages per second; blind cleaning
@@ -10,6 +11,9 @@
 - leak baseline: the trivial leak detector's balanced accuracy on all 519 labelled texts, raw and blind-cleaned.
 - review: seconds, calls and tokens of ``review_paper`` with the default procedure (embedded model unless a
   reviewer endpoint is configured).
+- head: the score head (no model call). Nested 5-fold CV of a freshly fitted head on the 479 train papers
+  (everything refit inside each fold), a head fitted on train scored on dev40, the front-matter-only leakage guard
+  on the same folds, and seconds per paper of the shipped head (load + blind-clean + score) over dev40.
 - eval: ``reviewer.calibrate.evaluate`` on dev40 (``--limit`` papers, balanced; the Overall threshold is fitted on
   ``--fit-limit`` train papers), scores kept in ``--out`` so an interrupted run resumes.
 """
@@ -114,6 +118,28 @@ def bench_eval(out: Path, limit: int, fit_limit: int) -> dict[str, Any]:
     return {"report": report.model_dump(mode="json"), "lines": report_lines(report)}
 
 
+def bench_head(out: Path, folds: int) -> dict[str, Any]:
+    from reviewer.head import HeadConfig, ScoreHead
+    from reviewer.head_eval import cross_validated
+
+    start = time.perf_counter()
+    report = cross_validated(ICLR / "labels.jsonl", ICLR / "texts", HeadConfig(), out, folds=folds)
+    cv_s = time.perf_counter() - start
+    head = ScoreHead.load()
+    dev = [r for r in load_labels(ICLR / "labels.jsonl") if r.split == "dev40"]
+    start = time.perf_counter()
+    for label in dev:
+        head.score(blind_clean(load_paper(text_file(ICLR / "texts", label.paper_id)))[0])
+    per_paper = (time.perf_counter() - start) / len(dev)
+    figures: dict[str, Any] = {
+        f"{x.what.split(' (')[0]} | {x.metric}": x.value.fmt() for x in report.lines if x.metric != "accuracy"
+    }
+    figures.update(
+        seconds_per_paper=round(per_paper, 3), cv_seconds=round(cv_s, 1), notes=report.notes, plots=report.plots
+    )
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--review", nargs="?", const=str(DEFAULT_PDF), default=None, help="review one PDF")
@@ -121,6 +147,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=4, help="dev40 papers for --eval (balanced)")
     parser.add_argument("--fit-limit", type=int, default=0, help="train papers to fit the Overall threshold on")
     parser.add_argument("--out", type=Path, default=Path("workspace/bench-review-eval"), help="--eval scores folder")
+    parser.add_argument("--head", action="store_true", help="the score head: nested CV on train, dev40, speed")
+    parser.add_argument("--folds", type=int, default=5, help="folds of the --head cross-validation")
     parser.add_argument("--json", action="store_true", help="print figures as JSON")
     args = parser.parse_args()
     if not ICLR.is_dir():
@@ -130,6 +158,8 @@ def main() -> None:
         figures["review"] = bench_review(Path(args.review))
     if args.eval:
         figures["eval"] = bench_eval(args.out, args.limit, args.fit_limit)
+    if args.head:
+        figures["head"] = bench_head(Path("docs/figures/reviewer"), args.folds)
     if args.json:
         print(json.dumps(figures, indent=2, default=str))
         return

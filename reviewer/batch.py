@@ -1,8 +1,10 @@
 """Batch scoring: ``shoal review DIR --out scores.csv``.
 
-Every paper file in DIR (``.pdf .tex .md .txt``, sorted, not recursive) is reviewed; one CSV row per paper,
-rewritten after each paper, so an interrupted batch resumes where it stopped: papers with ``status == ok`` in an
-existing CSV are skipped, failed ones are tried again. A bad file (corrupt, encrypted, scanned, ...) gets
+Every paper file in DIR (``.pdf .tex .md .txt``, sorted, not recursive) is reviewed; one CSV row per paper
+(the final decision under ``review.decision_rule``, the written review's decision and scores, and the score
+head's P(accept), rating, decision and top features), rewritten after each paper, so an interrupted batch
+resumes where it stopped: papers with ``status == ok`` in an existing CSV are skipped, failed ones are tried
+again. A bad file (corrupt, encrypted, scanned, ...) gets
 ``status = error`` and its one-line message; the batch goes on. Each paper's review.json/review.md goes to
 ``<csv stem>_reviews/<paper name>/``.
 """
@@ -21,16 +23,21 @@ from agents.errors import BudgetExceeded, ShoalError
 from agents.llm import LLM
 from agents.settings import Settings
 from reviewer.form import NUMERIC_FIELDS
+from reviewer.head import HeadScore
 from reviewer.ingest import SUFFIXES
 from reviewer.pipeline import ReviewOutcome, review_paper
 
 log = logging.getLogger(__name__)
 
+HEAD_COLUMNS = ["head_p_accept", "head_rating", "head_decision", "head_top"]
 COLUMNS = [
     "paper",
     "status",
     "error",
     "decision",
+    "decision_rule",
+    "review_decision",
+    *HEAD_COLUMNS,
     *NUMERIC_FIELDS,
     "overall_std",
     "n_reviews",
@@ -59,19 +66,38 @@ def read_rows(path: Path) -> dict[str, dict[str, str]]:
         return {row["paper"]: row for row in csv.DictReader(fh) if row.get("paper")}
 
 
-def write_rows(path: Path, rows: dict[str, dict[str, str]]) -> None:
+def write_rows(path: Path, rows: dict[str, dict[str, str]], columns: list[str] | None = None) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(fh, fieldnames=columns or COLUMNS, extrasaction="ignore")
         writer.writeheader()
         for name in sorted(rows):
             writer.writerow(rows[name])
     os.replace(tmp, path)
 
 
+def head_row(head: HeadScore | None) -> dict[str, str]:
+    if head is None:
+        return {}
+    return {
+        "head_p_accept": f"{head.p_accept:.4f}",
+        "head_rating": f"{head.rating:.3f}",
+        "head_decision": head.decision,
+        "head_top": "; ".join(f"{c.feature} {c.effect:+.2f}" for c in head.top[:5]),
+    }
+
+
 def outcome_row(outcome: ReviewOutcome) -> dict[str, str]:
     agg = outcome.aggregate
-    row = {"paper": outcome.paper, "status": "ok", "error": "", "decision": agg.decision}
+    row = {
+        "paper": outcome.paper,
+        "status": "ok",
+        "error": "",
+        "decision": outcome.decision,
+        "decision_rule": outcome.verdict.rule if outcome.verdict is not None else "review",
+        "review_decision": agg.decision,
+        **head_row(outcome.head),
+    }
     row.update({name: f"{agg.scores[name].mean:g}" for name in NUMERIC_FIELDS})
     row.update(
         overall_std=f"{agg.scores['overall'].std:g}",

@@ -138,7 +138,7 @@ def report_from_scores(
         return report
     y = np.array([r.accept for r in eval_labels])
     overall = np.array([float(r["overall"]) for r in eval_rows])
-    decision = np.array([r["decision"] == "Accept" for r in eval_rows])
+    decision = np.array([(r.get("review_decision") or r["decision"]) == "Accept" for r in eval_rows])
     human = np.array([r.mean_rating for r in eval_labels])
     report.model_decision = decision_report(y, decision, n_boot=n_boot)
     report.overall = score_report(y, overall, human, n_boot=n_boot)

@@ -5,9 +5,10 @@ fields are capped with ``maxItems`` in the JSON schema and trimmed on validation
 tokens, not a failed review. Decisions are normalised ("accept", "Weak Accept" -> "Accept").
 
 ``CheckedReviewForm`` is what the model is asked for: on top of the scales, its decision must agree with its
-overall score (Accept iff overall >= 6) and no list item may be copied from the example reviews in the prompt
-(a small model copies them). Both are validation errors, sent back to the model for repair; ``ReviewForm`` is the
-lenient form the procedure falls back to when the repairs run out (see ``reviewer.procedure``).
+overall score (Accept iff overall >= 6), no list item may be copied from the example reviews in the prompt
+(a small model copies them), and Weaknesses and Questions may not be empty (every paper has a weakness worth
+naming and something to ask). All are validation errors, sent back to the model for repair; ``ReviewForm`` is
+the lenient form the procedure falls back to when the repairs run out (see ``reviewer.procedure``), with a note.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from reviewer.examples import copied_items
 MAX_ITEMS = 6
 ACCEPT_FROM = 6  # overall scores from this one up mean Accept
 LIST_FIELDS = ("strengths", "weaknesses", "questions", "limitations")
+REQUIRED_LISTS = ("weaknesses", "questions")
 SCORES_1_4 = ("originality", "quality", "clarity", "significance", "soundness", "presentation", "contribution")
 NUMERIC_FIELDS = (*SCORES_1_4, "overall", "confidence")
 
@@ -39,6 +41,11 @@ def disagreement(decision: str, overall: int) -> str | None:
         f"decision {decision!r} disagrees with overall {overall}: {decision} needs {need}; "
         "change the decision or the score so that they agree"
     )
+
+
+def empty_required(review: ReviewForm) -> list[str]:
+    """The required list fields (Weaknesses, Questions) that ``review`` leaves empty."""
+    return [name for name in REQUIRED_LISTS if not getattr(review, name)]
 
 
 def _trim(value: Any) -> Any:
@@ -115,6 +122,11 @@ class CheckedReviewForm(ReviewForm):
     def _checks(self) -> CheckedReviewForm:
         problem = disagreement(self.decision, self.overall)
         problems = [problem] if problem else []
+        for name in empty_required(self):
+            problems.append(
+                f"{name} is empty: every paper has {name} worth writing down; give at least one concrete item about "
+                "this paper (a claim that is not supported, a missing baseline, an unclear step)"
+            )
         for name, item in copied_items(self.list_fields()):
             problems.append(
                 f"{name}: {item!r} is copied from an example review of another paper; write what is true of this paper"

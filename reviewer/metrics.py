@@ -1,21 +1,25 @@
-"""Classification and correlation metrics with bootstrap 95% intervals (numpy only; accept = positive class).
+"""Classification, ranking and calibration metrics with bootstrap 95% intervals (accept = positive class).
 
-- accuracy; balanced accuracy = (TPR + TNR) / 2; F1 = 2TP / (2TP + FP + FN); FPR = FP / (FP + TN);
-  FNR = FN / (FN + TP);
-- ROC AUC of a score = P(score of a random accepted paper > that of a random rejected one) + 0.5 P(tie)
-  (the Mann-Whitney form, exact with ties);
-- Pearson r between a score and the mean human rating;
-- bootstrap: resample papers with replacement (seeded), recompute, take the 2.5th and 97.5th percentiles;
-  resamples where a metric is undefined (one class only, zero variance) are skipped.
+The metrics are scikit-learn's and scipy's; this module only fixes the conventions:
+
+- accuracy, balanced accuracy (mean of TPR and TNR), F1, FPR = FP / (FP + TN), FNR = FN / (FN + TP) from
+  ``sklearn.metrics``; a rate whose denominator is empty is NaN (not 0);
+- ROC AUC (``roc_auc_score``; ties count half) and the Brier score (``brier_score_loss``); NaN with one class;
+- Pearson r (``scipy.stats.pearsonr``) between a score and the mean human rating; NaN for constant input;
+- bootstrap (``scipy.stats.bootstrap``, paired resampling of papers, seeded): the 2.5th and 97.5th percentiles of
+  the bootstrap distribution, resamples where the metric is undefined (one class, constant input) left out.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
 from pydantic import BaseModel
+from scipy import stats
+from sklearn import metrics as skm
 
 NAN = float("nan")
 
@@ -28,72 +32,78 @@ class Estimate(BaseModel):
     def fmt(self, digits: int = 3) -> str:
         if math.isnan(self.value):
             return "n/a"
+        if math.isnan(self.lo):
+            return f"{self.value:.{digits}f}"
         return f"{self.value:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
 
 
-def _div(a: float, b: float) -> float:
-    return a / b if b else NAN
+def _both_classes(y: np.ndarray) -> bool:
+    return len(np.unique(y.astype(bool))) == 2
 
 
 def confusion(y: np.ndarray, pred: np.ndarray) -> tuple[int, int, int, int]:
     """(TP, FP, TN, FN) with accept (True) as the positive class."""
-    y, pred = y.astype(bool), pred.astype(bool)
-    return int((y & pred).sum()), int((~y & pred).sum()), int((~y & ~pred).sum()), int((y & ~pred).sum())
+    tn, fp, fn, tp = skm.confusion_matrix(y.astype(bool), pred.astype(bool), labels=[False, True]).ravel()
+    return int(tp), int(fp), int(tn), int(fn)
 
 
 def accuracy(y: np.ndarray, pred: np.ndarray) -> float:
-    return _div(float((y.astype(bool) == pred.astype(bool)).sum()), len(y))
+    return float(skm.accuracy_score(y.astype(bool), pred.astype(bool))) if len(y) else NAN
 
 
 def balanced_accuracy(y: np.ndarray, pred: np.ndarray) -> float:
-    tp, fp, tn, fn = confusion(y, pred)
-    return (_div(tp, tp + fn) + _div(tn, tn + fp)) / 2
+    if not _both_classes(y):
+        return NAN
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(skm.balanced_accuracy_score(y.astype(bool), pred.astype(bool)))
 
 
 def f1(y: np.ndarray, pred: np.ndarray) -> float:
     tp, fp, _, fn = confusion(y, pred)
-    return _div(2 * tp, 2 * tp + fp + fn)
+    if 2 * tp + fp + fn == 0:
+        return NAN
+    return float(skm.f1_score(y.astype(bool), pred.astype(bool), zero_division=np.nan))
 
 
 def fpr(y: np.ndarray, pred: np.ndarray) -> float:
     _, fp, tn, _ = confusion(y, pred)
-    return _div(fp, fp + tn)
+    return fp / (fp + tn) if fp + tn else NAN
 
 
 def fnr(y: np.ndarray, pred: np.ndarray) -> float:
     tp, _, _, fn = confusion(y, pred)
-    return _div(fn, fn + tp)
+    return fn / (fn + tp) if fn + tp else NAN
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    y = y.astype(bool)
-    pos, neg = score[y], score[~y]
-    if len(pos) == 0 or len(neg) == 0:
-        return NAN
-    greater = (pos[:, None] > neg[None, :]).sum()
-    ties = (pos[:, None] == neg[None, :]).sum()
-    return float((greater + 0.5 * ties) / (len(pos) * len(neg)))
+    return float(skm.roc_auc_score(y.astype(bool), score)) if _both_classes(y) else NAN
+
+
+def brier(y: np.ndarray, p: np.ndarray) -> float:
+    return float(skm.brier_score_loss(y.astype(bool), np.clip(p, 0.0, 1.0))) if len(y) else NAN
 
 
 def pearson(x: np.ndarray, y: np.ndarray) -> float:
     if len(x) < 2 or np.std(x) == 0 or np.std(y) == 0:
         return NAN
-    return float(np.corrcoef(x, y)[0, 1])
+    return float(stats.pearsonr(x, y).statistic)
 
 
 def bootstrap(metric: Callable[..., float], arrays: Sequence[np.ndarray], *, n: int = 1000, seed: int = 0) -> Estimate:
     value = metric(*arrays)
-    rng = np.random.default_rng(seed)
-    size = len(arrays[0])
-    stats = []
-    for _ in range(n):
-        idx = rng.integers(0, size, size)
-        v = metric(*(a[idx] for a in arrays))
-        if not math.isnan(v):
-            stats.append(v)
-    if not stats:
+    if len(arrays[0]) < 2 or n < 1:
         return Estimate(value=value, lo=NAN, hi=NAN)
-    lo, hi = np.percentile(stats, [2.5, 97.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = stats.bootstrap(
+            tuple(arrays), metric, paired=True, vectorized=False, n_resamples=n, method="percentile", random_state=seed
+        )
+    dist = np.asarray(res.bootstrap_distribution, dtype=float)
+    dist = dist[~np.isnan(dist)]
+    if not len(dist):
+        return Estimate(value=value, lo=NAN, hi=NAN)
+    lo, hi = np.percentile(dist, [2.5, 97.5])
     return Estimate(value=value, lo=float(lo), hi=float(hi))
 
 

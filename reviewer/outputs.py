@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from reviewer.form import NUMERIC_FIELDS
 
 if TYPE_CHECKING:
+    from reviewer.head import HeadScore
     from reviewer.pipeline import ReviewOutcome
 
 
@@ -23,12 +24,37 @@ def _bullets(items: list[str]) -> str:
     return "\n".join(f"- {item}" for item in items) if items else "- (none)"
 
 
+def head_lines(head: HeadScore | None) -> list[str]:
+    """The score head's part of a review: P(accept), rating, decision and what moved it most."""
+    if head is None:
+        return []
+    lines = [
+        f"**Score head: P(accept) {head.p_accept:.2f}** (threshold {head.threshold:.2f}: {head.decision}) · "
+        f"predicted mean rating {head.rating:.1f}/10" + (" · with the review's sub-scores" if head.used_llm else ""),
+        "",
+        "What moved it most (points of predicted rating, against the average training paper):",
+        "",
+        "| feature | block | value | effect |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {c.feature} | {c.block} | {c.value:.3g} | {c.effect:+.3f} |" for c in head.top]
+    blocks = ", ".join(f"{name} {effect:+.2f}" for name, effect in head.blocks.items())
+    return [*lines, "", f"By block: {blocks}.", ""]
+
+
 def render_markdown(outcome: ReviewOutcome) -> str:
     agg = outcome.aggregate
-    lines = [
-        f"# Review: {outcome.title or outcome.paper}",
-        "",
-        f"**Decision: {agg.decision}** ({agg.decision_source}; {agg.accept_votes}/{agg.n_reviews} reviewers "
+    lines = [f"# Review: {outcome.title or outcome.paper}", ""]
+    if outcome.verdict is not None:
+        lines += [
+            f"**Decision: {outcome.decision}** (rule `{outcome.verdict.rule}`: {outcome.verdict.explanation})",
+            "",
+        ]
+    lines += head_lines(outcome.head)
+    if outcome.verdict is not None and outcome.verdict.flags:
+        lines += ["## Flags (the review and the head disagree)", _bullets(outcome.verdict.flags), ""]
+    lines += [
+        f"**Written review: {agg.decision}** ({agg.decision_source}; {agg.accept_votes}/{agg.n_reviews} reviewers "
         f"accept) · Overall {agg.scores['overall'].mean:.1f}/10 · model `{outcome.model}` · "
         f"{outcome.seconds:.0f} s, {outcome.tokens_in + outcome.tokens_out} tokens",
         "",
@@ -39,6 +65,8 @@ def render_markdown(outcome: ReviewOutcome) -> str:
         s = agg.scores[name]
         lines.append(f"| {name} | {s.mean:.2f} | {s.std:.2f} | {s.min} | {s.max} |")
     lines += ["", "## Revision requests", _bullets(outcome.revision_requests)]
+    if outcome.findings:
+        lines += ["", "## Writeup findings given to the reviewer", _bullets(outcome.findings)]
     if outcome.meta_review is not None:
         m = outcome.meta_review
         lines += ["", "## Meta-review (area chair)", m.summary, "", "**Strengths**", _bullets(m.strengths)]

@@ -1,8 +1,9 @@
 """``review_paper``: the reviewer as one call, for ``shoal review`` and for the orchestrator.
 
-read the file -> blind-clean (``review.blind``) -> section-aware digest -> ensemble + reflection + meta-review
-(+ figures with a vision model) -> aggregate -> revision requests -> ``review.json`` and ``review.md`` in
-``out_dir``.
+read the file -> blind-clean (``review.blind``) -> score head (``review.head``: P(accept), rating, top features)
+-> section-aware digest -> ensemble + reflection + meta-review (+ figures with a vision model), the writeup's
+integrity/lint findings in the prompt -> aggregate -> decision rule and disagreement flags (``reviewer.verdict``)
+-> revision requests -> ``review.json`` and ``review.md`` in ``out_dir``.
 
 Revision requests (for the writer): the area chair's when there is a meta-review; otherwise the reviewers'
 weaknesses, then their questions, then figure issues, de-duplicated, at most ``MAX_REQUESTS``.
@@ -23,9 +24,11 @@ from reviewer.blind import BlindReport, blind_clean
 from reviewer.digest import Digest, build_digest
 from reviewer.document import PaperText
 from reviewer.form import FigureReview, MetaReview, ReviewForm
+from reviewer.head import HeadScore
 from reviewer.ingest import load_paper
 from reviewer.outputs import write_outputs
 from reviewer.procedure import ReflectionRecord, run_procedure
+from reviewer.verdict import Verdict, decide, load_head, run_findings
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,9 @@ class ReviewOutcome(BaseModel):
     meta_review: MetaReview | None = None
     figure_review: FigureReview | None = None
     aggregate: Aggregate
+    head: HeadScore | None = None
+    verdict: Verdict | None = None
+    findings: list[str] = Field(default_factory=list, description="writeup integrity/lint findings the reviewer saw")
     revision_requests: list[str]
     blind: BlindReport
     digest: DigestInfo
@@ -68,7 +74,8 @@ class ReviewOutcome(BaseModel):
 
     @property
     def decision(self) -> str:
-        return self.aggregate.decision
+        """The final decision (``review.decision_rule``); ``aggregate.decision`` is the written review's."""
+        return self.verdict.decision if self.verdict is not None else self.aggregate.decision
 
     @property
     def overall(self) -> float:
@@ -112,17 +119,42 @@ def prepare(paper: PaperText, cfg: ReviewSettings, budget: int) -> tuple[PaperTe
     return paper, report, build_digest(paper, budget)
 
 
-def review_paper(pdf: Path, llm: LLM, settings: Settings, out_dir: Path) -> ReviewOutcome:
-    """Review one paper file (PDF, .tex, .md or .txt); write ``review.json`` and ``review.md`` into ``out_dir``."""
+def head_score(paper: PaperText, cfg: ReviewSettings, llm_scores: dict[str, float] | None = None) -> HeadScore:
+    """The score head on a paper (blind-cleaned here when ``review.blind`` is off: the head only reads clean text)."""
+    clean = paper if cfg.blind else blind_clean(paper)[0]
+    return load_head(cfg).score(clean, llm_scores)
+
+
+def review_paper(
+    pdf: Path, llm: LLM, settings: Settings, out_dir: Path, findings: list[str] | None = None
+) -> ReviewOutcome:
+    """Review one paper file (PDF, .tex, .md or .txt); write ``review.json`` and ``review.md`` into ``out_dir``.
+
+    ``findings``: the writeup's integrity and lint findings, shown to the reviewer; when None, those of the Shoal
+    run the file belongs to (if any)."""
     cfg = settings.review
     start = time.monotonic()
     llm, meter = llm.metered()  # this review's own calls, whatever else runs on the same ledger
     paper = load_paper(pdf, max_file_mb=cfg.max_file_mb, max_pages=cfg.max_pages)
     paper, report, digest = prepare(paper, cfg, digest_budget(settings))
+    head = head_score(paper, cfg) if cfg.head else None
+    findings = run_findings(pdf) if findings is None else findings
     log.info("%s: digest ~%d tokens (%d words left out)", pdf.name, digest.tokens_est, digest.words_left_out)
     result = run_procedure(
-        llm.bind(stage="review"), digest.text, cfg, pdf=pdf if paper.kind == "pdf" else None, title=paper.title
+        llm.bind(stage="review"),
+        digest.text,
+        cfg,
+        pdf=pdf if paper.kind == "pdf" else None,
+        title=paper.title,
+        findings=findings,
     )
+    agg = aggregate(result.reviews, result.meta_review)
+    verdict = None
+    if head is not None:
+        model = load_head(cfg)
+        if model.meta.stacker_llm is not None and cfg.decision_rule == "combined":
+            head = head_score(paper, cfg, {name: stats.mean for name, stats in agg.scores.items()})
+        verdict = decide(cfg.decision_rule, head, agg, model, cfg.flag_gap)
     used = meter.totals()
     outcome = ReviewOutcome(
         paper=pdf.name,
@@ -135,7 +167,10 @@ def review_paper(pdf: Path, llm: LLM, settings: Settings, out_dir: Path) -> Revi
         reflections=result.reflections,
         meta_review=result.meta_review,
         figure_review=result.figure_review,
-        aggregate=aggregate(result.reviews, result.meta_review),
+        aggregate=agg,
+        head=head,
+        verdict=verdict,
+        findings=findings,
         revision_requests=revision_requests(result.reviews, result.meta_review, result.figure_review),
         blind=report,
         digest=DigestInfo(**digest.model_dump(exclude={"text"})),

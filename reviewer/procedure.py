@@ -29,7 +29,15 @@ from agents.llm.structured import JSONExtractionError, extract_json
 from agents.prompts import render_messages, render_text
 from agents.settings import ReviewSettings
 from reviewer.examples import EXAMPLES, copied_items
-from reviewer.form import CheckedReviewForm, FigureReview, MetaReview, Reflection, ReviewForm, decision_for
+from reviewer.form import (
+    CheckedReviewForm,
+    FigureReview,
+    MetaReview,
+    Reflection,
+    ReviewForm,
+    decision_for,
+    empty_required,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +60,9 @@ class ProcedureResult(BaseModel):
 
 
 def settle(exc: StructuredOutputError, index: int) -> tuple[ReviewForm, list[str]]:
-    """The last answer of a failed ``CheckedReviewForm`` call, when only the decision/overall agreement or copied
-    items were wrong: copied items dropped, decision set from overall. Re-raises ``exc`` otherwise."""
+    """The last answer of a failed ``CheckedReviewForm`` call, when only the decision/overall agreement, copied
+    items or empty Weaknesses/Questions were wrong: copied items dropped, decision set from overall, an empty list
+    kept with a note. Re-raises ``exc`` otherwise."""
     try:
         review = ReviewForm.model_validate(extract_json(exc.raw))
     except (JSONExtractionError, ValidationError):
@@ -70,16 +79,27 @@ def settle(exc: StructuredOutputError, index: int) -> tuple[ReviewForm, list[str
             f"review {index + 1}: decision {review.decision} disagreed with overall {review.overall}; set to {decision}"
         )
         review = review.model_copy(update={"decision": decision})
+    for name in empty_required(review):
+        notes.append(
+            f"review {index + 1}: no {name} after the repairs; the form is incomplete, so do not read its silence "
+            f"as a paper without {name}"
+        )
     return review, notes
 
 
 def write_review(
-    llm: LLM, paper: str, cfg: ReviewSettings, index: int, adjustments: list[str] | None = None
+    llm: LLM,
+    paper: str,
+    cfg: ReviewSettings,
+    index: int,
+    adjustments: list[str] | None = None,
+    findings: list[str] | None = None,
 ) -> tuple[ReviewForm, ReviewForm, list[ReflectionRecord]]:
     """One review with its reflection rounds: (final review, first draft, reflection records). Deterministic
-    fixes (see ``settle``) are appended to ``adjustments``."""
+    fixes (see ``settle``) are appended to ``adjustments``; ``findings`` (integrity and lint findings of the
+    writeup) are shown to the reviewer, who must weigh them."""
     shots = cfg.few_shot if cfg.few_shot is not None else (0 if llm.role_model("reviewer").is_embedded else 1)
-    variables = {"paper": paper, "examples": list(EXAMPLES[:shots])}
+    variables = {"paper": paper, "examples": list(EXAMPLES[:shots]), "findings": list(findings or [])}
     messages = render_messages("reviewer/review", variables)
     try:
         draft: ReviewForm = llm.structured(
@@ -147,13 +167,20 @@ def figure_review(llm: LLM, pdf: Path, title: str, cfg: ReviewSettings) -> Figur
 
 
 def run_procedure(
-    llm: LLM, paper: str, cfg: ReviewSettings, *, pdf: Path | None = None, title: str = ""
+    llm: LLM,
+    paper: str,
+    cfg: ReviewSettings,
+    *,
+    pdf: Path | None = None,
+    title: str = "",
+    findings: list[str] | None = None,
 ) -> ProcedureResult:
-    """Ensemble, reflection, meta-review and figure review for one paper digest."""
+    """Ensemble, reflection, meta-review and figure review for one paper digest (``findings``: the writeup's
+    integrity and lint findings, given to every reviewer)."""
     result = ProcedureResult()
     for i in range(cfg.num_reviews):
         try:
-            review, draft, records = write_review(llm, paper, cfg, i, result.adjustments)
+            review, draft, records = write_review(llm, paper, cfg, i, result.adjustments, findings)
         except StructuredOutputError as exc:
             result.errors.append(f"review {i + 1}: {exc}")
             continue

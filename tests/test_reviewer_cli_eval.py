@@ -85,6 +85,8 @@ def test_cli_review_one_paper_prints_a_summary(scripted_llm: ScriptedServer, tmp
     result = CliRunner().invoke(app, ["review", str(paper), "--out", str(tmp_path / "r")], env=_env(scripted_llm))
     assert result.exit_code == 0, result.output
     assert "decision" in result.output and "Accept" in result.output and "overall" in result.output
+    assert "Score head" in result.output and "P(accept)" in result.output and "what moved it most" in result.output
+    assert "Decision:" in result.output and "head" in result.output  # the default rule, named
     assert (tmp_path / "r" / "review.json").is_file() and (tmp_path / "r" / "llm_calls.jsonl").is_file()
 
 
@@ -114,7 +116,8 @@ def test_cli_batch_is_resumable_and_marks_bad_files(scripted_llm: ScriptedServer
     assert first.exit_code == 1, first.output  # one file failed
     rows = {r["paper"]: r for r in csv.DictReader(out.open())}
     assert set(rows) == {"a.md", "b.md", "c.pdf"}
-    assert (rows["a.md"]["status"], rows["a.md"]["overall"], rows["b.md"]["decision"]) == ("ok", "3", "Accept")
+    assert (rows["a.md"]["status"], rows["a.md"]["overall"], rows["b.md"]["review_decision"]) == ("ok", "3", "Accept")
+    assert rows["a.md"]["decision"] == rows["a.md"]["head_decision"] and 0 <= float(rows["a.md"]["head_p_accept"]) < 1
     assert rows["c.pdf"]["status"] == "error" and "not a readable PDF" in rows["c.pdf"]["error"]
     assert (tmp_path / "scores_reviews" / "a" / "review.md").is_file()
     calls = len(scripted_llm.requests)

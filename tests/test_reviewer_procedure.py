@@ -105,7 +105,9 @@ def test_ensemble_reflection_meta_review_and_outputs(
     stats = outcome.aggregate.scores["overall"]
     assert (stats.mean, stats.min, stats.max) == (pytest.approx(14 / 3, abs=1e-3), 3, 7)
     assert stats.std == pytest.approx(1.700, abs=1e-3)  # population std of 3, 4, 7
-    assert outcome.decision == "Reject" and outcome.aggregate.decision_source == "meta-review"
+    assert outcome.aggregate.decision == "Reject" and outcome.aggregate.decision_source == "meta-review"
+    assert outcome.head is not None and outcome.verdict is not None and outcome.verdict.rule == "head"
+    assert outcome.decision == outcome.head.decision  # default rule: the head decides, the review explains
     assert outcome.revision_requests == meta["revision_requests"]
     assert outcome.calls == 3 + 4 + 1 and outcome.tokens_in > 0
 
@@ -123,7 +125,12 @@ def test_ensemble_reflection_meta_review_and_outputs(
     data = json.loads((out / "review.json").read_text())
     assert data["aggregate"]["scores"]["overall"]["max"] == 7 and data["revision_requests"]
     md = (out / "review.md").read_text()
-    assert "**Decision: Reject**" in md and "Add a no-restart ablation." in md and "| overall | 4.67 |" in md
+    assert (
+        "**Written review: Reject**" in md
+        and "**Score head: P(accept)" in md
+        and "Add a no-restart ablation." in md
+        and "| overall | 4.67 |" in md
+    )
 
 
 def test_invalid_scores_are_repaired(scripted_llm: ScriptedServer, llm_settings: Settings, tmp_path: Path) -> None:

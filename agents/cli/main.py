@@ -124,6 +124,7 @@ app.command("figures")(figures_cmd.figures_command)
 app.command("write")(write_cmd.write)
 app.command("review")(review_cmd.review)
 app.command("review-eval")(review_cmd.review_eval)
+app.command("review-train")(review_cmd.review_train)
 run_cmd.register(app)
 
 
