@@ -69,6 +69,9 @@ def experiments(
         Path | None, typer.Option("--code-to-use", help="start stage 1 from this program (template mode)")
     ] = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="continue the search in this run directory")] = None,
+    executor: Annotated[
+        str | None, typer.Option("--executor", help="where programs run: local | ray (default: the config's)")
+    ] = None,
 ) -> None:
     """Run the experiment tree search (initial implementation, tuning, research, ablations) for one idea."""
     from agents.experiments.inputs import BASELINE_FILE, load_idea_file, load_idea_ref, parse_stages, read_baseline
@@ -76,7 +79,10 @@ def experiments(
     from agents.llm import LLM, Ledger
     from agents.rundir import create_run, open_run
     from agents.sandbox import make_sandbox
+    from agents.scale import make_executor
 
+    if executor is not None:
+        ctx.find_root().obj.overrides.append(f'executor="{executor}"')
     settings = get_settings(ctx)
     with cli_errors():
         if sum(x is not None for x in (idea, idea_file, resume)) != 1:
@@ -114,7 +120,7 @@ def experiments(
             run,
             settings,
             llm,
-            make_sandbox(settings.sandbox),
+            make_sandbox(settings.sandbox) if settings.executor == "local" else make_executor(settings),
             chosen,
             stages=span,
             baseline_code=baseline,

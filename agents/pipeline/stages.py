@@ -41,6 +41,7 @@ class StageContext:
     on_event: EventSink | None = None
     _sandbox: Any = field(default=None, repr=False)
     _literature: Any = field(default=None, repr=False)
+    _executor: Any = field(default=None, repr=False)
 
     @property
     def sandbox(self) -> Any:
@@ -49,6 +50,17 @@ class StageContext:
 
             self._sandbox = make_sandbox(self.settings.sandbox)
         return self._sandbox
+
+    @property
+    def executor(self) -> Any:
+        """Where experiment programs run (``executor``: this machine's sandbox, or a Ray cluster)."""
+        if self.settings.executor == "local":
+            return self.sandbox
+        if self._executor is None:
+            from agents.scale import make_executor
+
+            self._executor = make_executor(self.settings)
+        return self._executor
 
     @property
     def literature(self) -> Any:
@@ -144,7 +156,7 @@ def make_stage_fns(ctx: StageContext) -> StageFns:
         baseline = run.file(BASELINE_FILE)  # template mode: `shoal run --code-to-use FILE` copied it here
         ctx.event("stage_started", stage="experiments")
         outcome = run_experiments(
-            run, settings, llm, ctx.sandbox, _idea(state).model_dump(mode="json"),
+            run, settings, llm, ctx.executor, _idea(state).model_dump(mode="json"),
             stages=(stages[0], stages[-1]), on_event=lambda kind, data: ctx.notify(kind, **data),
             node_hook=node_hook,
             baseline_code=baseline.read_text(encoding="utf-8") if baseline.is_file() else None,

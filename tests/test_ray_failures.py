@@ -1,0 +1,85 @@
+"""Ray workers killed mid-node on a real cluster (a head and two worker nodes started by the fixture): the node
+is re-run on the other worker and the search loses nothing; with no re-runs allowed the node fails cleanly."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import exp_support as S
+import pytest
+
+from agents.experiments.journal import Journal
+from agents.experiments.manager import ExperimentManager
+from agents.llm import LLM, Ledger
+from agents.rundir import create_run
+from agents.scale import make_executor
+from agents.settings import Settings
+from agents.testing import ScriptedServer, json_reply
+from agents.testing.ray_cluster import RayCluster
+
+pytestmark = pytest.mark.slow
+
+
+def _kill_when_running(cluster: RayCluster, needle: str, killed: list[int], timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        i = cluster.worker_running(needle)
+        if i is not None:
+            time.sleep(0.5)  # well inside the program's run
+            cluster.kill_worker(i)
+            killed.append(i)
+            return
+        time.sleep(0.1)
+
+
+def test_a_worker_killed_mid_node_is_rerun_and_the_search_loses_nothing(
+    scripted_llm: ScriptedServer, ray_settings: Settings, ray_cluster: RayCluster
+) -> None:
+    S.Coder(sleep=3.0, buggy_drafts=0).install(scripted_llm)
+    scripted_llm.always("feedback/review", S.review_ok)
+    scripted_llm.always("experiments/tie_break", S.tie_last)
+    settings = S.search_settings(ray_settings, num_drafts=2, workers=2, stage_iters=[2, 1, 1, 1], num_seeds=1)
+    run = create_run(settings, "ray kill")
+    manager = ExperimentManager(
+        run, settings, LLM(settings, Ledger(run.ledger_path)), make_executor(settings), S.IDEA, stages=(1, 1)
+    )
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_when_running, args=(ray_cluster, "code.py", killed))
+    killer.start()
+    outcome = manager.run()
+    killer.join(timeout=70)
+    assert killed, "no program was seen running on a worker"
+    j = Journal.load(run.file("journal.json"))
+    assert outcome.status == "complete"
+    drafts = [n for n in j.nodes if n.kind == "draft"]
+    assert len(drafts) == 2 and all(n.status == "done" and n.is_good for n in drafts), [n.bug_reason for n in drafts]
+    for n in drafts:  # the re-run's outputs came back: one run each in the returned directory
+        assert len((run.path / "nodes" / n.id / "runs.log").read_text().splitlines()) == 1
+
+
+def test_with_no_reruns_a_killed_worker_fails_the_node_cleanly(
+    scripted_llm: ScriptedServer, ray_settings: Settings, ray_cluster: RayCluster
+) -> None:
+    S.Coder(sleep=20.0, buggy_drafts=0).install(scripted_llm)
+    scripted_llm.always("experiments/stage_judge", lambda r: json_reply({"complete": False, "reason": "go on"}))
+    no_retry = ray_settings.ray.model_copy(update={"max_retries": 0})
+    settings = S.search_settings(
+        ray_settings.model_copy(update={"ray": no_retry}), num_drafts=1, workers=1, stage_iters=[1, 1, 1, 1]
+    )
+    run = create_run(settings, "ray kill no retry")
+    manager = ExperimentManager(
+        run, settings, LLM(settings, Ledger(run.ledger_path)), make_executor(settings), S.IDEA, stages=(1, 1)
+    )
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_when_running, args=(ray_cluster, "code.py", killed))
+    killer.start()
+    t0 = time.monotonic()
+    outcome = manager.run()
+    killer.join(timeout=70)
+    assert killed and time.monotonic() - t0 < 20  # failed when the worker died, not at the program's end
+    j = Journal.load(run.file("journal.json"))
+    assert outcome.status == "no_working_implementation"
+    (node,) = j.nodes
+    assert node.status == "done" and node.is_buggy
+    assert "Ray worker running this node died" in node.bug_reason, node.bug_reason
