@@ -85,6 +85,9 @@ class LLMSettings(_Section):
     backoff_base_s: float = Field(default=1.0, ge=0)
     backoff_max_s: float = Field(default=30.0, ge=0)
     max_repairs: int = Field(default=2, ge=0, le=10, description="structured-output repair rounds")
+    max_concurrency: int = Field(
+        default=4, ge=1, le=256, description="model calls in flight at once per endpoint (parallel workers share it)"
+    )
 
 
 class Budget(_Section):
@@ -99,7 +102,7 @@ class EmbeddedModel(_Section):
     threads: int = Field(
         default=0, ge=0, description="0 = auto: all usable cores, divided among embedded servers already running"
     )
-    parallel: int = Field(default=1, ge=1, description="concurrent request slots")
+    parallel: int = Field(default=0, ge=0, description="concurrent request slots (0 = llm.max_concurrency)")
     startup_timeout_s: float = Field(default=180.0, gt=0)
 
 
