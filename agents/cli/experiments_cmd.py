@@ -88,6 +88,8 @@ def experiments(
         if sum(x is not None for x in (idea, idea_file, resume)) != 1:
             raise UserInputError("give exactly one of --idea RUN/ideas.json#name, --idea-file FILE or --resume RUN")
         span = parse_stages(stages)
+        # before any run directory exists: a Ray cluster that cannot be reached leaves nothing behind
+        runner = make_sandbox(settings.sandbox) if settings.executor == "local" else make_executor(settings)
         baseline = read_baseline(code_to_use) if code_to_use is not None else None
         chosen: dict[str, Any] | None = None
         if resume is not None:
@@ -120,7 +122,7 @@ def experiments(
             run,
             settings,
             llm,
-            make_sandbox(settings.sandbox) if settings.executor == "local" else make_executor(settings),
+            runner,
             chosen,
             stages=span,
             baseline_code=baseline,
