@@ -102,7 +102,12 @@ class EmbeddedModel(_Section):
     threads: int = Field(
         default=0, ge=0, description="0 = auto: all usable cores, divided among embedded servers already running"
     )
-    parallel: int = Field(default=0, ge=0, description="concurrent request slots (0 = llm.max_concurrency)")
+    parallel: int = Field(
+        default=1,
+        ge=0,
+        description="concurrent request slots; 0 = llm.max_concurrency (each slot computes a shared prompt prefix "
+        "once: on 2 cores 4 slots measured slower than 1, see docs/scaling.md)",
+    )
     startup_timeout_s: float = Field(default=180.0, gt=0)
 
 

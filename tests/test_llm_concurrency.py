@@ -46,7 +46,7 @@ def test_calls_overlap_up_to_max_concurrency(scripted_llm: ScriptedServer, llm_s
 
 
 def test_the_embedded_servers_slots_follow_max_concurrency(tmp_path: object) -> None:
-    s = Settings(llm={"max_concurrency": 3}, cache_dir=str(tmp_path))
+    s = Settings(llm={"max_concurrency": 3}, embedded={"parallel": 0}, cache_dir=str(tmp_path))
     assert get_shared_server(s)._settings.parallel == 3
     fixed = Settings(llm={"max_concurrency": 3}, embedded={"parallel": 2}, cache_dir=str(tmp_path))
     assert get_shared_server(fixed)._settings.parallel == 2

@@ -3,8 +3,13 @@ is re-run on the other worker and the search loses nothing; with no re-runs allo
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import exp_support as S
 import pytest
@@ -19,6 +24,7 @@ from agents.testing import ScriptedServer, json_reply
 from agents.testing.ray_cluster import RayCluster
 
 pytestmark = pytest.mark.slow
+TESTS = Path(__file__).resolve().parent
 
 
 def _kill_when_running(cluster: RayCluster, needle: str, killed: list[int], timeout_s: float = 60) -> None:
@@ -31,6 +37,48 @@ def _kill_when_running(cluster: RayCluster, needle: str, killed: list[int], time
             killed.append(i)
             return
         time.sleep(0.1)
+
+
+def test_the_orchestrator_killed_mid_search_resumes_through_ray(
+    scripted_llm: ScriptedServer, ray_cluster: RayCluster, tmp_path: Path, llm_settings: Settings
+) -> None:
+    """kill -9 of the process driving a Ray search (its tasks die with it), then a second process resumes."""
+    S.Coder(sleep=0.6).install(scripted_llm)
+    scripted_llm.always("feedback/review", S.review_ok)
+    scripted_llm.always("experiments/proposals", S.proposals)
+    scripted_llm.always("experiments/tie_break", S.tie_last)
+    scripted_llm.always("experiments/stage_judge", lambda r: json_reply({"complete": False, "reason": "go on"}))
+    run = create_run(llm_settings, "ray orchestrator kill")
+    cmd = [sys.executable, str(TESTS / "exp_driver.py"), str(run.path), scripted_llm.base_url, ray_cluster.address]
+    env = {**os.environ, "PYTHONPATH": str(TESTS.parent)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    journal = run.file("journal.json")
+    deadline = time.monotonic() + 150
+    seen = False
+    while time.monotonic() < deadline and proc.poll() is None:
+        if journal.is_file():
+            j = Journal.load(journal)
+            if len(j.done_nodes()) >= 3 and any(n.status == "running" for n in j.nodes):
+                seen = True
+                break
+        time.sleep(0.05)
+    assert seen, proc.communicate(timeout=5)[0] if proc.poll() is not None else "no progress"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    scripted_llm.violations[:] = [v for v in scripted_llm.violations if not v.startswith("bad request")]
+    killed = Journal.load(journal)
+    done_before = {n.id: n.finished_at for n in killed.nodes if n.status == "done"}
+    interrupted = [n.id for n in killed.nodes if n.status != "done"]
+    resumed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout[-2000:] + resumed.stderr[-2000:]
+    assert resumed.stdout.strip().splitlines()[-1].startswith("complete")
+    final = Journal.load(journal)
+    assert all(n.status == "done" for n in final.nodes)
+    for node_id, finished in done_before.items():
+        assert final.get(node_id).finished_at == finished  # kept, not run again
+    for node_id in interrupted:
+        assert final.get(node_id).status == "done"
+    assert [r.status for r in final.stages] == ["done"] * 4
 
 
 def test_a_worker_killed_mid_node_is_rerun_and_the_search_loses_nothing(

@@ -3,7 +3,7 @@
 Parallel experiment workers (and anything else calling from several threads) overlap their model calls up to
 ``llm.max_concurrency`` per endpoint; more wait here, in order, instead of piling onto the server. Every LLM
 instance in the process shares the same semaphores, so two stages calling one endpoint share its limit. The
-embedded model's server gets that many request slots (``embedded.parallel = 0``), so calls never queue twice.
+embedded model's server can take that many request slots (``embedded.parallel = 0``).
 """
 
 from __future__ import annotations

@@ -148,6 +148,10 @@ def ray_cluster(workers: int = 2, cpus_per_worker: float = 1, timeout_s: float =
     tmp = Path(tempfile.mkdtemp(prefix="sray", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
     log = tmp / "nodes.log"
     port = _free_port()
+    # A throwaway cluster without token auth: Ray turns it on whenever ~/.ray/auth_token exists (a local
+    # ray.init() leaves one), and the head, workers and this driver must then agree; here they all say off.
+    saved_auth = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     env = {
         **os.environ,
         "RAY_USAGE_STATS_ENABLED": "0",
@@ -193,9 +197,18 @@ def ray_cluster(workers: int = 2, cpus_per_worker: float = 1, timeout_s: float =
             _wait_cpus(cpus_per_worker * (i + 1), deadline, [head, *cluster.workers], log)
     except BaseException:
         cluster.stop()
+        _restore("RAY_AUTH_MODE", saved_auth)
         raise
     try:
         yield cluster
     finally:
         cluster.stop()
         out.close()
+        _restore("RAY_AUTH_MODE", saved_auth)
+
+
+def _restore(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
