@@ -94,6 +94,26 @@ def test_scripted_search_through_ray(
     assert ex.bytes_received > 0
 
 
+def test_a_ray_client_address_works(ray_settings: Settings, ray_cluster: RayCluster, tmp_path: Path) -> None:
+    import ray
+
+    ray.shutdown()  # the executor connects itself, through the head's Ray Client server (ray://)
+    try:
+        settings = ray_settings.model_copy(
+            update={"ray": ray_settings.ray.model_copy(update={"address": ray_cluster.client_address})}
+        )
+        ex = make_executor(settings)
+        assert isinstance(ex, RayExecutor)
+        (tmp_path / "code.py").write_text("open('out.txt', 'w').write('via the client')\n")
+        res = ex.run(tmp_path, ["python", "code.py"], timeout_s=30)
+        assert res.exit_code == 0, res.stderr
+        assert (tmp_path / "out.txt").read_text() == "via the client"
+        ex.close()
+    finally:
+        ray.shutdown()
+        ray.init(address=ray_cluster.address, log_to_driver=False, configure_logging=False)
+
+
 def test_a_bad_address_is_one_clear_message(llm_settings: Settings, ray_cluster: RayCluster) -> None:
     import ray
 

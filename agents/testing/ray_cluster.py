@@ -34,10 +34,11 @@ class RayUnavailable(RuntimeError):
 
 @dataclass
 class RayCluster:
-    address: str
+    address: str  # the head's GCS, host:port
     temp_dir: Path
     head: subprocess.Popen[bytes]
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    client_address: str = ""  # ray://host:port of the head's Ray Client server
 
     def kill_worker(self, i: int) -> int:
         """SIGKILL worker node ``i``: its ``ray start`` process, raylet, Ray workers and programs. The count."""
@@ -147,7 +148,7 @@ def ray_cluster(workers: int = 2, cpus_per_worker: float = 1, timeout_s: float =
     ray_bin = _ray_bin()
     tmp = Path(tempfile.mkdtemp(prefix="sray", dir="/tmp"))  # short: Ray's socket paths must fit 107 bytes
     log = tmp / "nodes.log"
-    port = _free_port()
+    port, client_port = _free_port(), _free_port()
     # A throwaway cluster without token auth: Ray turns it on whenever ~/.ray/auth_token exists (a local
     # ray.init() leaves one), and the head, workers and this driver must then agree; here they all say off.
     saved_auth = os.environ.get("RAY_AUTH_MODE")
@@ -161,13 +162,24 @@ def ray_cluster(workers: int = 2, cpus_per_worker: float = 1, timeout_s: float =
     deadline = time.monotonic() + timeout_s
     out = log.open("ab")
     head = subprocess.Popen(
-        [ray_bin, "start", "--head", f"--port={port}", "--num-cpus=0", "--include-dashboard=false", *common],
+        [
+            ray_bin,
+            "start",
+            "--head",
+            f"--port={port}",
+            f"--ray-client-server-port={client_port}",
+            "--num-cpus=0",
+            "--include-dashboard=false",
+            *common,
+        ],
         env=env,
         stdout=out,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    cluster = RayCluster(address=f"127.0.0.1:{port}", temp_dir=tmp, head=head)
+    cluster = RayCluster(
+        address=f"127.0.0.1:{port}", temp_dir=tmp, head=head, client_address=f"ray://127.0.0.1:{client_port}"
+    )
     try:
         while True:
             try:
