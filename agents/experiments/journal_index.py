@@ -10,13 +10,16 @@ How it stays in step with the journal (``index_of`` reconciles on every call, un
   stage, kind, tag, model; these never change);
 - nodes not yet ``done`` are re-checked on every call (there are at most the workers in flight); when one is
   done its verdict (good / buggy / score) is indexed once;
-- a finished node's verdict is final. Code that changes one afterwards calls ``touch(journal)``, which rebuilds
-  the index on the next call. A replaced or shortened node list (``requeue_interrupted``) rebuilds it too.
+- a finished node is ranked once, by ``Node.better_than`` itself (then journal order), so the index follows
+  whatever that order is. Code that changes a finished node afterwards calls ``touch(journal, node)``: when the
+  change affects ranking (status, bug verdict, score, plots judged invalid) the index is rebuilt on its next
+  use. A replaced or shortened node list (``requeue_interrupted``) rebuilds it too.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import threading
 import weakref
@@ -31,17 +34,22 @@ def normalize_tag(tag: str) -> str:
     return re.sub(r"[\s_\-]+", "", tag.lower())
 
 
-@dataclass
-class _Best:
-    """The best good node by (score, earliest position): what ``Journal.best_node`` finds by its scan."""
+def _order(a: tuple[int, Node], b: tuple[int, Node]) -> int:
+    """Nodes' own order (``Node.better_than``: better first), then journal order: how the old scans ranked."""
+    (pa, na), (pb, nb) = a, b
+    if na.better_than(nb):
+        return -1
+    if nb.better_than(na):
+        return 1
+    return (pa > pb) - (pa < pb)
 
-    score: float = float("-inf")
-    pos: int = -1
-    node: Node | None = None
 
-    def offer(self, score: float, pos: int, node: Node) -> None:
-        if self.node is None or score > self.score or (score == self.score and pos < self.pos):
-            self.score, self.pos, self.node = score, pos, node
+_RANK = functools.cmp_to_key(_order)
+
+
+def _verdict(node: Node) -> tuple[str, bool, float | None, bool]:
+    """What a finished node's ranking depends on; a change after indexing means a rebuild."""
+    return node.status, node.is_buggy, node.metric.score, node.plots_status == "invalid"
 
 
 @dataclass
@@ -51,7 +59,7 @@ class _Run:
     so that is near the end)."""
 
     root: str | None = None
-    prefix: list[tuple[float | None, int]] = field(default_factory=list)
+    prefix: list[tuple[Node | None, int]] = field(default_factory=list)
     dirty: int = 0
 
 
@@ -73,9 +81,11 @@ class JournalIndex:
     buggy: int = 0
     good_work: defaultdict[int, list[tuple[int, Node]]] = field(default_factory=lambda: defaultdict(list))
     leaves: defaultdict[int, list[tuple[int, Node]]] = field(default_factory=lambda: defaultdict(list))
-    ranked: list[tuple[float, int, Node]] = field(default_factory=list)
+    ranked: list[tuple[int, Node]] = field(default_factory=list)
     failed: list[tuple[int, Node]] = field(default_factory=list)
-    best: defaultdict[int | None, _Best] = field(default_factory=lambda: defaultdict(_Best))
+    best: defaultdict[int | None, list[tuple[int, Node]]] = field(default_factory=lambda: defaultdict(list))
+    verdicts: dict[str, tuple[str, bool, float | None, bool]] = field(default_factory=dict)
+    stale: bool = False
     arms: defaultdict[str, list[float]] = field(default_factory=lambda: defaultdict(lambda: [0, 0.0]))
     timeline: defaultdict[int, list[tuple[float, str, Node]]] = field(default_factory=lambda: defaultdict(list))
     runs: defaultdict[int, _Run] = field(default_factory=lambda: defaultdict(_Run))
@@ -115,6 +125,7 @@ class JournalIndex:
 
     def _finish(self, node: Node) -> None:
         pos = self.pos[node.id]
+        self.verdicts[node.id] = _verdict(node)
         self.done += 1
         self.buggy += int(node.is_buggy)
         if node.kind == "seed":
@@ -131,21 +142,21 @@ class JournalIndex:
             if not self.children.get(node.id):
                 bisect.insort(self.leaves[node.stage], pair, key=lambda t: t[0])
         if node.is_good:
-            score = self.score[node.id] = float(node.metric.score)  # type: ignore[arg-type]
+            self.score[node.id] = float(node.metric.score)  # type: ignore[arg-type]
             bisect.insort(self.good_work[node.stage], pair, key=lambda t: t[0])
-            bisect.insort(self.ranked, (-score, pos, node), key=lambda t: (t[0], t[1]))
+            bisect.insort(self.ranked, pair, key=_RANK)
             line, key = self.timeline[node.stage], (node.finished_at or 0.0, node.id)
             at = bisect.bisect_left(line, key, key=lambda t: t[:2])
             line.insert(at, (*key, node))
             run = self.runs[node.stage]
             run.dirty = min(run.dirty, at)
             if node.kind != "ablate":
-                self.best[node.stage].offer(score, pos, node)
-                self.best[None].offer(score, pos, node)
+                bisect.insort(self.best[node.stage], pair, key=_RANK)
+                bisect.insort(self.best[None], pair, key=_RANK)
 
     def reconcile(self, journal: Journal) -> None:
         nodes = journal.nodes
-        if nodes is not self.nodes or len(nodes) < self.seen:
+        if nodes is not self.nodes or len(nodes) < self.seen or self.stale:
             self.__init__()  # type: ignore[misc]
             self.nodes = nodes
         for node_id, node in list(self.open.items()):
@@ -171,13 +182,14 @@ class JournalIndex:
         return [n for _, n in self.leaves[stage]]
 
     def top_good(self, k: int) -> list[Node]:
-        return [n for _, _, n in self.ranked[:k]]
+        return [n for _, n in self.ranked[:k]]
 
     def recent_failed(self, k: int) -> list[Node]:
         return [n for _, n in reversed(self.failed[-k:])] if k > 0 else []
 
     def best_node(self, stage: int | None = None) -> Node | None:
-        return self.best[stage].node
+        best = self.best.get(stage)
+        return best[0][1] if best else None
 
     def no_improvement_run(self, stage: int, root: Node | None) -> int:
         """Good non-seed nodes of ``stage`` in (finished_at, id) order that did not beat the best before them."""
@@ -187,20 +199,16 @@ class JournalIndex:
         if st.root != root_id:
             st.root, st.dirty = root_id, 0
         del st.prefix[st.dirty :]
-        best, run = st.prefix[-1] if st.prefix else (self._score_of(root) if root is not None and root_id else None, 0)
+        best, run = st.prefix[-1] if st.prefix else (root if root_id else None, 0)
         for t in line[st.dirty :]:
-            score = self.score[t[1]]
-            if best is None or score > best:  # good nodes: better_than is a comparison of scores
-                best, run = score, 0
+            n = t[2]
+            if best is None or n.better_than(best):
+                best, run = n, 0
             else:
                 run += 1
             st.prefix.append((best, run))
         st.dirty = len(line)
         return run
-
-    def _score_of(self, node: Node) -> float | None:
-        got = self.score.get(node.id)
-        return got if got is not None else node.metric.score
 
 
 def _reward(node: Node, parent: Node | None) -> float:
@@ -234,10 +242,13 @@ def index_of(journal: Journal) -> JournalIndex:
         return ix
 
 
-def touch(journal: Journal) -> None:
-    """A finished node's verdict changed: rebuild the index on its next use."""
+def touch(journal: Journal, *nodes: Node) -> None:
+    """Finished nodes changed after they were indexed (plots judged, seed statistics): rebuild the index on its
+    next use if a change affects ranking (status, bug verdict, score, invalid plots). No nodes: always rebuild."""
     with journal.lock:
-        key = id(journal)
         with _GUARD:
-            if key in _INDEXES:
-                _INDEXES[key] = JournalIndex()
+            ix = _INDEXES.get(id(journal))
+        if ix is None:
+            return
+        if not nodes or any(n.id in ix.verdicts and ix.verdicts[n.id] != _verdict(n) for n in nodes):
+            ix.stale = True

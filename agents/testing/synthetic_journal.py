@@ -24,6 +24,7 @@ def verdict(node: Node, rng: random.Random, direction: str = "maximize") -> None
         return
     if rng.random() < 0.05:
         return  # ran, but logged no usable metric: neither good nor buggy
+    node.plots_status = "invalid" if rng.random() < 0.2 else "ok"  # the figure critic may judge plots invalid
     value = round(rng.gauss(0.7, 0.1), 2)
     node.metric = MetricValue(metrics=[Metric(name="acc", direction=direction, values={"d1": value, "d2": value})])  # type: ignore[arg-type]
 
