@@ -85,6 +85,9 @@ class LLMSettings(_Section):
     backoff_base_s: float = Field(default=1.0, ge=0)
     backoff_max_s: float = Field(default=30.0, ge=0)
     max_repairs: int = Field(default=2, ge=0, le=10, description="structured-output repair rounds")
+    max_concurrency: int = Field(
+        default=4, ge=1, le=256, description="model calls in flight at once per endpoint (parallel workers share it)"
+    )
 
 
 class Budget(_Section):
@@ -99,7 +102,12 @@ class EmbeddedModel(_Section):
     threads: int = Field(
         default=0, ge=0, description="0 = auto: all usable cores, divided among embedded servers already running"
     )
-    parallel: int = Field(default=1, ge=1, description="concurrent request slots")
+    parallel: int = Field(
+        default=1,
+        ge=0,
+        description="concurrent request slots; 0 = llm.max_concurrency (each slot computes a shared prompt prefix "
+        "once: on 2 cores 4 slots measured slower than 1, see docs/scaling.md)",
+    )
     startup_timeout_s: float = Field(default=180.0, gt=0)
 
 
@@ -138,6 +146,24 @@ class SandboxSettings(_Section):
     )
     cpus: float = Field(default=2.0, gt=0, description="CPU cores a docker run may use")
     gpus: int = Field(default=0, ge=-1, description="GPUs requested by the docker backend (-1 = all)")
+
+
+class RaySettings(_Section):
+    """The Ray cluster that runs experiment nodes when ``executor = "ray"`` (see docs/scaling.md)."""
+
+    address: str = Field(
+        default="local",
+        description="'local': start a Ray for this run on this machine; 'auto': the cluster this machine belongs "
+        "to (ray start / RAY_ADDRESS); 'host:port' (GCS) or 'ray://host:10001' (Ray Client)",
+    )
+    num_cpus: float = Field(default=1.0, ge=0, description="CPUs each node's task requests")
+    num_gpus: float = Field(default=0.0, ge=0, description="GPUs each node's task requests")
+    memory_mb: int = Field(default=0, ge=0, description="memory each node's task requests (0: no request)")
+    max_retries: int = Field(default=2, ge=0, le=10, description="re-runs of a node whose Ray worker died")
+    queue_timeout_s: float = Field(
+        default=3600.0, gt=0, description="how long a node may wait for a free worker before it fails"
+    )
+    local_cpus: int | None = Field(default=None, ge=1, description="CPUs of the local Ray ('local' address)")
 
 
 class SearchSettings(_Section):
@@ -302,6 +328,10 @@ class Settings(BaseSettings):
     embedded: EmbeddedModel = Field(default_factory=EmbeddedModel)
     sandbox: SandboxSettings = Field(default_factory=SandboxSettings)
     search: SearchSettings = Field(default_factory=SearchSettings)
+    executor: Literal["local", "ray"] = Field(
+        default="local", description="where experiment programs run: this machine's sandbox, or a Ray cluster"
+    )
+    ray: RaySettings = Field(default_factory=RaySettings)
     literature: LiteratureSettings = Field(default_factory=LiteratureSettings)
     writeup: WriteupSettings = Field(default_factory=WriteupSettings)
     figures: FiguresSettings = Field(default_factory=FiguresSettings)

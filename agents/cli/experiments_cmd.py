@@ -68,6 +68,9 @@ def experiments(
         Path | None, typer.Option("--code-to-use", help="start stage 1 from this program (template mode)")
     ] = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="continue the search in this run directory")] = None,
+    executor: Annotated[
+        str | None, typer.Option("--executor", help="where programs run: local | ray (default: the config's)")
+    ] = None,
 ) -> None:
     """Run the experiment tree search (initial implementation, tuning, research, ablations) for one idea."""
     from agents.experiments.inputs import load_idea_file, load_idea_ref, parse_stages, read_baseline
@@ -75,12 +78,17 @@ def experiments(
     from agents.llm import LLM, Ledger
     from agents.rundir import create_run, open_run
     from agents.sandbox import make_sandbox
+    from agents.scale import make_executor
 
+    if executor is not None:
+        ctx.find_root().obj.overrides.append(f'executor="{executor}"')
     settings = get_settings(ctx)
     with cli_errors():
         if sum(x is not None for x in (idea, idea_file, resume)) != 1:
             raise UserInputError("give exactly one of --idea RUN/ideas.json#name, --idea-file FILE or --resume RUN")
         span = parse_stages(stages)
+        # before any run directory exists: a Ray cluster that cannot be reached leaves nothing behind
+        runner = make_sandbox(settings.sandbox) if settings.executor == "local" else make_executor(settings)
         baseline = read_baseline(code_to_use) if code_to_use is not None else None
         if resume is not None:
             run = open_run(resume)
@@ -108,9 +116,7 @@ def experiments(
         try:
             with Live(progress.render(), console=console, refresh_per_second=4, transient=False) as live:
                 progress.live = live
-                result = experiments_stage(
-                    run, settings, llm, make_sandbox(settings.sandbox), stages=span, on_event=progress
-                )
+                result = experiments_stage(run, settings, llm, runner, stages=span, on_event=progress)
         except KeyboardInterrupt:
             console.print(f"[yellow]interrupted[/]; continue with: shoal experiments --resume {run.path}")
             raise typer.Exit(130) from None

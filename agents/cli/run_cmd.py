@@ -65,6 +65,9 @@ def run(
     code_to_use: Annotated[
         Path | None, typer.Option("--code-to-use", help="template mode: start the search from this program")
     ] = None,
+    executor: Annotated[
+        str | None, typer.Option("--executor", help="where experiment programs run: local | ray (default: config)")
+    ] = None,
 ) -> None:
     """Run the whole pipeline: topic -> ideas -> experiments -> figures -> paper -> review -> report."""
     from agents.experiments.inputs import parse_stages, read_baseline
@@ -74,6 +77,8 @@ def run(
     with cli_errors():
         if budget_usd is not None:
             ctx.find_root().obj.overrides.append(f"budget.max_usd={budget_usd}")
+        if executor is not None:
+            ctx.find_root().obj.overrides.append(f'executor="{executor}"')
         settings = get_settings(ctx)
         parsed = load_topic(topic, topic_file)
         approvals = list(approve or [])

@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 
 from agents.experiments.journal import Journal, Node
+from agents.experiments.journal_index import index_of
 
 
 def reward(journal: Journal, node: Node) -> float:
@@ -24,13 +25,8 @@ def reward(journal: Journal, node: Node) -> float:
 
 def arm_stats(journal: Journal, models: Sequence[str]) -> dict[str, tuple[int, float]]:
     """model -> (pulls, total reward) over finished non-seed nodes written by a model."""
-    stats = {m: (0, 0.0) for m in models}
-    for n in journal.nodes:
-        if n.status != "done" or n.kind == "seed" or n.model not in stats:
-            continue
-        pulls, total = stats[n.model]
-        stats[n.model] = (pulls + 1, total + reward(journal, n))
-    return stats
+    arms = index_of(journal).arms  # kept as nodes finish (a node's parent has finished before it)
+    return {m: (int(arms[m][0]), float(arms[m][1])) if m in arms else (0, 0.0) for m in models}
 
 
 def choose_model(journal: Journal, models: Sequence[str], c: float, in_flight: Sequence[str] = ()) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents.experiments.journal import CoderStats, Journal, Metric, Node
+from agents.experiments.journal_index import index_of
 from agents.experiments.memory import memory_lines
 from agents.experiments.novelty import NoveltyFilter
 from agents.experiments.patches import (
@@ -157,7 +158,7 @@ class Coder:
     def write(self, action: Action, model: str, node_id: str) -> Proposal:
         """A program for ``action`` (``node_id`` tags the ledger records)."""
         llm = self._llm_for(model).bind(node=node_id, search_stage=str(action.stage))
-        parent = self.journal.find(action.parent)
+        parent = index_of(self.journal).find(action.parent)
         check_novelty = self.novelty is not None and action.kind in ("draft", "improve")
         note = ""
         total_calls = total_tokens = 0

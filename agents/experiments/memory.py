@@ -7,6 +7,7 @@ failures (their plan and bug reason), one short line each, so prompts stay small
 from __future__ import annotations
 
 from agents.experiments.journal import Journal, Node
+from agents.experiments.journal_index import index_of
 
 
 def _metric_text(node: Node) -> str:
@@ -25,17 +26,10 @@ def memory_lines(journal: Journal, limit: int) -> tuple[list[str], list[str]]:
     """(worked, failed): at most ``limit`` lines in all, roughly half each, best and most recent first."""
     if limit <= 0:
         return [], []
-    done = [n for n in journal.nodes if n.status == "done" and n.kind != "seed"]
-    good = [n for n in done if n.is_good]
-    ranked: list[Node] = []
-    for n in good:
-        i = 0
-        while i < len(ranked) and not n.better_than(ranked[i]):
-            i += 1
-        ranked.insert(i, n)
-    bad = [n for n in done if n.is_buggy][::-1]
-    n_good = min(len(ranked), max(limit - min(len(bad), limit // 2), limit // 2))
-    n_bad = min(len(bad), limit - n_good)
-    worked = [f"{n.kind} {_what(n)}: {_metric_text(n)}" for n in ranked[:n_good]]
-    failed = [f"{n.kind} {_what(n)}: {' '.join(n.bug_reason.split())[:120]}" for n in bad[:n_bad]]
+    ix = index_of(journal)  # good nodes kept ranked by (score, journal order); failures in journal order
+    n_ranked, n_failed = len(ix.ranked), len(ix.failed)
+    n_good = min(n_ranked, max(limit - min(n_failed, limit // 2), limit // 2))
+    n_bad = min(n_failed, limit - n_good)
+    worked = [f"{n.kind} {_what(n)}: {_metric_text(n)}" for n in ix.top_good(n_good)]
+    failed = [f"{n.kind} {_what(n)}: {' '.join(n.bug_reason.split())[:120]}" for n in ix.recent_failed(n_bad)]
     return worked, failed

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import math
 import random
-import re
 import statistics
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agents.experiments.journal import Journal, Node, NodeKind
+from agents.experiments.journal_index import index_of, normalize_tag
 from agents.settings import SearchSettings
 
 
@@ -44,9 +45,7 @@ class Action:
     seed: int | None = None
 
 
-def normalize_tag(tag: str) -> str:
-    """Tags that differ only in case, spaces, underscores or dashes are the same ("LR = 0.1" is "lr=0.1")."""
-    return re.sub(r"[\s_\-]+", "", tag.lower())
+__all__ = ["Action", "choose_action", "normalize_tag", "sample_parent", "sampling_weights", "seed_actions"]
 
 
 def sigmoid(x: float) -> float:
@@ -73,16 +72,23 @@ def sampling_weights(
     """Normalised selection probabilities of ``candidates`` (good nodes) for the next improve action."""
     if not candidates:
         return []
-    scores = [c.metric.score for c in candidates]
-    if any(s is None for s in scores):
-        raise ValueError("parent candidates must be good nodes with a score")
-    vals = [float(s) for s in scores if s is not None]
+    ix = index_of(journal)
+    known = ix.score  # scores of finished good nodes, computed once
+    ids = [c.id for c in candidates]
+    if all(i in known for i in ids):
+        vals = [known[i] for i in ids]
+    else:
+        scores = [c.metric.score for c in candidates]
+        if any(s is None for s in scores):
+            raise ValueError("parent candidates must be good nodes with a score")
+        vals = [float(s) for s in scores if s is not None]
     med = statistics.median(vals)
     spread = _spread(vals)
-    raw = []
-    for node, score in zip(candidates, vals, strict=True):
-        children = len(journal.children(node.id)) + sum(1 for a in pending if a.parent == node.id)
-        raw.append(sigmoid(lam * (score - med) / spread) / (1 + children))
+    children, busy = ix.children, Counter(a.parent for a in pending)
+    raw = [
+        sigmoid(lam * (score - med) / spread) / (1 + children.get(i, 0) + busy.get(i, 0))
+        for i, score in zip(ids, vals, strict=True)
+    ]
     total = sum(raw)
     return [w / total for w in raw]
 
@@ -97,11 +103,15 @@ def sample_parent(
 def debuggable_leaves(journal: Journal, stage: int, search: SearchSettings, pending: Sequence[Action]) -> list[Node]:
     """Buggy leaves of the stage whose fix would stay within ``max_debug_depth`` and that nobody is fixing."""
     busy = {a.parent for a in pending if a.kind == "debug"}
-    return [n for n in journal.buggy_leaves(stage) if n.debug_depth + 1 <= search.max_debug_depth and n.id not in busy]
+    return [
+        n
+        for n in index_of(journal).buggy_leaves(stage)
+        if n.debug_depth + 1 <= search.max_debug_depth and n.id not in busy
+    ]
 
 
 def used_tags(journal: Journal, stage: int, pending: Sequence[Action]) -> set[str]:
-    tags = {normalize_tag(n.tag) for n in journal.stage_nodes(stage) if n.tag and n.kind != "seed"}
+    tags = set(index_of(journal).tags[stage])
     tags |= {normalize_tag(a.tag) for a in pending if a.stage == stage and a.tag}
     return tags
 
@@ -123,10 +133,11 @@ def unused_proposals(journal: Journal, stage: int, pending: Sequence[Action]) ->
 def parent_candidates(journal: Journal, stage: int) -> list[Node]:
     """The stage's good non-seed nodes plus its root (when the root is good)."""
     rec = journal.stage_record(stage)
-    cands = [n for n in journal.good_nodes(stage) if n.kind != "seed"]
-    root = journal.find(rec.root) if rec else None
-    if root is not None and root.is_good and root not in cands:
-        cands.insert(0, root)
+    ix = index_of(journal)
+    cands = ix.candidates(stage)
+    root = ix.find(rec.root) if rec else None
+    if root is not None and root.is_good and not (root.stage == stage and root.kind != "seed"):
+        cands.insert(0, root)  # (a good non-seed root of this very stage is among the candidates already)
     return cands
 
 
@@ -146,7 +157,7 @@ def choose_action(
         return Action("debug", stage, parent=leaf.id, tag=leaf.tag)
 
     if stage == 1:
-        drafts = len(journal.drafts(1)) + sum(1 for a in pending if a.kind == "draft")
+        drafts = index_of(journal).drafts[1] + sum(1 for a in pending if a.kind == "draft")
         if drafts < search.num_drafts:
             return Action("draft", 1)
         if debuggable and rng.random() < search.debug_prob:
@@ -175,6 +186,6 @@ def seed_actions(
 ) -> list[Action]:
     """Seed re-runs (seeds 1..num_seeds) of ``node`` after ``stage`` that neither exist nor are in flight (a node
     carried over as a later stage's best keeps its earlier seed runs)."""
-    have = {n.seed for n in journal.seed_runs(node.id)}
+    have = {n.seed for n in index_of(journal).seeds.get(node.id, [])}
     have |= {a.seed for a in pending if a.kind == "seed" and a.parent == node.id}
     return [Action("seed", stage, parent=node.id, seed=s) for s in range(1, num_seeds + 1) if s not in have]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agents.experiments.journal import Journal, Node
+from agents.experiments.journal_index import index_of
 from agents.experiments.policy import Action, debuggable_leaves, parent_candidates, unused_proposals
 from agents.settings import SearchSettings
 
@@ -46,42 +47,32 @@ def stage_work_nodes(journal: Journal, stage: int) -> list[Node]:
 
 
 def cap_left(journal: Journal, stage: int, search: SearchSettings, pending: Sequence[Action] = ()) -> int:
-    used = len(stage_work_nodes(journal, stage)) + sum(1 for a in pending if a.stage == stage and a.kind != "seed")
+    used = index_of(journal).work[stage] + sum(1 for a in pending if a.stage == stage and a.kind != "seed")
     return max(0, stage_cap(search, stage) - used)
 
 
 def _no_improvement_run(journal: Journal, stage: int) -> int:
     """How many of the stage's most recent good nodes in a row failed to beat the best before them."""
     rec = journal.stage_record(stage)
-    root = journal.find(rec.root) if rec else None
-    good = sorted(
-        (n for n in journal.good_nodes(stage) if n.kind != "seed"), key=lambda n: (n.finished_at or 0.0, n.id)
-    )
-    best = root if root is not None and root.is_good else None
-    run = 0
-    for n in good:
-        if best is None or n.better_than(best):
-            best, run = n, 0
-        else:
-            run += 1
-    return run
+    ix = index_of(journal)
+    return ix.no_improvement_run(stage, ix.find(rec.root) if rec else None)
 
 
 def check_completion(
     journal: Journal, stage: int, search: SearchSettings, pending: Sequence[Action] = ()
 ) -> Completion | None:
     """The stage's completion by its explicit criteria, or None while it should go on."""
-    work = stage_work_nodes(journal, stage)
-    in_flight = any(a.stage == stage for a in pending) or any(n.status != "done" for n in work)
-    finished = [n for n in work if n.status == "done"]
+    ix = index_of(journal)
+    in_flight = any(a.stage == stage for a in pending) or ix.work_open[stage] > 0
+    finished = ix.work_done[stage]
     cap = stage_cap(search, stage)
-    at_cap = len(work) >= cap and not in_flight
+    at_cap = ix.work[stage] >= cap and not in_flight
     if stage == 1:
-        good = [n for n in finished if n.is_good]
+        good = ix.good_work[1]
         if good:
-            return Completion("done", f"first good node {good[0].id} found after {len(finished)} node(s)")
+            return Completion("done", f"first good node {good[0][1].id} found after {finished} node(s)")
         if at_cap:
-            return Completion("failed", f"no working implementation after {len(finished)} node(s) (cap {cap})")
+            return Completion("failed", f"no working implementation after {finished} node(s) (cap {cap})")
         return None
     if at_cap:
         return Completion("done", f"iteration cap {cap} reached")

@@ -23,6 +23,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 
 from agents.errors import ConfigError, ModelCallError, StructuredOutputError
 from agents.llm.budget import call_cost, check_budget, estimate_tokens
+from agents.llm.concurrency import call_slot
 from agents.llm.endpoints import DefaultResolver, Endpoint, EndpointResolver, openai_client
 from agents.llm.ledger import CallRecord, Ledger, Totals
 from agents.llm.messages import ImageInput, append_to_last_user, attach_images
@@ -311,7 +312,8 @@ class LLM:
             for attempt in retrying:
                 with attempt:
                     attempt_no = attempt.retry_state.attempt_number
-                    return self._attempt(client, endpoint, role, prompt, model, kwargs, attempt_no)
+                    with call_slot(endpoint.base_url, self.settings.llm.max_concurrency):
+                        return self._attempt(client, endpoint, role, prompt, model, kwargs, attempt_no)
         except RETRYABLE as exc:
             raise ModelCallError(
                 f"{prompt}: model call failed after {attempt_no} attempt(s) to {endpoint.label}: "

@@ -56,6 +56,10 @@ def _build_server(args: argparse.Namespace) -> Any:
     params.model.path = args.model
     params.n_parallel = args.parallel
     params.n_ctx = args.n_ctx * args.parallel  # llama.cpp splits n_ctx across the slots
+    # Shared prompt prefixes (the same system prompt and idea in every coder call): a request goes to the slot
+    # whose cached prompt it shares most with, keeps that KV prefix, and may reuse further cached chunks.
+    params.cache_prompt = True
+    params.n_cache_reuse = 256
     params.port = args.port
     params.hostnames = ["127.0.0.1"]
     params.cpuparams.n_threads = threads

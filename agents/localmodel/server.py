@@ -38,7 +38,7 @@ from typing import IO
 import agents
 from agents.errors import ModelUnavailable
 from agents.localmodel.weights import DEFAULT_SPEC, WeightsSpec, ensure_model_file
-from agents.settings import EmbeddedModel, Settings
+from agents.settings import EmbeddedModel, LLMSettings, Settings
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ class EmbeddedServer:
             "--threads",
             str(threads),
             "--parallel",
-            str(s.parallel),
+            str(s.parallel or LLMSettings().max_concurrency),  # 0: the default calls in flight per endpoint
             "--port",
             str(self._port),
             "--alias",
@@ -357,6 +357,9 @@ def _shared_key(settings: Settings) -> tuple[str, int, int, int]:
 
 def get_shared_server(settings: Settings) -> EmbeddedServer:
     """The process-wide server for these settings (created on first use, started by its ``start()``)."""
+    if settings.embedded.parallel == 0:  # the server's slots follow the calls allowed in flight
+        embedded = settings.embedded.model_copy(update={"parallel": settings.llm.max_concurrency})
+        settings = settings.model_copy(update={"embedded": embedded})
     key = _shared_key(settings)
     with _SHARED_LOCK:
         server = _SHARED.get(key)

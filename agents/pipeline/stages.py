@@ -42,6 +42,7 @@ class StageContext:
     on_event: EventSink | None = None
     _sandbox: Any = field(default=None, repr=False)
     _literature: Any = field(default=None, repr=False)
+    _executor: Any = field(default=None, repr=False)
 
     @property
     def sandbox(self) -> Any:
@@ -50,6 +51,17 @@ class StageContext:
 
             self._sandbox = make_sandbox(self.settings.sandbox)
         return self._sandbox
+
+    @property
+    def executor(self) -> Any:
+        """Where experiment programs run (``executor``: this machine's sandbox, or a Ray cluster)."""
+        if self.settings.executor == "local":
+            return self.sandbox
+        if self._executor is None:
+            from agents.scale import make_executor
+
+            self._executor = make_executor(self.settings)
+        return self._executor
 
     @property
     def literature(self) -> Any:
@@ -118,7 +130,7 @@ def make_stage_fns(ctx: StageContext) -> StageFns:
         first, last = state.get("exp_stages") or [1, 4]
         ctx.event("stage_started", stage="experiments")
         result = experiments_stage(
-            run, settings, llm, ctx.sandbox, stages=(first, last), on_event=lambda kind, data: ctx.notify(kind, **data)
+            run, settings, llm, ctx.executor, stages=(first, last), on_event=lambda kind, data: ctx.notify(kind, **data)
         )
         outcome = result.outcome
         if outcome.status == "no_working_implementation":
