@@ -69,6 +69,15 @@ class RunDir:
         with self._events_lock, self.events_path.open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
 
+    @property
+    def data_task_path(self) -> Path:
+        """The user's data task (data directory, goal, metric, held-out rule); the data is never copied here."""
+        return self.path / "data_task.json"
+
+    @property
+    def data_card_path(self) -> Path:
+        return self.path / "data_card.json"
+
 
 def create_run(settings: Settings, title: str, now: datetime | None = None) -> RunDir:
     """Make a new run directory under the workspace and write the resolved settings into it."""

@@ -268,6 +268,25 @@ class ReviewSettings(_Section):
     max_pages: int = Field(default=150, ge=1, description="PDFs with more pages are refused")
 
 
+class DataSettings(_Section):
+    """Research on the user's data (``--data``): the data card, the held-out split, the coder's rules."""
+
+    card_max_chars: int = Field(default=2500, ge=200, description="characters of the data card in a prompt")
+    exact_max_mb: float = Field(default=64.0, gt=0, description="larger tables are sampled for the data card")
+    sample_rows: int = Field(default=2000, ge=10, description="rows read from a sampled table")
+    split_seed: int = Field(default=0, description="seed of the --holdout split")
+    environment: str = Field(
+        default="auto",
+        description="coder rules template under templates/prompts/_partials/environments/ (auto: from the "
+        "packages the sandbox's Python has)",
+    )
+    model_strength: Literal["auto", "small", "large"] = Field(
+        default="auto", description="small: short programs (auto: small for the embedded model)"
+    )
+    max_lines_small: int = Field(default=60, ge=10, description="program length asked of a small coder model")
+    max_lines_large: int = Field(default=250, ge=10, description="program length asked of a large coder model")
+
+
 class Settings(BaseSettings):
     """Every setting Shoal uses. ``shoal config show`` prints the resolved values."""
 
@@ -294,6 +313,7 @@ class Settings(BaseSettings):
     figures: FiguresSettings = Field(default_factory=FiguresSettings)
     ideation: IdeationSettings = Field(default_factory=IdeationSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    data: DataSettings = Field(default_factory=DataSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -78,7 +78,14 @@ class Coder:
         settings: Settings,
         journal: Journal,
         novelty: NoveltyFilter | None = None,
+        *,
+        data: dict[str, Any] | None = None,
+        env: dict[str, Any] | None = None,
     ) -> None:
+        from agents.data.environment import coder_environment
+
+        self.data = data  # the user's data task for the prompts (agents.data.session.DataSession.prompt)
+        self.env = env or coder_environment(settings)
         self.llm = llm
         self.settings = settings
         self.search = settings.search
@@ -136,6 +143,8 @@ class Coder:
             "failed": failed,
             "timeout_s": int(self.settings.sandbox.timeout_s),
             "note": note,
+            "data": self.data,
+            "env": self.env,
         }
 
     # -- writing ------------------------------------------------------------------------------------------------

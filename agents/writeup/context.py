@@ -21,9 +21,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from agents.data.session import data_summary
 from agents.errors import UserInputError
 from agents.experiments.journal import Journal, Node
 from agents.ideation.schema import Idea
+from agents.rundir import RunDir
 from agents.writeup.floats import ResultsTable, fmt, results_table
 
 log = logging.getLogger(__name__)
@@ -75,6 +77,7 @@ class WriterContext(BaseModel):
     config_numbers: list[float] = Field(
         default_factory=list, description="numbers in the good nodes' plans and tags (hyperparameters): quotable"
     )
+    data: str = Field(default="", description="the user's goal, metric and data card (runs with --data)")
 
 
 def _pick_idea(run: Path) -> Idea:
@@ -267,4 +270,5 @@ def build_context(run: Path) -> WriterContext:
         datasets=sorted({f.dataset for f in facts}),
         seeds=_seed_count(journal, best),
         config_numbers=config_numbers(journal),
+        data=data_summary(RunDir(run)),
     )
