@@ -96,7 +96,10 @@ class DataSession:
 
     def _train_files(self) -> list[str]:
         if self.split is not None and self.task.holdout is not None:
-            return [f"{DATA_TARGET}/{p.name}" for p in sorted(self.split.train_dir.iterdir())]
+            source = self.split.source_name
+            return [
+                f"{DATA_TARGET}/{p.name} (the rows of {source} not held out)" for p in self.split.train_dir.iterdir()
+            ]
         if self.card is None:
             return []
         return [f"{DATA_TARGET}/{f.path}" for f in self.card.files[:8]]

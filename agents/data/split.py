@@ -35,6 +35,7 @@ class Split:
     features: Path  # the held-out rows without the target (mounted under /heldout)
     labels: Path  # never mounted
     rows: int  # held-out rows
+    source_name: str = ""  # the table the rows came from
 
     def read_labels(self) -> list[str]:
         with self.labels.open(newline="", encoding="utf-8") as fh:
@@ -174,4 +175,4 @@ def make_split(task: DataTask, card: DataCard, cache_dir: Path, seed: int) -> Sp
     feats = next((root / "features").iterdir())
     train_dir = root / "train" if task.holdout is not None else Path(task.data_dir or "")
     split = Split(root=root, train_dir=train_dir, features=feats, labels=root / LABELS, rows=0)
-    return Split(root, train_dir, feats, split.labels, rows=len(split.read_labels()))
+    return Split(root, train_dir, feats, split.labels, rows=len(split.read_labels()), source_name=source.name)

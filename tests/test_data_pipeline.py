@@ -1,0 +1,132 @@
+"""User data end to end: ``shoal experiments --data DIR --goal ...`` with the scripted model and the real
+sandbox (the data mounted read-only, held-out rows scored by Shoal), the prompts the coder sees, bad inputs
+stopped before any model call, and the data bench."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import data_support as D
+import exp_support as S
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from agents.cli.experiments_cmd import experiments
+from agents.experiments.journal import Journal
+from agents.settings import ROLES
+from agents.testing import RecordedRequest, Reply, ScriptedServer, text
+
+app = typer.Typer()
+app.command("experiments")(experiments)
+app.command("noop")(lambda: None)
+
+
+@pytest.fixture
+def cli_env(scripted_llm: ScriptedServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for role in ROLES:
+        monkeypatch.setenv(f"SHOAL_MODELS__{role.upper()}__BASE_URL", scripted_llm.base_url)
+        monkeypatch.setenv(f"SHOAL_MODELS__{role.upper()}__MODEL", "scripted-model")
+    monkeypatch.setenv("SHOAL_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("SHOAL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SHOAL_SANDBOX__BACKEND", "local")
+    monkeypatch.setenv("SHOAL_SEARCH__NUM_DRAFTS", "1")
+    monkeypatch.setenv("SHOAL_SEARCH__NUM_SEEDS", "1")
+    monkeypatch.setenv("SHOAL_SEARCH__DEBUG_PROB", "1.0")
+    monkeypatch.setenv("SHOAL_SEARCH__STAGE_ITERS", "[3, 1, 1, 1]")
+    monkeypatch.delenv("SHOAL_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    D.write_dataset("diabetes", tmp_path / "diabetes")
+    return tmp_path
+
+
+ARGS = ["experiments", "--data", "diabetes", "--goal", "predict disease progression", "--metric", "rmse",
+        "--target", "target", "--holdout", "0.2", "--stages", "1"]  # fmt: skip
+
+
+def test_search_on_user_data_is_scored_by_shoal(cli_env: Path, scripted_llm: ScriptedServer) -> None:
+    coder = D.DataCoder("regression", fake=0.0)  # the program claims a perfect validation RMSE of 0
+    coder.install(scripted_llm)
+    scripted_llm.always("feedback/review", S.review_ok)
+    result = CliRunner().invoke(app, ARGS)
+    assert result.exit_code == 0, result.output
+    (run,) = (cli_env / "ws").iterdir()
+    j = Journal.load(run / "journal.json")
+    assert [n.kind for n in j.nodes] == ["draft", "debug", "seed"]
+    draft, fixed, _ = j.nodes
+    assert draft.is_buggy and "train_labels" in draft.bug_reason
+    best = j.best_node()
+    assert best is not None and best.id == fixed.id
+    primary = best.metric.primary
+    assert primary is not None and primary.name == "rmse" and primary.direction == "minimize"
+    assert 40 < primary.values["held-out"] < 80  # Shoal's score, not the program's claimed 0.0
+    assert best.metric.metrics[1].name == "val_rmse" and best.metric.metrics[1].values["default"] == 0.0
+    # the data is never copied into the run directory; the task and the card are
+    assert not list(run.rglob("diabetes.csv")) and not list(run.rglob("labels.csv"))
+    assert json.loads((run / "data_task.json").read_text())["metric"] == "rmse"
+    assert json.loads((run / "data_card.json").read_text())["files"][0]["rows"] == 442
+    assert json.loads((run / "ideas.json").read_text())["ideas"][0]["name"] == "predict_disease_progression"
+    prompt = coder.prompts[0]
+    assert "diabetes.csv (" in prompt and "442 rows" in prompt and "/data/train.csv" in prompt
+    assert "save_predictions" in prompt and "numpy only" not in prompt and "Make small synthetic" not in prompt
+    assert "sklearn" in prompt and "under 60 lines" not in prompt
+    print(prompt)
+
+
+def test_a_program_cannot_read_the_held_out_labels(cli_env: Path, scripted_llm: ScriptedServer) -> None:
+    """A program that goes looking for the labels finds neither them nor the user's full table, and cannot write."""
+    snoop = (
+        "import os, glob\nfrom shoal_helper import data_dir, test_file, save_predictions, log_metric\n"
+        "seen = sorted(glob.glob('/data/**', recursive=True) + glob.glob('/heldout/**', recursive=True))\n"
+        "print('SEEN', seen)\n"
+        "try:\n    open('/data/x.txt', 'w').write('x')\n    print('WROTE')\nexcept OSError as e:\n    print('READONLY')\n"
+        "rows = sum(1 for _ in open(test_file())) - 1\nsave_predictions([150.0] * rows)\n"
+    )
+
+    def draft(req: RecordedRequest) -> Reply:
+        return text(S.fenced(snoop, "look around"))
+
+    scripted_llm.always("coder/draft", draft)
+    scripted_llm.always("feedback/review", S.review_ok)
+    result = CliRunner().invoke(app, [*ARGS[:-2], "--stages", "1"])
+    assert result.exit_code == 0, result.output
+    (run,) = (cli_env / "ws").iterdir()
+    out = (run / "nodes" / Journal.load(run / "journal.json").nodes[0].id / "stdout.txt").read_text()
+    assert "/data/train.csv" in out and "/heldout/test.csv" in out and "READONLY" in out
+    assert "labels" not in out and "diabetes.csv" not in out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--data", "missing_dir"], "does not exist"),
+        (["--data", "empty"], "holds no files"),
+        (["--data", "diabetes", "--metric", "wobble", "--target", "target", "--holdout", "0.2"], "unknown metric"),
+        (["--data", "diabetes", "--metric", "rmse", "--target", "price", "--holdout", "0.2"], "--target 'price'"),
+        (["--data", "broken"], "cannot read"),
+    ],
+)
+def test_bad_inputs_stop_before_any_model_call(
+    cli_env: Path, scripted_llm: ScriptedServer, extra: list[str], message: str
+) -> None:
+    (cli_env / "empty").mkdir()
+    (cli_env / "broken").mkdir()
+    (cli_env / "broken" / "x.npy").write_bytes(b"garbage")
+    result = CliRunner().invoke(app, ["experiments", "--goal", "g", *extra])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert scripted_llm.requests == [] and not (cli_env / "ws").exists()
+
+
+def test_bench_runs_with_the_scripted_coder(capsys: pytest.CaptureFixture[str]) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import bench_data
+
+    result = bench_data.main(["--scripted", "--dataset", "diabetes", "--stages", "1-2"])
+    assert result["search_status"] == "complete" and result["nodes_written"] >= 3
+    assert 0 < result["valid_program_rate"] < 1  # the scripted coder's first draft is buggy
+    assert result["best_held_out"] is not None and 40 < result["baseline_held_out"] < 80
+    out = capsys.readouterr().out
+    assert "valid-program rate:" in out and "plain baseline rmse:" in out
