@@ -53,7 +53,7 @@ log_metric("val_{metric}", {fake}, direction="{direction}")
 
 
 def program(kind: str, alpha: float = 1.0, fake: float = 0.5, bug: bool = False) -> str:
-    model = f"Ridge(alpha=alpha)" if kind == "regression" else "LogisticRegression(C=1.0 / alpha, max_iter=500)"
+    model = "Ridge(alpha=alpha)" if kind == "regression" else "LogisticRegression(C=1.0 / alpha, max_iter=500)"
     metric, direction = ("rmse", "minimize") if kind == "regression" else ("accuracy", "maximize")
     code = PROGRAM.format(alpha=alpha, model=model, metric=metric, direction=direction, fake=fake)
     return code.replace("y = train", "y = train_labels") if bug else code

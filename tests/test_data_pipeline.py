@@ -81,7 +81,8 @@ def test_a_program_cannot_read_the_held_out_labels(cli_env: Path, scripted_llm: 
         "import os, glob\nfrom shoal_helper import data_dir, test_file, save_predictions, log_metric\n"
         "seen = sorted(glob.glob('/data/**', recursive=True) + glob.glob('/heldout/**', recursive=True))\n"
         "print('SEEN', seen)\n"
-        "try:\n    open('/data/x.txt', 'w').write('x')\n    print('WROTE')\nexcept OSError as e:\n    print('READONLY')\n"
+        "try:\n    open('/data/x.txt', 'w').write('x')\n    print('WROTE')\n"
+        "except OSError:\n    print('READONLY')\n"
         "rows = sum(1 for _ in open(test_file())) - 1\nsave_predictions([150.0] * rows)\n"
     )
 

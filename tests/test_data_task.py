@@ -148,7 +148,7 @@ def test_evaluate_scores_the_nodes_predictions(tmp_path: Path) -> None:
     labels = s.split.read_labels()
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); from shoal_helper import save_predictions; "
-        f"save_predictions({labels[:-1] + ['b' if labels[-1] == 'a' else 'a']!r})"
+        f"save_predictions({[*labels[:-1], 'b' if labels[-1] == 'a' else 'a']!r})"
     )
     helper_dir = str(Path(shoal_helper.__file__).parent)
     env = {k: v for k, v in os.environ.items() if k != "EXPERIMENT_SEED"}
