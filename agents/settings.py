@@ -116,17 +116,37 @@ _ENV_PASSTHROUGH = [
 ]
 
 
+IsolationPiece = Literal["user", "filesystem", "network", "pids", "memory", "disk"]
+_ISOLATION_PIECES: tuple[IsolationPiece, ...] = ("user", "filesystem", "network", "pids", "memory", "disk")
+
+
 class SandboxSettings(_Section):
     """Where and under which limits generated code runs (see agents.sandbox and docs/sandbox.md)."""
 
     backend: Literal["auto", "local", "docker"] = "auto"
     timeout_s: float = Field(default=300.0, gt=0, description="wall-clock limit per run")
-    memory_mb: int = Field(default=4096, ge=64, description="address space (local) or memory limit (docker)")
-    cpu_s: int = Field(default=600, ge=1, description="CPU seconds per process (RLIMIT_CPU)")
+    memory_mb: int = Field(default=4096, ge=64, description="memory of a run as a whole (all its processes)")
+    cpu_s: int = Field(default=600, ge=1, description="CPU seconds of a run as a whole, and per process")
     file_size_mb: int = Field(default=512, ge=1, description="largest file a run may write (RLIMIT_FSIZE)")
+    disk_mb: int = Field(default=2048, ge=1, description="total bytes a run may have in its node directory")
+    max_processes: int = Field(default=256, ge=8, description="processes and threads of a run as a whole")
+    min_isolation: list[IsolationPiece] = Field(
+        default_factory=lambda: list(_ISOLATION_PIECES),
+        description="what must be isolated before generated code runs (a missing piece refuses the run)",
+    )
+    allow_weak: bool = Field(
+        default=False, description="run generated code even below min_isolation (a warning is recorded)"
+    )
+    python_env: Path | None = Field(
+        default=None,
+        description="the experiment Python environment (default: <cache>/shoal/sandbox-env, built by setup.sh)",
+    )
+    uid: int = Field(
+        default=0, ge=0, description="host uid/gid generated code runs as when Shoal is root (0 = shoal-sandbox user)"
+    )
     network: bool = Field(default=False, description="allow generated code to use the network")
     max_output_chars: int = Field(default=20000, ge=1000, description="stdout/stderr kept, head and tail")
-    docker_image: str = "python:3.11-slim"
+    docker_image: str = "shoal-sandbox:latest"
     address_space_limit: bool = Field(
         default=True,
         description="enforce memory_mb as RLIMIT_AS in the local backend; turn off for CUDA programs, "
@@ -136,7 +156,7 @@ class SandboxSettings(_Section):
         default_factory=lambda: list(_ENV_PASSTHROUGH),
         description="harmless variables copied from Shoal's environment (secret-looking names are still dropped)",
     )
-    cpus: float = Field(default=2.0, gt=0, description="CPU cores a docker run may use")
+    cpus: float = Field(default=2.0, gt=0, description="CPU cores a run may use")
     gpus: int = Field(default=0, ge=-1, description="GPUs requested by the docker backend (-1 = all)")
 
 
