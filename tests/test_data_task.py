@@ -159,3 +159,14 @@ def test_evaluate_scores_the_nodes_predictions(tmp_path: Path) -> None:
     (node / "predictions.csv").write_text("prediction\na\n")
     metric, why = s.evaluate(node)
     assert metric is None and f"1 predictions for {len(labels)} held-out rows" in why
+
+
+def test_example_rows_shown_to_models_come_from_the_training_part(tmp_path: Path) -> None:
+    table(tmp_path / "data" / "t.csv", n=100)
+    s = check_data(make_task(data=tmp_path / "data", metric="accuracy", target="y", holdout=0.5), settings(tmp_path))
+    assert s is not None and s.split is not None and s.card is not None
+    held = {r[0] for r in list(csv.reader(s.split.features.open()))[1:]}
+    shown = s.visible_card()
+    assert shown is not None and len(shown.files[0].head) == 3
+    assert not held & {row[0] for row in shown.files[0].head}
+    assert s.card.files[0].head[0][0] == "0"  # the cached card itself is unchanged

@@ -119,8 +119,9 @@ def experiments(
                 )
             chosen = picked.model_dump(mode="json")
         else:
-            picked = load_idea_file(idea_file) if idea_file is not None else None
-            if picked is None:
+            if idea_file is not None:
+                picked = load_idea_file(idea_file)
+            else:
                 assert session is not None
                 picked = idea_from_goal(session)
             run = create_run(settings, picked.title)

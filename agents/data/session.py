@@ -75,6 +75,7 @@ class DataSession:
         """The ``data`` variable of the coder, ideation and writer prompts (bounded)."""
         t = self.task
         limit = max_chars or self.settings.data.card_max_chars
+        card = self.visible_card()
         return {
             "goal": t.goal,
             "metric": t.metric or "",
@@ -85,8 +86,18 @@ class DataSession:
             "train_files": self._train_files(),
             "test_file": f"{HELDOUT_TARGET}/{self.split.features.name}" if self.split else "",
             "test_rows": self.split.rows if self.split else 0,
-            "card": card_text(self.card, limit) if self.card else "",
+            "card": card_text(card, limit) if card else "",
         }
+
+    def visible_card(self) -> DataCard | None:
+        """The card as models may see it: with held-out rows, the example rows come from the training part."""
+        if self.card is None or self.split is None or self.task.holdout is None or not self.task.target:
+            return self.card
+        card = self.card.model_copy(deep=True)
+        entry = card.table_with(self.task.target)
+        if entry is not None:
+            entry.head = _first_rows(self.split.train_dir / f"train{self.split.features.suffix}", len(entry.head))
+        return card
 
     def topic_text(self) -> str:
         """The goal and a short card, appended to the ideation topic."""
@@ -139,6 +150,15 @@ class DataSession:
             return None, f"predictions.csv cannot be scored: {str(exc).splitlines()[0][:200]}"
         metric = Metric(name=self.task.metric, direction=self.task.direction, values={HELDOUT_DATASET: value})  # type: ignore[arg-type]
         return metric, ""
+
+
+def _first_rows(path: Path, n: int) -> list[list[str]]:
+    if path.suffix != ".csv" or n <= 0:
+        return []  # a Parquet training part: no example rows rather than rows that might be held out
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        return [[v[:24] for v in row] for _, row in zip(range(n), reader, strict=False)]
 
 
 def _load_card(run: RunDir, task: DataTask, settings: Settings) -> DataCard | None:
