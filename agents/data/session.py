@@ -212,3 +212,15 @@ def data_summary(run: RunDir, max_chars: int = 1500) -> str:
         card = DataCard.model_validate_json(run.data_card_path.read_text(encoding="utf-8"))
     session = DataSession(task, card, None, _Settings())
     return render_text("_partials/data_topic", {"data": session.prompt(max_chars)})
+
+
+def coder_context(
+    run: RunDir, settings: Settings, sandbox: Any, baseline_code: str | None
+) -> tuple[DataSession | None, dict[str, Any] | None, dict[str, Any]]:
+    """What the experiment manager's coder needs: the run's data session, its prompt variables, the rules."""
+    from agents.data.environment import coder_environment
+    from agents.experiments.program import is_bundle
+
+    session = DataSession.for_run(run, settings)
+    env = coder_environment(settings, sandbox, multi_file=is_bundle(baseline_code or ""))
+    return session, session.prompt() if session else None, env

