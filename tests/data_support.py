@@ -34,7 +34,7 @@ PROGRAM = """import os
 import numpy as np
 from sklearn.linear_model import Ridge, LogisticRegression
 from sklearn.preprocessing import StandardScaler
-from shoal_helper import data_dir, test_file, save_predictions, log_metric, get_seed
+from shoal_helper import data_dir, test_file, save_predictions, save_results, log_metric
 
 alpha = {alpha}
 names = sorted(f for f in os.listdir(data_dir()) if f.endswith(".csv"))
@@ -48,6 +48,8 @@ scaler = StandardScaler().fit(X)
 model = {model}
 model.fit(scaler.transform(X), y)
 save_predictions(model.predict(scaler.transform(X_test)))
+fit = model.predict(scaler.transform(X))
+save_results("loss_curve", {{"step": [0, 1], "train_mse": [float(np.var(y)), float(np.mean((fit - y) ** 2))]}})
 log_metric("val_{metric}", {fake}, direction="{direction}")
 """
 

@@ -131,3 +131,48 @@ def test_bench_runs_with_the_scripted_coder(capsys: pytest.CaptureFixture[str]) 
     assert result["best_held_out"] is not None and 40 < result["baseline_held_out"] < 80
     out = capsys.readouterr().out
     assert "valid-program rate:" in out and "plain baseline rmse:" in out
+
+
+@pytest.mark.slow
+def test_whole_pipeline_on_user_data(scripted_llm: ScriptedServer, tmp_path: Path) -> None:
+    """Slow (~1-2 min): topic + data -> ideas -> 4 stages scored on held-out rows -> figures -> paper -> review."""
+    from pipeline_support import pipeline_settings, script_pipeline
+
+    from agents.data.session import check_data, save_data
+    from agents.data.task import make_task
+    from agents.ideation.inputs import topic_from_text
+    from agents.llm import LLM, Ledger
+    from agents.pipeline.runner import drive
+    from agents.pipeline.stages import StageContext, make_stage_fns, save_topic
+    from agents.rundir import create_run
+
+    script_pipeline(scripted_llm)
+    D.DataCoder("regression").install(scripted_llm)
+    settings = pipeline_settings(scripted_llm, str(tmp_path / "ws"), str(tmp_path / "cache"))
+    D.write_dataset("diabetes", tmp_path / "diabetes")
+    task = make_task(data=tmp_path / "diabetes", goal="predict disease progression", metric="rmse",
+                     target="target", holdout=0.2)  # fmt: skip
+    session = check_data(task, settings)
+    assert session is not None
+    topic = topic_from_text("Simple models for diabetes progression")
+    topic.data = session.topic_text()
+    run = create_run(settings, topic.title)
+    save_topic(run, topic)
+    save_data(run, session)
+    llm = LLM(settings, Ledger(run.ledger_path))
+    inputs = {"topic": topic.title, "num_ideas": 1, "idea_name": None, "exp_stages": [1, 4], "approve": [],
+              "max_revisions": 0, "revision_round": 0}  # fmt: skip
+    outcome = drive(run, make_stage_fns(StageContext(run=run, settings=settings, llm=llm)), inputs)  # type: ignore[arg-type]
+    assert outcome.status == "done", outcome
+    assert "diabetes.csv (" in scripted_llm.requests_for("ideation/agent")[0].messages[-1]["content"]
+    journal = Journal.load(run.file("journal.json"))
+    best = journal.best_node()
+    assert best is not None and best.metric.primary is not None
+    assert best.metric.primary.name == "rmse" and "held-out" in best.metric.primary.values
+    tex = "\n".join(p.read_text() for p in run.path.glob("paper/*.tex"))
+    table = tex[tex.index(r"\label{tab:results}") :].split(r"\end{table}")[0]
+    # the results table leads with Shoal's held-out metric (the programs' own val_rmse comes after)
+    assert r"Method & rmse (held-out) $\downarrow$ & val\_rmse (default)" in table
+    assert (
+        "Goal: predict disease progression" in scripted_llm.requests_for("writeup/results")[0].messages[-1]["content"]
+    )
