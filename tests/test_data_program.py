@@ -13,7 +13,7 @@ from agents.experiments.executor import execute
 from agents.experiments.inputs import read_baseline
 from agents.experiments.journal import Node
 from agents.experiments.patches import Edit, apply_edits, syntax_error
-from agents.experiments.program import entry_point, join_bundle, split_bundle
+from agents.experiments.program import entry_point, extract_program, join_bundle, keep_missing_files, split_bundle
 
 MAIN = "from model import fit\nfrom shoal_helper import log_metric\n\nlog_metric('loss', fit(), direction='minimize')\n"
 MODEL = "SCALE = 2.0\n\n\ndef fit():\n    return 1.0 / SCALE\n"
@@ -70,3 +70,22 @@ def test_an_edit_may_touch_any_file_and_the_node_runs_it(tmp_path: Path) -> None
     assert node.metric.primary is not None and node.metric.primary.values["default"] == 0.25
     d = run / "nodes" / "n1"
     assert (d / "lib" / "util.py").read_text() == "X = 1\n" and (d / "code.py").read_text() == edited
+
+
+def test_a_rewrite_may_give_only_the_files_it_changes(tmp_path: Path) -> None:
+    parent = read_baseline(code_dir(tmp_path))
+    answer = (
+        "PLAN: scale\n```python\n# === file: model.py ===\nSCALE = 8.0\n\n\ndef fit():\n    return 1.0 / SCALE\n```\n"
+    )
+    child = keep_missing_files(parent, extract_program(answer) or "")
+    files = dict(split_bundle(child))
+    assert entry_point(child) == "main.py" and files["model.py"].startswith("SCALE = 8.0")
+    assert files["main.py"] == MAIN and set(files) == {"main.py", "model.py", "lib/util.py", "config.json"}
+    two_blocks = (
+        "```python\n# === file: main.py ===\nprint(1)\n```\ntext\n```python\n# === file: model.py ===\nX = 2\n```\n"
+    )
+    both = dict(split_bundle(keep_missing_files(parent, extract_program(two_blocks) or "")))
+    assert both["main.py"] == "print(1)\n" and both["model.py"] == "X = 2\n" and "lib/util.py" in both
+    plain = keep_missing_files(parent, "print('only the entry point')\n")
+    assert dict(split_bundle(plain))["main.py"] == "print('only the entry point')\n"
+    assert keep_missing_files("x = 1\n", "x = 2\n") == "x = 2\n"

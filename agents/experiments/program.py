@@ -62,6 +62,28 @@ def join_bundle(files: list[tuple[str, str]]) -> str:
     return "".join(f"# === file: {name} ===\n{text.rstrip(chr(10))}\n" for name, text in files)
 
 
+def extract_program(text: str) -> str | None:
+    """The program in a coder's answer: files of a multi-file program may come in several fenced blocks."""
+    from agents.experiments.patches import _FENCE, extract_code
+
+    parts = [body.strip("\n") for _, body in _FENCE.findall(text) if MARK.search(body)]
+    if len(parts) > 1:
+        return "\n".join(parts) + "\n"
+    return extract_code(text)
+
+
+def keep_missing_files(parent: str, child: str) -> str:
+    """A rewrite of a multi-file program keeps the parent's files it leaves out (the model need not repeat
+    unchanged files, and a prompt that cut the parent short loses nothing); a one-file answer replaces the
+    entry point."""
+    if not is_bundle(parent):
+        return child
+    old = split_bundle(parent)
+    new = dict(split_bundle(child) if is_bundle(child) else [(old[0][0], child)])
+    kept = [(name, new.pop(name, text)) for name, text in old]  # the parent's order: its entry point stays first
+    return join_bundle(kept + list(new.items()))
+
+
 def entry_point(code: str) -> str:
     return split_bundle(code)[0][0]
 
