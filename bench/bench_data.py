@@ -42,9 +42,10 @@ from agents.data.metrics import score  # noqa: E402
 from agents.data.session import DataSession, check_data, save_data  # noqa: E402
 from agents.data.task import make_task  # noqa: E402
 from agents.experiments.inputs import parse_stages  # noqa: E402
+from agents.experiments.journal import Journal  # noqa: E402
 from agents.experiments.manager import run_experiments  # noqa: E402
-from agents.llm import LLM, Ledger  # noqa: E402
-from agents.rundir import create_run  # noqa: E402
+from agents.llm import LLM, Ledger, read_ledger  # noqa: E402
+from agents.rundir import RunDir, create_run, open_run  # noqa: E402
 from agents.sandbox import make_sandbox  # noqa: E402
 from agents.settings import ROLES, Settings, load_settings  # noqa: E402
 from agents.testing import ScriptedServer  # noqa: E402
@@ -77,7 +78,7 @@ def baseline(session: DataSession, dataset: str) -> float:
 
 
 def run_bench(settings: Settings, dataset: str, stages: tuple[int, int], holdout: float, work: Path) -> dict[str, Any]:
-    target, metric, higher = D.DATASETS[dataset]
+    target, metric, _ = D.DATASETS[dataset]
     data_dir = work / "data" / dataset
     D.write_dataset(dataset, data_dir)
     task = make_task(data=data_dir, goal=GOALS[dataset], metric=metric, target=target, holdout=holdout)
@@ -91,11 +92,20 @@ def run_bench(settings: Settings, dataset: str, stages: tuple[int, int], holdout
         run, settings, llm, make_sandbox(settings.sandbox), idea_from_goal(session).model_dump(mode="json"),
         stages=stages,
     )  # fmt: skip
-    wall = time.monotonic() - t0
-    from agents.experiments.journal import Journal
+    return {
+        **summarize(run, settings, dataset),
+        "search_status": outcome.status,
+        "wall_s": round(time.monotonic() - t0, 1),
+    }
 
+
+def summarize(run: RunDir, settings: Settings, dataset: str) -> dict[str, Any]:
+    """The figures from a run's journal (also for a run that was stopped early: ``--from-run``)."""
+    _, metric, higher = D.DATASETS[dataset]
+    session = DataSession.for_run(run, settings)
+    assert session is not None and session.split is not None
     journal = Journal.load(run.file("journal.json"))
-    written = [n for n in journal.nodes if n.kind != "seed" and n.model != "user"]
+    written = [n for n in journal.nodes if n.kind != "seed" and n.model != "user" and n.status == "done"]
     valid = [n for n in written if not n.is_buggy]
     best = journal.best_node()
     best_value = best.metric.primary.values.get("held-out") if best and best.metric.primary else None
@@ -105,17 +115,18 @@ def run_bench(settings: Settings, dataset: str, stages: tuple[int, int], holdout
         "dataset": dataset,
         "metric": metric,
         "higher_is_better": higher,
-        "held_out_rows": session.split.rows if session.split else 0,
-        "search_status": outcome.status,
+        "held_out_rows": session.split.rows,
+        "search_status": "stopped",
         "nodes_written": len(written),
         "valid_programs": len(valid),
         "valid_program_rate": round(len(valid) / len(written), 3) if written else 0.0,
+        "bug_reasons": [n.bug_reason[:120] for n in written if n.is_buggy],
         "best_held_out": best_value,
         "best_node": best.id if best else None,
         "baseline_held_out": round(base, 6),
         "search_beats_baseline": beat,
-        "llm_calls": llm.ledger.totals().calls,
-        "wall_s": round(wall, 1),
+        "llm_calls": sum(1 for _ in read_ledger(run.ledger_path)),
+        "wall_s": None,
         "run_dir": str(run.path),
     }
 
@@ -138,21 +149,32 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--holdout", type=float, default=0.2)
     ap.add_argument("--scripted", action="store_true", help="the scripted coder (checks the bench, measures nothing)")
     ap.add_argument("--set", action="append", default=[], help="settings overrides, e.g. search.num_drafts=2")
-    ap.add_argument("--workspace", type=Path, help="keep the run here (default: a temporary directory)")
+    ap.add_argument("--workspace", type=Path, help="keep the data and the run here (default: a temporary dir)")
+    ap.add_argument("--from-run", type=Path, help="only summarize this run (e.g. one stopped by a timeout)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     stages = parse_stages(args.stages)
+    if args.from_run is not None:
+        run = open_run(args.from_run)
+        result = summarize(run, load_settings(run.config_path, []), args.dataset)
+        _print(result, args.json)
+        return result
     with tempfile.TemporaryDirectory(prefix="shoal-bench-data-") as tmp:
-        work = Path(tmp)
+        work = args.workspace.resolve() if args.workspace else Path(tmp)  # data, split cache and runs
         if args.scripted:
             with ScriptedServer() as server:
                 settings = _scripted_settings(server, work / "ws", work / "cache", args.dataset)
                 result = run_bench(settings, args.dataset, stages, args.holdout, work)
         else:
-            settings = load_settings(None, args.set, workspace=args.workspace or work / "ws")
+            settings = load_settings(None, args.set, workspace=work / "ws", cache_dir=work / "cache")
             result = run_bench(settings, args.dataset, stages, args.holdout, work)
-    if args.json:
+    _print(result, args.json)
+    return result
+
+
+def _print(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
         print(json.dumps(result, indent=1))
     else:
         better = "higher" if result["higher_is_better"] else "lower"
@@ -164,7 +186,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"plain baseline {result['metric']}: {result['baseline_held_out']} ({better} is better)")
         print(f"search beats the baseline: {result['search_beats_baseline']}")
         print(f"model calls: {result['llm_calls']}, wall: {result['wall_s']} s, search: {result['search_status']}")
-    return result
+        for why in result["bug_reasons"]:
+            print(f"  buggy: {why}")
 
 
 if __name__ == "__main__":
