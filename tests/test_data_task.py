@@ -170,3 +170,30 @@ def test_example_rows_shown_to_models_come_from_the_training_part(tmp_path: Path
     assert shown is not None and len(shown.files[0].head) == 3
     assert not held & {row[0] for row in shown.files[0].head}
     assert s.card.files[0].head[0][0] == "0"  # the cached card itself is unchanged
+
+
+def test_parquet_holdout_split_and_scoring(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    (tmp_path / "data").mkdir()
+    rows = 300
+    pq.write_table(pa.table({"x": list(range(rows)), "y": [float(i % 7) for i in range(rows)]}),
+                   tmp_path / "data" / "t.parquet", row_group_size=64)  # fmt: skip
+    s = check_data(make_task(data=tmp_path / "data", metric="mae", target="y", holdout=0.2), settings(tmp_path))
+    assert s is not None and s.split is not None
+    train = pq.read_table(s.split.train_dir / "train.parquet")
+    test = pq.read_table(s.split.features)
+    assert test.column_names == ["x"] and train.num_rows + test.num_rows == rows == train.num_rows + s.split.rows
+    node = tmp_path / "node"
+    node.mkdir()
+    truth = [str(float(x % 7)) for x in test.column("x").to_pylist()]
+    (node / "predictions.csv").write_text("prediction\n" + "\n".join(truth) + "\n")
+    metric, why = s.evaluate(node)
+    assert metric is not None and metric.values["held-out"] == 0.0, why
+
+
+def test_log_loss_normalises_probability_rows() -> None:
+    probs = {"a": ["0.4", "0.1"], "b": ["0.4", "0.3"]}  # rows sum to 0.8 and 0.4
+    assert math.isclose(
+        score("log_loss", ["a", "b"], ["a", "b"], probs), skm.log_loss(["a", "b"], [[0.5, 0.5], [0.25, 0.75]])
+    )

@@ -144,6 +144,9 @@ def score(
     if missing:
         raise PredictionError(f"no probability column for class(es) {missing[:5]}; give one per class")
     order = sorted(cols)
+    if metric == "log_loss":  # rows of probabilities that do not quite sum to one are normalised
+        sums = [sum(cols[c][i] for c in order) or 1.0 for i in range(n)]
+        cols = {c: [v / sums[i] for i, v in enumerate(vals)] for c, vals in cols.items()}
     if len(order) == 2:
         return float(
             skm.roc_auc_score([t == order[1] for t in truth], cols[order[1]])
