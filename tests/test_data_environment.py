@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import exp_support as S
 import pytest
 
@@ -41,3 +43,21 @@ def test_unknown_environment_template_is_a_config_error() -> None:
     bad = s.model_copy(update={"data": s.data.model_copy(update={"environment": "cuda-magic"})})
     with pytest.raises(ConfigError, match="no template .*environments/cuda-magic.md.j2"):
         coder_environment(bad)
+
+
+def test_a_small_model_gets_a_loading_example(tmp_path: Path) -> None:
+    import data_support as D
+
+    from agents.data.session import check_data
+    from agents.data.task import make_task
+
+    D.write_dataset("wine", tmp_path / "wine")
+    settings = Settings(cache_dir=tmp_path / "cache")
+    task = make_task(data=tmp_path / "wine", goal="g", metric="accuracy", target="target", holdout=0.2)
+    session = check_data(task, settings)
+    assert session is not None
+    env = {"name": "scientific", "packages": ["numpy", "pandas", "sklearn"], "strength": "small", "max_lines": 60,
+           "multi_file": False}  # fmt: skip
+    text = rules(env, session.prompt())
+    assert 'pd.read_csv(os.path.join(data_dir(), "train.csv"))' in text and 'columns=["target"]' in text
+    assert "pd.read_csv" not in rules({**env, "strength": "large"}, session.prompt())

@@ -87,7 +87,15 @@ class DataSession:
             "test_file": f"{HELDOUT_TARGET}/{self.split.features.name}" if self.split else "",
             "test_rows": self.split.rows if self.split else 0,
             "card": card_text(card, limit) if card else "",
+            "train_table": self._train_table(),
         }
+
+    def _train_table(self) -> str:
+        """The training table's path under the data directory, for the loading example ('' when unknown)."""
+        if self.split is not None and self.task.holdout is not None:
+            return f"train{self.split.features.suffix}"
+        entry = self.card.table_with(self.task.target) if self.card and self.task.target else None
+        return entry.path if entry is not None else ""
 
     def visible_card(self) -> DataCard | None:
         """The card as models may see it: with held-out rows, the example rows come from the training part."""
