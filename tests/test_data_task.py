@@ -197,3 +197,20 @@ def test_log_loss_normalises_probability_rows() -> None:
     assert math.isclose(
         score("log_loss", ["a", "b"], ["a", "b"], probs), skm.log_loss(["a", "b"], [[0.5, 0.5], [0.25, 0.75]])
     )
+
+
+def test_resuming_a_run_whose_data_is_gone_is_one_clear_message(tmp_path: Path) -> None:
+    import shutil
+
+    from agents.data.session import DataSession, save_data
+    from agents.rundir import create_run
+
+    table(tmp_path / "data" / "t.csv")
+    s = settings(tmp_path)
+    run = create_run(s, "gone")
+    save_data(run, check_data(make_task(data=tmp_path / "data", goal="g", metric="accuracy", target="y",
+                                        holdout=0.2), s))  # fmt: skip
+    assert DataSession.for_run(run, s) is not None
+    shutil.rmtree(tmp_path / "data")
+    with pytest.raises(UserInputError, match="which is gone; put it back"):
+        DataSession.for_run(run, s)

@@ -23,6 +23,7 @@ from agents.data.metrics import PredictionError, score
 from agents.data.render import card_text
 from agents.data.split import Split, make_split, source_table
 from agents.data.task import DataTask
+from agents.errors import UserInputError
 from agents.experiments.journal import Metric
 from agents.rundir import RunDir
 from agents.sandbox.base import ReadOnlyMount
@@ -50,6 +51,9 @@ class DataSession:
         if not path.is_file():
             return None
         task = DataTask.model_validate_json(path.read_text(encoding="utf-8"))
+        for given in (task.data_dir, task.test_file):
+            if given and not Path(given).exists():
+                raise UserInputError(f"{run.path} works on {given}, which is gone; put it back to continue this run")
         card = _load_card(run, task, settings)
         split = make_split(task, card, settings.cache_dir, settings.data.split_seed) if card and task.held_out else None
         return cls(task, card, split, settings)
