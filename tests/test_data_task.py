@@ -214,3 +214,16 @@ def test_resuming_a_run_whose_data_is_gone_is_one_clear_message(tmp_path: Path) 
     shutil.rmtree(tmp_path / "data")
     with pytest.raises(UserInputError, match="which is gone; put it back"):
         DataSession.for_run(run, s)
+
+
+def test_predictions_that_link_to_the_labels_are_refused(tmp_path: Path) -> None:
+    table(tmp_path / "data" / "t.csv", n=40)
+    s = check_data(make_task(data=tmp_path / "data", metric="accuracy", target="y", holdout=0.3), settings(tmp_path))
+    assert s is not None and s.split is not None
+    node = tmp_path / "node"
+    node.mkdir()
+    fake = tmp_path / "labels_as_predictions.csv"
+    fake.write_text("prediction\n" + "\n".join(s.split.read_labels()) + "\n")
+    (node / "predictions.csv").symlink_to(fake)
+    metric, why = s.evaluate(node)
+    assert metric is None and "regular file" in why

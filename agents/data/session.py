@@ -141,6 +141,8 @@ class DataSession:
         path = node_dir / PREDICTIONS
         if not path.is_file():
             return None, "no predictions.csv: call save_predictions(...) from shoal_helper for the rows of test_file()"
+        if path.is_symlink() or not path.is_file():  # a link could point at a host file (even the labels)
+            return None, "predictions.csv must be a regular file written by save_predictions, not a link"
         if path.stat().st_size > MAX_PREDICTION_BYTES:
             return None, "predictions.csv is too large; write one prediction per held-out row"
         try:
