@@ -176,3 +176,24 @@ def test_whole_pipeline_on_user_data(scripted_llm: ScriptedServer, tmp_path: Pat
     assert (
         "Goal: predict disease progression" in scripted_llm.requests_for("writeup/results")[0].messages[-1]["content"]
     )
+
+
+def test_template_directory_on_user_data(cli_env: Path, scripted_llm: ScriptedServer) -> None:
+    """The user's own two-file project is the first node; it reads /data and is scored on the held-out rows."""
+    project = cli_env / "project"
+    project.mkdir()
+    (project / "main.py").write_text(
+        "import csv, os\nfrom model import mean_of\nfrom shoal_helper import data_dir, test_file, save_predictions\n"
+        "rows = list(csv.DictReader(open(os.path.join(data_dir(), 'train.csv'))))\n"
+        "guess = mean_of([float(r['target']) for r in rows])\n"
+        "n = sum(1 for _ in open(test_file())) - 1\nsave_predictions([guess] * n)\n"
+    )
+    (project / "model.py").write_text("def mean_of(values):\n    return sum(values) / len(values)\n")
+    scripted_llm.always("feedback/review", S.review_ok)
+    result = CliRunner().invoke(app, [*ARGS, "--code-to-use", str(project)])
+    assert result.exit_code == 0, result.output
+    (run,) = (cli_env / "ws").iterdir()
+    first = Journal.load(run / "journal.json").nodes[0]
+    assert first.model == "user" and not first.is_buggy, first.bug_reason
+    assert first.metric.primary is not None and 60 < first.metric.primary.values["held-out"] < 100  # a mean guess
+    assert (run / "nodes" / first.id / "model.py").is_file()
