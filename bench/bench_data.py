@@ -167,8 +167,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 settings = _scripted_settings(server, work / "ws", work / "cache", args.dataset)
                 result = run_bench(settings, args.dataset, stages, args.holdout, work)
         else:
-            settings = load_settings(None, args.set, workspace=work / "ws", cache_dir=work / "cache")
-            result = run_bench(settings, args.dataset, stages, args.holdout, work)
+            from agents.localmodel.server import stop_shared_servers
+
+            settings = load_settings(None, args.set, workspace=work / "ws")  # the usual cache: the model file
+            try:
+                result = run_bench(settings, args.dataset, stages, args.holdout, work)
+            finally:
+                stop_shared_servers()  # the embedded model's server, when one was started
     _print(result, args.json)
     return result
 
