@@ -124,3 +124,14 @@ def test_unreadable_file_is_one_clear_message(tmp_path: Path, name: str, content
     (d / name).write_bytes(content)
     with pytest.raises(UserInputError, match=rf"cannot read .*{name}.*fix or remove|cannot read .*{name}"):
         build_card(d)
+
+
+def test_a_file_without_line_breaks_is_not_read_whole(tmp_path: Path) -> None:
+    d = tmp_path / "oneline"
+    d.mkdir()
+    with (d / "huge.csv").open("wb") as fh:
+        fh.truncate(1024**3)  # 1 GB of NUL bytes and not one newline
+    t0 = time.monotonic()
+    with pytest.raises(UserInputError, match="huge.csv.*longer than 16 MB"):
+        build_card(d)
+    assert time.monotonic() - t0 < 10

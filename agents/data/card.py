@@ -29,7 +29,7 @@ TABLE_EXT = {".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq"}
 MAX_DISTINCT = 1000
 MAX_FILES = 200
 MAX_IMAGE_HEADERS = 200
-_CHUNK = 1 << 20
+MAX_LINE_BYTES = 16 << 20
 
 
 class Column(BaseModel):
@@ -160,7 +160,9 @@ class _CountingReader:
         self.bytes = 0
 
     def __iter__(self) -> Iterator[str]:
-        for line in self.fh:
+        while line := self.fh.readline(MAX_LINE_BYTES):
+            if len(line) == MAX_LINE_BYTES and not line.endswith(b"\n"):
+                raise ValueError(f"a line is longer than {MAX_LINE_BYTES // 2**20} MB; this is not a table to sample")
             self.bytes += len(line)
             yield line.decode("utf-8", errors="replace")
 
