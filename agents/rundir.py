@@ -307,6 +307,15 @@ class RunDir:
         """A JSON file of this run, or None when it is missing or unreadable."""
         return _read_json(path)
 
+    @property
+    def data_task_path(self) -> Path:
+        """The user's data task (data directory, goal, metric, held-out rule); the data is never copied here."""
+        return self.path / "data_task.json"
+
+    @property
+    def data_card_path(self) -> Path:
+        return self.path / "data_card.json"
+
 
 def _read_json(path: Path) -> Any:
     try:

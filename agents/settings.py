@@ -124,17 +124,37 @@ _ENV_PASSTHROUGH = [
 ]
 
 
+IsolationPiece = Literal["user", "filesystem", "network", "pids", "memory", "disk"]
+_ISOLATION_PIECES: tuple[IsolationPiece, ...] = ("user", "filesystem", "network", "pids", "memory", "disk")
+
+
 class SandboxSettings(_Section):
     """Where and under which limits generated code runs (see agents.sandbox and docs/sandbox.md)."""
 
     backend: Literal["auto", "local", "docker"] = "auto"
     timeout_s: float = Field(default=300.0, gt=0, description="wall-clock limit per run")
-    memory_mb: int = Field(default=4096, ge=64, description="address space (local) or memory limit (docker)")
-    cpu_s: int = Field(default=600, ge=1, description="CPU seconds per process (RLIMIT_CPU)")
+    memory_mb: int = Field(default=4096, ge=64, description="memory of a run as a whole (all its processes)")
+    cpu_s: int = Field(default=600, ge=1, description="CPU seconds of a run as a whole, and per process")
     file_size_mb: int = Field(default=512, ge=1, description="largest file a run may write (RLIMIT_FSIZE)")
+    disk_mb: int = Field(default=2048, ge=1, description="total bytes a run may have in its node directory")
+    max_processes: int = Field(default=256, ge=8, description="processes and threads of a run as a whole")
+    min_isolation: list[IsolationPiece] = Field(
+        default_factory=lambda: list(_ISOLATION_PIECES),
+        description="what must be isolated before generated code runs (a missing piece refuses the run)",
+    )
+    allow_weak: bool = Field(
+        default=False, description="run generated code even below min_isolation (a warning is recorded)"
+    )
+    python_env: Path | None = Field(
+        default=None,
+        description="the experiment Python environment (default: <cache>/shoal/sandbox-env, built by setup.sh)",
+    )
+    uid: int = Field(
+        default=0, ge=0, description="host uid/gid generated code runs as when Shoal is root (0 = shoal-sandbox user)"
+    )
     network: bool = Field(default=False, description="allow generated code to use the network")
     max_output_chars: int = Field(default=20000, ge=1000, description="stdout/stderr kept, head and tail")
-    docker_image: str = "python:3.11-slim"
+    docker_image: str = "shoal-sandbox:latest"
     address_space_limit: bool = Field(
         default=True,
         description="enforce memory_mb as RLIMIT_AS in the local backend; turn off for CUDA programs, "
@@ -144,7 +164,7 @@ class SandboxSettings(_Section):
         default_factory=lambda: list(_ENV_PASSTHROUGH),
         description="harmless variables copied from Shoal's environment (secret-looking names are still dropped)",
     )
-    cpus: float = Field(default=2.0, gt=0, description="CPU cores a docker run may use")
+    cpus: float = Field(default=2.0, gt=0, description="CPU cores a run may use")
     gpus: int = Field(default=0, ge=-1, description="GPUs requested by the docker backend (-1 = all)")
 
 
@@ -307,6 +327,25 @@ class ReviewSettings(_Section):
     )
 
 
+class DataSettings(_Section):
+    """Research on the user's data (``--data``): the data card, the held-out split, the coder's rules."""
+
+    card_max_chars: int = Field(default=2500, ge=200, description="characters of the data card in a prompt")
+    exact_max_mb: float = Field(default=64.0, gt=0, description="larger tables are sampled for the data card")
+    sample_rows: int = Field(default=2000, ge=10, description="rows read from a sampled table")
+    split_seed: int = Field(default=0, description="seed of the --holdout split")
+    environment: str = Field(
+        default="auto",
+        description="coder rules template under templates/prompts/_partials/environments/ (auto: from the "
+        "packages the sandbox's Python has)",
+    )
+    model_strength: Literal["auto", "small", "large"] = Field(
+        default="auto", description="small: short programs (auto: small for the embedded model)"
+    )
+    max_lines_small: int = Field(default=60, ge=10, description="program length asked of a small coder model")
+    max_lines_large: int = Field(default=250, ge=10, description="program length asked of a large coder model")
+
+
 class Settings(BaseSettings):
     """Every setting Shoal uses. ``shoal config show`` prints the resolved values."""
 
@@ -337,6 +376,7 @@ class Settings(BaseSettings):
     figures: FiguresSettings = Field(default_factory=FiguresSettings)
     ideation: IdeationSettings = Field(default_factory=IdeationSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
+    data: DataSettings = Field(default_factory=DataSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import tempfile
 import textwrap
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ import pytest
 from agents.errors import ConfigError
 from agents.sandbox import Isolation, LocalSandbox, SandboxResult, docker_available, make_sandbox, probe_isolation
 from agents.sandbox.output import HeadTail
+from agents.sandbox.privileges import sandbox_ids
 from agents.settings import SandboxSettings
 
 SMALL = {
@@ -25,7 +29,18 @@ SMALL = {
     "file_size_mb": 2,
     "max_output_chars": 2000,
 }
-NO_NAMESPACE = Isolation(prefix=[], network_isolated=False, pid_namespace=False)
+# the weakest mode (no bubblewrap, no namespaces, no cgroups): still a dropped uid as root, rlimits and a watcher
+NO_NAMESPACE = Isolation(prefix=[], network_isolated=False, pid_namespace=False, ids=sandbox_ids())
+
+
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """A node directory the sandbox uid can reach in the weak modes too (pytest's own are under a 0700 dir,
+    which only bubblewrap, binding as root, can see through)."""
+    d = Path(tempfile.mkdtemp(prefix="shoal-sandbox-test-"))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def _settings(**kw: object) -> SandboxSettings:
@@ -40,9 +55,13 @@ def _run(tmp_path: Path, code: str, *, sandbox: LocalSandbox | None = None, **kw
 
 def _pid_namespace_sandbox(**kw: object) -> LocalSandbox:
     sandbox = LocalSandbox(_settings(**kw))
-    if not sandbox.isolation.pid_namespace:
-        pytest.skip("no PID namespace here (`unshare --fork --pid --mount-proc` fails): see docs/sandbox.md")
+    if not sandbox.isolation.bwrap:
+        pytest.skip("bubblewrap does not run here (see `shoal doctor`): see docs/sandbox.md")
     return sandbox
+
+
+def _weak(**kw: object) -> LocalSandbox:
+    return LocalSandbox(_settings(allow_weak=True, **kw), isolation=NO_NAMESPACE)
 
 
 def _processes_with(token: str) -> list[int]:
@@ -130,12 +149,12 @@ def test_no_network_connection_even_to_loopback(tmp_path: Path) -> None:
 
 
 def _sandbox_in(mode: str, **kw: object) -> LocalSandbox:
-    if mode == "pid-namespace":
+    if mode == "bwrap":
         return _pid_namespace_sandbox(**kw)
-    return LocalSandbox(_settings(**kw), isolation=NO_NAMESPACE)
+    return _weak(**kw)
 
 
-MODES = ["pid-namespace", "subreaper"]
+MODES = ["bwrap", "subreaper"]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -288,8 +307,10 @@ def test_numpy_works_in_the_sandbox(tmp_path: Path) -> None:
 
 
 def test_missing_program_is_data_not_an_exception(tmp_path: Path) -> None:
-    res = LocalSandbox(_settings(), isolation=NO_NAMESPACE).run(tmp_path, ["no-such-program-xyz"])
+    res = _weak().run(tmp_path, ["no-such-program-xyz"])
     assert res.exit_code == 127 and "cannot run" in res.stderr
+    res = LocalSandbox(_settings()).run(tmp_path, ["no-such-program-xyz"])
+    assert res.exit_code not in (0, None) and "no-such-program-xyz" in res.stderr
 
 
 def test_make_sandbox_backends(tmp_path: Path) -> None:
@@ -357,8 +378,11 @@ import sys
 from pathlib import Path
 from agents.sandbox import Isolation, LocalSandbox
 from agents.settings import SandboxSettings
-iso = None if sys.argv[2] == "pid-namespace" else Isolation(prefix=[], network_isolated=False, pid_namespace=False)
-LocalSandbox(SandboxSettings(backend="local"), isolation=iso).run(Path(sys.argv[1]), ["python", "code.py"])
+from agents.sandbox.privileges import sandbox_ids
+weak = sys.argv[2] != "bwrap"
+iso = Isolation(prefix=[], network_isolated=False, pid_namespace=False, ids=sandbox_ids()) if weak else None
+settings = SandboxSettings(backend="local", allow_weak=weak)
+LocalSandbox(settings, isolation=iso).run(Path(sys.argv[1]), ["python", "code.py"])
 """
 
 
@@ -368,7 +392,7 @@ def test_killing_shoal_takes_the_run_with_it(tmp_path: Path, mode: str) -> None:
     import subprocess
     import sys
 
-    if mode == "pid-namespace":
+    if mode == "bwrap":
         _pid_namespace_sandbox()
     token = f"1000.{uuid.uuid4().int % 10**9:09d}"
     (tmp_path / "code.py").write_text(textwrap.dedent(_DAEMON.format(token=token, then="time.sleep(60)")))

@@ -17,6 +17,7 @@ from rich.live import Live
 from rich.table import Table
 
 from agents.cli.common import cli_errors, console, get_settings
+from agents.cli.data_opts import DataOpt, GoalOpt, HoldoutOpt, LowerOpt, MetricOpt, TargetOpt, TestOpt, resolve_task
 from agents.errors import UserInputError
 
 
@@ -65,14 +66,24 @@ def experiments(
     ] = None,
     stages: Annotated[str, typer.Option("--stages", help="stages to run: 1-4, 1, 2-3 ...")] = "1-4",
     code_to_use: Annotated[
-        Path | None, typer.Option("--code-to-use", help="start stage 1 from this program (template mode)")
+        Path | None,
+        typer.Option("--code-to-use", help="start stage 1 from this program: a file, or a directory with main.py"),
     ] = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="continue the search in this run directory")] = None,
     executor: Annotated[
         str | None, typer.Option("--executor", help="where programs run: local | ray (default: the config's)")
     ] = None,
+    data: DataOpt = None,
+    goal: GoalOpt = None,
+    metric: MetricOpt = None,
+    lower_is_better: LowerOpt = None,
+    target: TargetOpt = None,
+    test: TestOpt = None,
+    holdout: HoldoutOpt = None,
 ) -> None:
     """Run the experiment tree search (initial implementation, tuning, research, ablations) for one idea."""
+    from agents.data.idea import idea_from_goal
+    from agents.data.session import check_data, save_data
     from agents.experiments.inputs import load_idea_file, load_idea_ref, parse_stages, read_baseline
     from agents.experiments.stage import experiments_stage
     from agents.llm import LLM, Ledger
@@ -84,12 +95,23 @@ def experiments(
         ctx.find_root().obj.overrides.append(f'executor="{executor}"')
     settings = get_settings(ctx)
     with cli_errors():
-        if sum(x is not None for x in (idea, idea_file, resume)) != 1:
-            raise UserInputError("give exactly one of --idea RUN/ideas.json#name, --idea-file FILE or --resume RUN")
+        task = resolve_task(
+            data=data, goal=goal, metric=metric, lower_is_better=lower_is_better, target=target, test=test,
+            holdout=holdout,
+        )  # fmt: skip
+        given = sum(x is not None for x in (idea, idea_file, resume))
+        if given > 1 or (given == 0 and not (task.data_dir and task.goal)):
+            raise UserInputError(
+                "give exactly one of --idea RUN/ideas.json#name, --idea-file FILE, --resume RUN, "
+                "or --data DIR with --goal TEXT"
+            )
+        if resume is not None and task.active:
+            raise UserInputError("--resume continues with the run's own data task; drop --data/--goal/--metric")
         span = parse_stages(stages)
         # before any run directory exists: a Ray cluster that cannot be reached leaves nothing behind
         runner = make_sandbox(settings.sandbox) if settings.executor == "local" else make_executor(settings)
         baseline = read_baseline(code_to_use) if code_to_use is not None else None
+        session = check_data(task, settings)  # every data problem is reported here, before any model call
         if resume is not None:
             run = open_run(resume)
             if not run.has_journal():
@@ -103,11 +125,15 @@ def experiments(
                 )
             run.choose_idea(picked.name)  # the choice step of this command
         else:
-            assert idea_file is not None
-            picked = load_idea_file(idea_file)
+            if idea_file is not None:
+                picked = load_idea_file(idea_file)
+            else:
+                assert session is not None
+                picked = idea_from_goal(session)
             run = create_run(settings, picked.title)
             run.write_ideas({"ideas": [picked.model_dump(mode="json")], "chosen": picked.name})
             run.choose_idea(picked.name)
+        save_data(run, session)
         if baseline is not None:
             run.baseline_path.write_text(baseline, encoding="utf-8")
         llm = LLM(settings, Ledger(run.ledger_path), context={"stage": "experiments"})

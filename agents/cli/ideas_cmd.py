@@ -12,6 +12,8 @@ import typer
 from rich.table import Table
 
 from agents.cli.common import cli_errors, console, err_console, get_settings
+from agents.cli.data_opts import DataOpt, GoalOpt, HoldoutOpt, LowerOpt, MetricOpt, TargetOpt, TestOpt, resolve_task
+from agents.data.task import DataTask
 from agents.errors import UserInputError
 from agents.ideation.schema import Idea
 from agents.settings import Settings
@@ -68,6 +70,13 @@ def ideas(
         Path | None, typer.Option("--seed-ideas", help="JSON list of earlier ideas to differ from")
     ] = None,
     show: Annotated[Path | None, typer.Option("--show", help="list the ideas of an existing run and exit")] = None,
+    data: DataOpt = None,
+    goal: GoalOpt = None,
+    metric: MetricOpt = None,
+    lower_is_better: LowerOpt = None,
+    target: TargetOpt = None,
+    test: TestOpt = None,
+    holdout: HoldoutOpt = None,
 ) -> None:
     """Generate research ideas for a topic (or list a run's ideas with --show RUN)."""
     from agents.rundir import RunDir
@@ -81,21 +90,35 @@ def ideas(
             chosen = shown.chosen_idea_name() or suggested
             console.print(ideas_table(found, chosen, f"ideas in {run_path}"))
             return
-        _generate(settings, topic, topic_file, num_ideas, seed_ideas)
+        task = resolve_task(
+            topic_file, data=data, goal=goal, metric=metric, lower_is_better=lower_is_better, target=target,
+            test=test, holdout=holdout,
+        )  # fmt: skip
+        _generate(settings, topic, topic_file, num_ideas, seed_ideas, task)
 
 
 def _generate(
-    settings: Settings, topic: str | None, topic_file: Path | None, num_ideas: int | None, seeds: Path | None
+    settings: Settings,
+    topic: str | None,
+    topic_file: Path | None,
+    num_ideas: int | None,
+    seeds: Path | None,
+    task: DataTask,
 ) -> None:
+    from agents.data.session import check_data, save_data
     from agents.ideation.inputs import load_seed_ideas, load_topic
     from agents.ideation.stage import ideation_stage
     from agents.llm import LLM, Ledger
     from agents.rundir import create_run
 
-    the_topic = load_topic(topic, topic_file)
+    the_topic = load_topic(topic if topic or topic_file or not task.goal else task.goal, topic_file)
+    session = check_data(task, settings)  # every data problem is reported here, before any model call
+    if session is not None:
+        the_topic.data = session.topic_text()
     seed_list = load_seed_ideas(seeds) if seeds is not None else []
     run = create_run(settings, the_topic.title)
     run.write_topic(the_topic)
+    save_data(run, session)
     llm = LLM(settings, Ledger(run.ledger_path), context={"stage": "ideation"})
     err_console.print(f"run directory: {run.path}")
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from agents.cli.common import cli_errors, console, err_console, get_settings
+from agents.cli.data_opts import DataOpt, GoalOpt, HoldoutOpt, LowerOpt, MetricOpt, TargetOpt, TestOpt, resolve_task
 from agents.errors import BudgetExceeded, UserInputError
 
 
@@ -63,13 +64,22 @@ def run(
     max_revisions: Annotated[int, typer.Option("--max-revisions", min=0, max=3, help="review->rewrite rounds")] = 1,
     approve: Annotated[list[str] | None, typer.Option("--approve", help="pause for approval at: ideas")] = None,
     code_to_use: Annotated[
-        Path | None, typer.Option("--code-to-use", help="template mode: start the search from this program")
+        Path | None,
+        typer.Option("--code-to-use", help="template mode: start from this program (a file or a directory)"),
     ] = None,
     executor: Annotated[
         str | None, typer.Option("--executor", help="where experiment programs run: local | ray (default: config)")
     ] = None,
+    data: DataOpt = None,
+    goal: GoalOpt = None,
+    metric: MetricOpt = None,
+    lower_is_better: LowerOpt = None,
+    target: TargetOpt = None,
+    test: TestOpt = None,
+    holdout: HoldoutOpt = None,
 ) -> None:
     """Run the whole pipeline: topic -> ideas -> experiments -> figures -> paper -> review -> report."""
+    from agents.data.session import check_data, save_data
     from agents.experiments.inputs import parse_stages, read_baseline
     from agents.ideation.inputs import load_topic
     from agents.rundir import create_run
@@ -80,7 +90,14 @@ def run(
         if executor is not None:
             ctx.find_root().obj.overrides.append(f'executor="{executor}"')
         settings = get_settings(ctx)
-        parsed = load_topic(topic, topic_file)
+        task = resolve_task(
+            topic_file, data=data, goal=goal, metric=metric, lower_is_better=lower_is_better, target=target,
+            test=test, holdout=holdout,
+        )  # fmt: skip
+        parsed = load_topic(topic if topic or topic_file or not task.goal else task.goal, topic_file)
+        session = check_data(task, settings)  # every data problem is reported here, before any model call
+        if session is not None:
+            parsed.data = session.topic_text()
         approvals = list(approve or [])
         if any(a != "ideas" for a in approvals):
             raise UserInputError("--approve takes: ideas")
@@ -88,6 +105,7 @@ def run(
         baseline = read_baseline(code_to_use) if code_to_use is not None else None
         run_dir = create_run(settings, parsed.title)
         run_dir.write_topic(parsed)
+        save_data(run_dir, session)
         if baseline is not None:
             run_dir.baseline_path.write_text(baseline, encoding="utf-8")
         inputs = {

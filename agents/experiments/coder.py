@@ -24,12 +24,12 @@ from agents.experiments.novelty import NoveltyFilter
 from agents.experiments.patches import (
     PatchError,
     apply_edits,
-    extract_code,
     extract_plan,
     parse_edits,
     syntax_error,
 )
 from agents.experiments.policy import Action
+from agents.experiments.program import extract_program, keep_missing_files
 from agents.llm import LLM
 from agents.prompts import render_text
 from agents.settings import Settings
@@ -89,7 +89,14 @@ class Coder:
         settings: Settings,
         journal: Journal,
         novelty: NoveltyFilter | None = None,
+        *,
+        data: dict[str, Any] | None = None,
+        env: dict[str, Any] | None = None,
     ) -> None:
+        from agents.data.environment import coder_environment
+
+        self.data = data  # the user's data task for the prompts (agents.data.session.DataSession.prompt)
+        self.env = env or coder_environment(settings)
         self.llm = llm
         self.settings = settings
         self.search = settings.search
@@ -151,6 +158,8 @@ class Coder:
             "failed": failed,
             "timeout_s": int(self.settings.sandbox.timeout_s),
             "note": note,
+            "data": self.data,
+            "env": self.env,
         }
 
     # -- writing ------------------------------------------------------------------------------------------------
@@ -212,7 +221,9 @@ class Coder:
         if applied:
             self._count_program(model, code)
             return Proposal(code=code, plan=plan, edit="patch", model=model, calls=calls, tokens_in=tokens)
-        whole = extract_code(reply.content)
+        whole = extract_program(reply.content)
+        if whole:
+            whole = keep_missing_files(parent.code, whole)
         if whole and syntax_error(whole) is None and len(whole.splitlines()) >= len(parent.code.splitlines()) / 2:
             self._count_program(model, whole)  # the model wrote the whole program instead of edits: use it
             return Proposal(code=whole, plan=plan, edit="full", model=model, calls=calls, tokens_in=tokens)
@@ -225,7 +236,7 @@ class Coder:
         self, llm: LLM, prompt: str, variables: dict[str, Any], model: str, edit: str, parent_code: str = ""
     ) -> Proposal:
         reply = llm.chat("coder", prompt, variables)
-        code = extract_code(reply.content)
+        code = extract_program(reply.content)
         plan = extract_plan(reply.content)
         if code is None and parent_code:
             try:  # asked for a whole program, the model answered with edits: apply them if they fit
@@ -233,6 +244,8 @@ class Coder:
                 edit = "patch"
             except PatchError:
                 code = None
+        if code is not None and parent_code:
+            code = keep_missing_files(parent_code, code)
         if code is None:
             why = "the answer held no program" + (
                 " (cut off at the token limit)" if reply.finish_reason == "length" else ""

@@ -11,14 +11,20 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import ValidationError
 
 from agents.experiments import shoal_helper
 from agents.experiments.journal import ExecResult, MetricValue, Node
 from agents.experiments.patches import syntax_error
+from agents.experiments.program import entry_point, is_bundle, write_bundle
+from agents.sandbox.base import ReadOnlyMount
+
+if TYPE_CHECKING:
+    from agents.data.session import DataSession
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +43,13 @@ class RunResult(Protocol):
 
 class SandboxLike(Protocol):
     def run(
-        self, workdir: Path, argv: list[str], *, timeout_s: float | None = None, env: dict[str, str] | None = None
+        self,
+        workdir: Path,
+        argv: list[str],
+        *,
+        timeout_s: float | None = None,
+        env: dict[str, str] | None = None,
+        mounts: Sequence[ReadOnlyMount] = (),
     ) -> Any: ...
 
 
@@ -48,12 +60,19 @@ def node_dir(run_path: Path, node_id: str) -> Path:
 
 
 def prepare(run_path: Path, node: Node) -> Path:
-    """A fresh node dir (a re-run after a crash starts clean) with code.py, the helper and seed.txt."""
+    """A fresh node dir (a re-run after a crash starts clean) with the program's files, the helper, seed.txt.
+
+    A one-file program is ``code.py``; a multi-file program (``agents.experiments.program``) is written file by
+    file, with ``code.py`` holding the whole bundle for reading.
+    """
     d = node_dir(run_path, node.id)
     if d.exists():
         shutil.rmtree(d)
     d.mkdir(parents=True)
-    (d / "code.py").write_text(node.code, encoding="utf-8")
+    if is_bundle(node.code) and syntax_error(node.code) is None:
+        write_bundle(node.code, d)
+    if not (d / "code.py").is_file():
+        (d / "code.py").write_text(node.code, encoding="utf-8")
     shutil.copyfile(Path(shoal_helper.__file__), d / "shoal_helper.py")
     (d / "seed.txt").write_text(str(node.seed or 0), encoding="utf-8")
     return d
@@ -87,8 +106,14 @@ def collect_plots(d: Path) -> tuple[list[str], Literal["none", "ok", "failed", "
     return rel, "ok" if len(ok) == len(pngs) else "invalid"
 
 
-def execute(sandbox: SandboxLike, run_path: Path, node: Node, timeout_s: float) -> None:
-    """Run ``node`` and fill its exec result, metrics, plots and bug verdict (not its status)."""
+def execute(
+    sandbox: SandboxLike, run_path: Path, node: Node, timeout_s: float, data: DataSession | None = None
+) -> None:
+    """Run ``node`` and fill its exec result, metrics, plots and bug verdict (not its status).
+
+    With ``data`` the node gets the user's data read-only (mounts and environment) and, under held-out scoring,
+    its primary metric is Shoal's score of its predictions, not anything it wrote itself.
+    """
     d = prepare(run_path, node)
     node.metric, node.plots, node.plots_status = MetricValue(), [], "none"
     bad = syntax_error(node.code) if node.code.strip() else "the coder's answer held no program"
@@ -97,8 +122,12 @@ def execute(sandbox: SandboxLike, run_path: Path, node: Node, timeout_s: float) 
         node.exec = ExecResult(exit_code=None, error=bad)
         node.is_buggy, node.bug_reason = True, bad
         return
-    env = {"EXPERIMENT_SEED": str(node.seed or 0)}
-    res = sandbox.run(d, ["python", "code.py"], timeout_s=timeout_s, env=env)
+    env = {"EXPERIMENT_SEED": str(node.seed or 0), **(data.env() if data else {})}
+    argv = ["python", entry_point(node.code)]
+    if data is not None and data.mounts():
+        res = sandbox.run(d, argv, timeout_s=timeout_s, env=env, mounts=data.mounts())
+    else:
+        res = sandbox.run(d, argv, timeout_s=timeout_s, env=env)
     (d / "stdout.txt").write_text(res.stdout, encoding="utf-8")
     (d / "stderr.txt").write_text(res.stderr, encoding="utf-8")
     node.exec = ExecResult(
@@ -119,9 +148,30 @@ def execute(sandbox: SandboxLike, run_path: Path, node: Node, timeout_s: float) 
             why = f"killed ({res.killed_reason} limit): {why}"
         node.is_buggy, node.bug_reason = True, why
         return
-    metric, why = read_metrics(d)
+    metric, why = score_node(d, data)
     if metric is None:
         node.is_buggy, node.bug_reason = True, why
         return
     node.metric = metric
     node.is_buggy, node.bug_reason = False, ""
+
+
+def score_node(d: Path, data: DataSession | None) -> tuple[MetricValue | None, str]:
+    """The node's metrics: its own, or with a data task the user's metric first (Shoal's score when held out)."""
+    own, why = read_metrics(d)
+    if data is None or data.task.metric is None:
+        return own, why
+    rest = [m for m in (own.metrics if own else []) if m.name != data.task.metric]
+    if data.split is not None:
+        official, why = data.evaluate(d)
+        if official is None:
+            return None, why
+        return MetricValue(metrics=[official, *rest]), ""
+    if own is None:
+        return None, why
+    wanted = next((m for m in own.metrics if m.name == data.task.metric and m.values), None)
+    if wanted is None:
+        name = data.task.metric
+        return None, f"the goal's metric is {name!r}: report it with log_metric({name!r}, value)"
+    wanted = wanted.model_copy(update={"direction": data.task.direction})
+    return MetricValue(metrics=[wanted, *rest]), ""

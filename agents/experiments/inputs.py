@@ -87,6 +87,11 @@ def load_idea_file(path: Path) -> Idea:
 
 
 def read_baseline(path: Path) -> str:
+    """The user's program for template mode: one file, or a directory (several files, entry point main.py)."""
+    if path.is_dir():
+        from agents.experiments.program import read_program_dir
+
+        return read_program_dir(path)
     try:
         code = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

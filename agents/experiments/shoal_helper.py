@@ -7,6 +7,15 @@ The experiment manager copies this file into each node directory. Generated code
     log_metric("val_accuracy", 0.93, dataset="digits", direction="maximize")   # (re)writes metrics.json
     save_results("learning_curve", {"epoch": [1, 2, 3], "val_loss": [1.0, 0.6, 0.45]})  # results/<name>.json
 
+With the user's data (``shoal experiments --data DIR``)::
+
+    from shoal_helper import data_dir, test_file, save_predictions
+    train = os.path.join(data_dir(), "train.csv")   # read-only; $EXPERIMENT_DATA_DIR
+    ...                                             # fit on the training rows only
+    save_predictions(preds, probabilities=probs, classes=model.classes_)   # one per row of test_file(), in order
+
+Shoal, not the program, scores predictions.csv against the held-out labels.
+
 Importing it seeds Python's ``random`` and, when numpy is installed, numpy's global RNG with ``get_seed()``.
 metrics.json: ``{"metrics": [{"name", "direction", "values": {dataset: float}, "std_err": {dataset: float}}]}``;
 the first metric logged is the primary one.
@@ -21,6 +30,9 @@ METRICS_FILE = "metrics.json"
 RESULTS_DIR = "results"
 SEED_ENV = "EXPERIMENT_SEED"
 SEED_FILE = "seed.txt"
+DATA_ENV = "EXPERIMENT_DATA_DIR"
+TEST_ENV = "EXPERIMENT_TEST_FILE"
+PREDICTIONS_FILE = "predictions.csv"
 
 
 def get_seed(default=0):
@@ -98,6 +110,54 @@ def save_results(name, data):
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(name)) or "results"
     os.makedirs(RESULTS_DIR, exist_ok=True)
     _write_json(os.path.join(RESULTS_DIR, safe + ".json"), {str(k): _clean(v) for k, v in data.items()})
+
+
+def data_dir():
+    """The user's data directory (read-only), or None when this run has no data."""
+    return os.environ.get(DATA_ENV) or None
+
+
+def test_file():
+    """The held-out rows to predict (features only, no target), or None when Shoal holds nothing back."""
+    return os.environ.get(TEST_ENV) or None
+
+
+def _cell(value):
+    if hasattr(value, "item"):  # numpy scalars
+        value = value.item()
+    return repr(float(value)) if isinstance(value, float) else str(value)
+
+
+def save_predictions(predictions, probabilities=None, classes=None):
+    """Write predictions.csv: one prediction per held-out row, in the order of test_file().
+
+    For AUC and log loss also give ``probabilities`` (one row of class probabilities per prediction) and the
+    ``classes`` they belong to (e.g. ``model.classes_``).
+    """
+    import csv
+
+    preds = list(predictions.tolist() if hasattr(predictions, "tolist") else predictions)
+    header = ["prediction"]
+    rows = [[_cell(p)] for p in preds]
+    if probabilities is not None:
+        probs = probabilities.tolist() if hasattr(probabilities, "tolist") else list(probabilities)
+        if classes is None:
+            raise ValueError("save_predictions: give classes=[...] with probabilities (e.g. model.classes_)")
+        names = [_cell(c) for c in (classes.tolist() if hasattr(classes, "tolist") else classes)]
+        if len(probs) != len(rows):
+            raise ValueError(f"save_predictions: {len(probs)} probability rows for {len(rows)} predictions")
+        header += ["proba:" + c for c in names]
+        for row, p in zip(rows, probs):  # noqa: B905 (lengths checked above; the helper supports old Pythons)
+            p = list(p) if hasattr(p, "__len__") else [1.0 - float(p), float(p)]
+            if len(p) != len(names):
+                raise ValueError(f"save_predictions: {len(p)} probabilities for {len(names)} classes")
+            row += [repr(float(v)) for v in p]
+    with open(PREDICTIONS_FILE + ".tmp", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    os.replace(PREDICTIONS_FILE + ".tmp", PREDICTIONS_FILE)
+    print(f"saved {len(rows)} predictions to {PREDICTIONS_FILE}")
 
 
 def _seed_everything():

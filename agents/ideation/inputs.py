@@ -26,6 +26,7 @@ class Topic(BaseModel):
     keywords: list[str] = Field(default_factory=list)
     tldr: str = ""
     abstract: str = ""
+    data: str = Field(default="", description="the user's goal and data card (``--data``), bounded")
 
     def text(self) -> str:
         """The topic as one compact block for prompts and embeddings."""
@@ -36,7 +37,8 @@ class Topic(BaseModel):
             parts.append("TL;DR: " + self.tldr)
         if self.abstract and self.abstract != self.title:
             parts.append(self.abstract)
-        return "\n".join(parts)[:MAX_TOPIC_CHARS]
+        text = "\n".join(parts)[: MAX_TOPIC_CHARS - len(self.data) - 1 if self.data else MAX_TOPIC_CHARS]
+        return text + "\n" + self.data if self.data else text
 
 
 class SeedIdea(BaseModel):
@@ -76,6 +78,7 @@ def _sections(markdown: str) -> tuple[str, dict[str, str]]:
 
 
 def topic_from_markdown(markdown: str, source: str = "topic file") -> Topic:
+    markdown = re.sub(r"\A\ufeff?---[ \t]*\n.*?\n---[ \t]*(?:\n|\Z)", "", markdown, count=1, flags=re.S)  # data keys
     title, sections = _sections(markdown)
     keywords_raw = sections.get("keywords", "")
     keywords = [k.strip(" -*\t") for k in re.split(r"[,\n;]", keywords_raw) if k.strip(" -*\t")]

@@ -7,11 +7,11 @@ import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-KilledReason = Literal["timeout", "memory", "file_size", "cpu"]
+KilledReason = Literal["timeout", "memory", "file_size", "cpu", "pids", "disk"]
 
 _MEMORY = re.compile(r"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory", re.IGNORECASE)
 _FILE_SIZE = re.compile(r"File too large|\[Errno 27\]")
@@ -38,6 +38,7 @@ class SandboxResult(BaseModel):
     stdout: str
     stderr: str
     killed_reason: KilledReason | None = None
+    verdict: str | None = None  # for people and the coder, e.g. "killed: memory limit 4096 MiB"
 
     @property
     def ok(self) -> bool:
@@ -61,7 +62,9 @@ class Sandbox(Protocol):
     ) -> SandboxResult: ...
 
 
-def classify_kill(*, timed_out: bool, exit_code: int | None, stderr: str, oom_killed: bool = False) -> str | None:
+def classify_kill(
+    *, timed_out: bool, exit_code: int | None, stderr: str, oom_killed: bool = False
+) -> KilledReason | None:
     """Why a run ended abnormally, from the signal that ended it or the last lines of its stderr."""
     if timed_out:
         return "timeout"
@@ -81,6 +84,21 @@ def classify_kill(*, timed_out: bool, exit_code: int | None, stderr: str, oom_ki
     if exit_code == -signal.SIGKILL:
         return "memory"  # nobody but the kernel's OOM killer sends SIGKILL when we did not time it out
     return None
+
+
+def verdict_for(reason: str | None, limits: Any, timeout_s: float) -> str | None:
+    """One readable line for a run a limit ended; ``limits`` is the SandboxSettings it ran under."""
+    if reason is None:
+        return None
+    text = {
+        "timeout": f"wall-clock limit {timeout_s:g} s",
+        "memory": f"memory limit {limits.memory_mb} MiB",
+        "cpu": f"CPU time limit {limits.cpu_s} s",
+        "file_size": f"file size limit {limits.file_size_mb} MiB",
+        "pids": f"process limit {getattr(limits, 'max_processes', '?')}",
+        "disk": f"disk limit {getattr(limits, 'disk_mb', '?')} MiB in the node directory",
+    }[reason]
+    return f"killed: {text}"
 
 
 def checked_run_args(workdir: Path, argv: list[str], timeout_s: float | None, default_s: float) -> tuple[Path, float]:

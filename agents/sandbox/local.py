@@ -1,42 +1,47 @@
-"""Local backend: one subprocess per run in its own session, under rlimits, with a scrubbed environment and,
-where the kernel allows, its own network and PID namespaces (docs/sandbox.md)."""
+"""Local backend: one run per bubblewrap sandbox, as an unprivileged uid, inside per-run cgroups, watched for
+disk use; weaker modes (``unshare``, a subreaper) only where bubblewrap cannot run and ``allow_weak`` says so.
+See docs/sandbox.md for what is isolated and how it was measured."""
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import resource
 import selectors
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from agents.sandbox.base import ReadOnlyMount, SandboxResult, checked_run_args, classify_kill
+from agents.errors import ConfigError
+from agents.sandbox import bwrap, cgroups, privileges, pyenv, watch
+from agents.sandbox.base import KilledReason, ReadOnlyMount, SandboxResult, checked_run_args, classify_kill, verdict_for
 from agents.sandbox.env import build_env
-from agents.sandbox.isolation import Isolation, probe_isolation
+from agents.sandbox.isolation import Isolation, enforce, probe_isolation
 from agents.sandbox.output import HeadTail, PathCleaner
 from agents.settings import SandboxSettings
 
 log = logging.getLogger(__name__)
 
 LAUNCHER = Path(__file__).with_name("_launcher.py")
+_LAUNCHER_SOURCE = LAUNCHER.read_text(encoding="utf-8")
 _KILL_GRACE_S = 2.0  # reaper mode: time the launcher gets to kill its descendants before the group is killed
 _DRAIN_S = 1.0  # after exit: time to read what is left in the pipes
+_POLL_S = 0.1  # how often limits without a kernel hook (disk, and without cgroups memory and pids) are checked
 _MB = 1024 * 1024
 _SH_INIT = '"$@"; exit $?'  # not `exec`: sh stays PID 1, the program is PID 2 with normal signal semantics
+_INSIDE_PATH = f"{pyenv.INSIDE}/bin:/usr/local/bin:/usr/bin:/bin"
 
 
 def rlimits(settings: SandboxSettings) -> list[tuple[int, tuple[int, int]]]:
     """The limits every process of a run inherits; soft limits never exceed the hard limits we already have."""
+    fsize = min(settings.file_size_mb, settings.disk_mb) * _MB
     wanted = [
         (resource.RLIMIT_CPU, settings.cpu_s, settings.cpu_s + 1),  # SIGXCPU at the soft limit, SIGKILL 1 s later
-        (resource.RLIMIT_FSIZE, settings.file_size_mb * _MB, settings.file_size_mb * _MB),
+        (resource.RLIMIT_FSIZE, fsize, fsize),
         (resource.RLIMIT_CORE, 0, 0),
     ]
     if settings.address_space_limit:
@@ -50,60 +55,79 @@ def rlimits(settings: SandboxSettings) -> list[tuple[int, tuple[int, int]]]:
     return out
 
 
-_PR_SET_PDEATHSIG = 1
-_LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-def _preexec(limits: list[tuple[int, tuple[int, int]]], death_signal: int) -> Callable[[], None]:
-    """Runs in the forked child before exec: plain system calls only (no locks, no logging)."""
-
-    def apply() -> None:
-        for res, lim in limits:
-            resource.setrlimit(res, lim)
-        # if Shoal itself dies (even by kill -9) the run goes with it instead of living on unattended
-        _LIBC.prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
-
-    return apply
-
-
-def _cache_dir() -> Path:
+def _host_cache_dir() -> Path:
     path = Path(tempfile.gettempdir()) / f"shoal-sandbox-{os.getuid()}" / "matplotlib"
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 
 
 class LocalSandbox:
-    """Runs programs as local subprocesses; see docs/sandbox.md for what is isolated and how."""
+    """Runs programs as local subprocesses under the strongest isolation this machine allows."""
 
     name = "local"
 
     def __init__(self, settings: SandboxSettings, *, isolation: Isolation | None = None) -> None:
         self.settings = settings
         self._isolation = isolation
+        self._checked = False
+        self.warning: str | None = None  # set when allow_weak let a run go below min_isolation
 
     @property
     def isolation(self) -> Isolation:
         if self._isolation is None:
-            self._isolation = probe_isolation(self.settings.network)
+            self._isolation = probe_isolation(self.settings.network, self.settings.uid)
         return self._isolation
 
-    def command(self, argv: list[str], status_fd: int) -> list[str]:
-        """The full command line: isolation prefix, a small init, the program."""
-        program = [sys.executable if argv[0] in ("python", "python3") else argv[0], *argv[1:]]
+    def check(self) -> str | None:
+        """Refuse (ConfigError) below ``min_isolation`` unless ``allow_weak``; the warning when it was allowed."""
+        if not self._checked:
+            s = self.settings
+            self.warning = enforce(
+                self.isolation, s.min_isolation, network_requested=s.network, allow_weak=s.allow_weak
+            )
+            self._checked = True
+        return self.warning
+
+    def env_dir(self) -> Path:
+        path = pyenv.env_path(self.settings.python_env)
+        if not pyenv.is_built(path):
+            raise ConfigError(
+                f"the experiment environment {path} is missing or outdated: run scripts/setup.sh "
+                "(or python -m agents.sandbox.pyenv ensure), or point sandbox.python_env at a built one"
+            )
+        return path
+
+    def _program(self, argv: list[str], workdir: Path) -> list[str]:
+        if argv[0] in ("python", "python3"):
+            python = f"{pyenv.INSIDE}/bin/python" if self.isolation.bwrap else str(self.env_dir() / "bin" / "python")
+            argv = [python, *argv[1:]]
+        if self.isolation.bwrap:
+            argv = [_inside(a, workdir) for a in argv]
+        return argv
+
+    def command(self, program: list[str], status_fd: int) -> list[str]:
+        """The command line in the weaker modes: isolation prefix, a small init, the program."""
         if self.isolation.pid_namespace:
             # sh is PID 1 of the namespace (the kernel kills the rest when it exits); its exit status, passed on
             # by unshare, is the program's (128+N for death by signal N)
             return [*self.isolation.prefix, "/bin/sh", "-c", _SH_INIT, "sh", *program]
-        return [*self.isolation.prefix, sys.executable, "-I", "-S", str(LAUNCHER), str(status_fd), "--", *program]
+        # the launcher's source on the command line: the sandbox uid may not be able to read Shoal's checkout
+        launcher = [str(self.env_dir() / "bin" / "python"), "-I", "-S", "-c", _LAUNCHER_SOURCE, str(status_fd), "--"]
+        return [*self.isolation.prefix, *launcher, *program]
 
     def environment(self, workdir: Path, extra: dict[str, str] | None) -> dict[str, str]:
-        path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"])
+        if self.isolation.bwrap:
+            home, path = bwrap.NODE, _INSIDE_PATH
+            defaults = {"MPLCONFIGDIR": "/tmp/matplotlib", "USER": "sandbox", "LOGNAME": "sandbox"}
+            extra = {k: _inside(v, workdir) for k, v in (extra or {}).items()}
+        else:
+            home, path = (
+                str(workdir),
+                os.pathsep.join([str(self.env_dir() / "bin"), "/usr/local/bin", "/usr/bin", "/bin"]),
+            )
+            defaults = {"MPLCONFIGDIR": str(_host_cache_dir())}
         return build_env(
-            home=str(workdir),
-            path=path,
-            passthrough=self.settings.env_passthrough,
-            extra=extra,
-            defaults={"MPLCONFIGDIR": str(_cache_dir())},
+            home=home, path=path, passthrough=self.settings.env_passthrough, extra=extra, defaults=defaults
         )
 
     def run(
@@ -115,43 +139,113 @@ class LocalSandbox:
         env: dict[str, str] | None = None,
         mounts: Sequence[ReadOnlyMount] = (),
     ) -> SandboxResult:
-        if mounts:
-            raise NotImplementedError(f"the {self.name} backend cannot mount read-only inputs yet")
         workdir, timeout = checked_run_args(workdir, argv, timeout_s, self.settings.timeout_s)
+        workdir = workdir.resolve()
+        self.check()
+        iso = self.isolation
+        if mounts and not iso.bwrap:
+            raise ConfigError(
+                "read-only inputs need bubblewrap (apt-get install bubblewrap); this machine runs the "
+                f"{iso.mode} mode, which cannot remap paths"
+            )
+        bwrap.check_mounts(mounts)
+        blocked = privileges.unreachable_parent(workdir) if iso.ids and not iso.bwrap else None
+        if blocked is not None:
+            raise ConfigError(
+                f"the sandbox uid cannot reach {workdir}: {blocked} is not searchable by others; without bubblewrap "
+                "put the workspace under a directory with o+x (e.g. --workspace /var/tmp/shoal), or install bubblewrap"
+            )
+        s = self.settings
+        group = (
+            cgroups.RunGroup.create(cgroups.Limits(s.memory_mb * _MB, s.max_processes, s.cpus)) if iso.cgroup else None
+        )
+        mode = privileges.hand_over(workdir, iso.ids)
+        try:
+            return self._run(workdir, self._program(argv, workdir), timeout, env, mounts, group)
+        finally:
+            if group is not None:
+                group.remove()
+            privileges.take_back(workdir, iso.ids, mode)
+
+    def _run(
+        self,
+        workdir: Path,
+        program: list[str],
+        timeout: float,
+        env: dict[str, str] | None,
+        mounts: Sequence[ReadOnlyMount],
+        group: cgroups.RunGroup | None,
+    ) -> SandboxResult:
+        iso, s = self.isolation, self.settings
         status_r, status_w = os.pipe()
+        if iso.bwrap:
+            env_dir = self.env_dir()
+            cmd = bwrap.command(
+                iso.bwrap,
+                ids=iso.ids,
+                workdir=workdir,
+                env_dir=env_dir,
+                env_base=pyenv.base_prefix(env_dir),
+                mounts=mounts,
+                network=s.network,
+                tmp_bytes=s.memory_mb * _MB,
+                program=program,
+            )
+            keep: tuple[int, ...] = ()
+        else:
+            cmd = self.command(program, status_w)
+            keep = () if iso.pid_namespace else (status_w,)
+        baseline = watch.dir_bytes(workdir)
         start = time.monotonic()
         try:
             proc = subprocess.Popen(
-                self.command(argv, status_w),
+                cmd,
                 cwd=workdir,
-                env=self.environment(workdir.resolve(), env),
+                env=self.environment(workdir, env),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 start_new_session=True,
-                pass_fds=() if self.isolation.pid_namespace else (status_w,),
-                preexec_fn=_preexec(rlimits(self.settings), self._death_signal()),
+                pass_fds=keep,
+                preexec_fn=privileges.preexec(
+                    ids=None if iso.bwrap else iso.ids,  # with bwrap, setpriv drops inside the namespaces
+                    cgroup_fds=group.proc_fds if group else (),
+                    limits=rlimits(s),
+                    death_signal=self._death_signal(),
+                ),
             )
         except BaseException:
             os.close(status_r)
             raise
         finally:
             os.close(status_w)
-        limit = self.settings.max_output_chars
+        limit = s.max_output_chars
         out, err, status = HeadTail(limit), HeadTail(limit), HeadTail(256)
+        limits_hit: list[KilledReason] = []
+
+        def over_limit() -> KilledReason | None:
+            reason = self._over_limit(proc.pid, workdir, baseline, group)
+            if reason:
+                limits_hit.append(reason)
+            return reason
+
         try:
-            timed_out = self._supervise(proc, start + timeout, {proc.stdout: out, proc.stderr: err, status_r: status})
+            sinks = {proc.stdout: out, proc.stderr: err, status_r: status}
+            timed_out = self._supervise(proc, start + timeout, sinks, over_limit, group)
         finally:
             for stream in (proc.stdout, proc.stderr):
                 if stream is not None:
                     stream.close()
             os.close(status_r)
         duration = time.monotonic() - start
-        exit_code = None if timed_out else _exit_code(status.text(), proc.returncode, self.isolation.pid_namespace)
-        clean = PathCleaner(workdir)
+        from_shell = iso.pid_namespace or iso.bwrap is not None
+        exit_code = None if timed_out else _exit_code(status.text(), proc.returncode, from_shell)
+        clean = PathCleaner(workdir, sandbox_paths=(bwrap.NODE,) if iso.bwrap else (), labels=self._labels())
         stdout, stderr = clean(out.text()), clean(err.text())
-        reason = classify_kill(timed_out=timed_out, exit_code=exit_code, stderr=stderr)
-        log.debug("sandbox run %s: exit=%s timed_out=%s %.2fs", argv, exit_code, timed_out, duration)
+        oom = group is not None and group.oom_killed()
+        reason = limits_hit[0] if limits_hit and not timed_out else None
+        reason = reason or classify_kill(timed_out=timed_out, exit_code=exit_code, stderr=stderr, oom_killed=oom)
+        log.debug("sandbox run %s: exit=%s timed_out=%s %.2fs", program, exit_code, timed_out, duration)
         return SandboxResult(
             exit_code=exit_code,
             timed_out=timed_out,
@@ -159,10 +253,55 @@ class LocalSandbox:
             stdout=stdout,
             stderr=stderr,
             killed_reason=reason,
+            verdict=verdict_for(reason, s, timeout),
         )
 
-    def _supervise(self, proc: subprocess.Popen[bytes], deadline: float, sinks: dict) -> bool:
-        """Read output until the run ends; kill it at the deadline. Returns whether it timed out.
+    def _labels(self) -> dict[str, str]:
+        """Library paths of the experiment environment, shortened in tracebacks."""
+        try:
+            env_dir = self.env_dir()
+        except ConfigError:
+            return {}
+        out: dict[str, str] = {}
+        for lib in (env_dir / "lib").glob("python3*"):
+            for root in (str(env_dir), pyenv.INSIDE):
+                out[f"{root}/lib/{lib.name}/site-packages"] = "<site-packages>"
+            base = pyenv.base_prefix(env_dir)
+            if base is not None:
+                out[f"{base}/lib/{lib.name}"] = "<stdlib>"
+        return out
+
+    def _over_limit(
+        self, pid: int, workdir: Path, baseline: int, group: cgroups.RunGroup | None
+    ) -> KilledReason | None:
+        """The limit the run has just crossed, if any (what no kernel hook enforces for us)."""
+        s = self.settings
+        if group is not None:
+            if group.oom_killed():
+                return "memory"
+            if group.pids_hit():
+                return "pids"
+            if group.cpu_seconds() > s.cpu_s:
+                return "cpu"
+        else:
+            procs, rss = watch.tree_usage(pid)
+            if procs > s.max_processes:
+                return "pids"
+            if rss > s.memory_mb * _MB:
+                return "memory"
+        if watch.dir_bytes(workdir) - baseline > s.disk_mb * _MB:
+            return "disk"
+        return None
+
+    def _supervise(
+        self,
+        proc: subprocess.Popen[bytes],
+        deadline: float,
+        sinks: dict,
+        over_limit: Callable[[], str | None],
+        group: cgroups.RunGroup | None,
+    ) -> bool:
+        """Read output until the run ends; kill it at the deadline or a limit. Returns whether it timed out.
 
         The group leader is reaped only after the final group kill, so its process-group id cannot have been
         reused by an unrelated process: we never signal a group we did not start.
@@ -172,24 +311,30 @@ class LocalSandbox:
             sel.register(stream, selectors.EVENT_READ, sink)
         pidfd = os.pidfd_open(proc.pid)
         sel.register(pidfd, selectors.EVENT_READ, None)
-        timed_out = exited = escalated = False
+        timed_out = exited = escalated = killed = False
         end_at = float("inf")  # when to stop waiting for pipes to close
         hard_stop = deadline + _KILL_GRACE_S + 10.0
+        next_poll = time.monotonic() + _POLL_S / 2
         try:
             while True:
                 now = time.monotonic()
-                if not exited and not timed_out and now >= deadline:
+                if not exited and not killed and now >= next_poll:
+                    next_poll = now + _POLL_S
+                    if over_limit():
+                        killed = True
+                        self._kill(proc, first=False, group=group)
+                if not exited and not timed_out and not killed and now >= deadline:
                     timed_out = True
-                    self._kill(proc, first=True)
+                    self._kill(proc, first=True, group=group)
                 if timed_out and not exited and not escalated and now >= deadline + _KILL_GRACE_S:
                     escalated = True
-                    self._kill(proc, first=False)
+                    self._kill(proc, first=False, group=group)
                 if now >= end_at or now >= hard_stop:
                     break
                 if exited and len(sel.get_map()) == 0:
                     break
                 next_kill = deadline + _KILL_GRACE_S if timed_out else deadline
-                wake = end_at if exited else min(next_kill, hard_stop)
+                wake = end_at if exited else min(next_kill, hard_stop, next_poll)
                 for key, _ in sel.select(max(0.0, wake - now) + 0.001):
                     if key.data is None:
                         exited = True
@@ -204,6 +349,8 @@ class LocalSandbox:
             # backstop: whatever is left in the group dies with it (the leader is not reaped yet)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+            if group is not None:
+                group.kill_all()
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -214,24 +361,35 @@ class LocalSandbox:
         return timed_out
 
     def _death_signal(self) -> int:
-        # unshare dies at once and its --kill-child takes the namespace down; the bare launcher needs SIGTERM to
+        # bwrap and unshare die at once and take their namespaces down; the bare launcher needs SIGTERM to
         # kill its descendants before it exits
-        return int(signal.SIGKILL if self.isolation.pid_namespace else signal.SIGTERM)
+        iso = self.isolation
+        return int(signal.SIGKILL if iso.pid_namespace or iso.bwrap else signal.SIGTERM)
 
-    def _kill(self, proc: subprocess.Popen[bytes], *, first: bool) -> None:
-        if first and not self.isolation.pid_namespace:
+    def _kill(self, proc: subprocess.Popen[bytes], *, first: bool, group: cgroups.RunGroup | None) -> None:
+        if first and not (self.isolation.pid_namespace or self.isolation.bwrap):
             # the launcher kills every descendant (setsid'd ones included), then exits
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGTERM)
             return
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
+        if group is not None:
+            group.kill_all()
+
+
+def _inside(value: str, workdir: Path) -> str:
+    """A host path inside the node directory, as the program sees it (``/sandbox/...``)."""
+    root = str(workdir)
+    if value == root or value.startswith(root + "/"):
+        return bwrap.NODE + value[len(root) :]
+    return value
 
 
 def _exit_code(status: str, returncode: int | None, from_shell: bool) -> int | None:
     """The program's exit status (negative N: killed by signal N), from the launcher's report or the return code.
 
-    Through sh, death by signal N reads as 128+N; a program that itself exits with 129..159 reads the same.
+    Through sh or bwrap, death by signal N reads as 128+N; a program that itself exits with 129..159 reads the same.
     """
     parts = status.split()
     if len(parts) >= 2 and parts[0] in ("exit", "signal") and parts[1].isdigit():

@@ -42,7 +42,9 @@ class HeadTail:
 class PathCleaner:
     """Rewrites absolute paths the model should not see: the run directory becomes relative, libraries short."""
 
-    def __init__(self, workdir: Path | str, *, sandbox_paths: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, workdir: Path | str, *, sandbox_paths: tuple[str, ...] = (), labels: dict[str, str] | None = None
+    ) -> None:
         raw = [str(workdir)]
         if isinstance(workdir, Path):
             raw.append(str(workdir.resolve()))
@@ -54,6 +56,7 @@ class PathCleaner:
         for key, label in (("purelib", "<site-packages>"), ("platlib", "<site-packages>"), ("stdlib", "<stdlib>")):
             if paths.get(key):
                 subs.append((paths[key].rstrip("/"), label))
+        subs += [(path.rstrip("/"), label) for path, label in (labels or {}).items()]
         # longest first, so a nested path is replaced before its prefix
         self._subs = sorted(set(subs), key=lambda s: len(s[0]), reverse=True)
 

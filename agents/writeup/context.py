@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from agents.data.session import data_summary
 from agents.errors import UserInputError
 from agents.experiments.journal import Journal, Node
 from agents.ideation.schema import Idea
@@ -77,6 +78,7 @@ class WriterContext(BaseModel):
     seed_table: ResultsTable | None = Field(default=None, description="per-seed values, for the appendix")
     comparison: Comparison | None = Field(default=None, description="proposed method vs tuned baseline, with a test")
     key_sentences: str = Field(default="", description="the results' key sentences, generated from the data")
+    data: str = Field(default="", description="the user's goal, metric and data card (runs with --data)")
 
 
 def _first_line(text: str, limit: int = 600) -> str:
@@ -249,4 +251,5 @@ def build_context(run: RunDir) -> WriterContext:
         seed_table=seed_table(seed_rows(journal)),
         comparison=comparison,
         key_sentences=key_sentences(comparison),
+        data=data_summary(run),
     )

@@ -54,6 +54,7 @@ def _variables(ctx: WriterContext, refs: list[Reference], spec: SectionSpec, wor
         "method_plan": ctx.method_plan,
         "datasets": ctx.datasets,
         "seeds": ctx.seeds,
+        "data": ctx.data,
         "tables": [{"label": t.label, "caption": t.caption} for t in ctx.tables],
         "figures": [{"label": f.label, "caption": f.caption} for f in ctx.figures],
         "refs": [{"key": r.key, "title": r.paper.title, "year": r.paper.year or "n.d."} for r in refs],

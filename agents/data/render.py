@@ -1,0 +1,70 @@
+"""The data card as compact text for prompts and docs, cut to a character budget (the small model loses track
+in long prompts): files and sizes first, then each table's columns and a few rows, images, arrays."""
+
+from __future__ import annotations
+
+from agents.data.card import Column, DataCard, FileEntry
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TB"
+
+
+def _column(c: Column) -> str:
+    bits = [c.type]
+    if c.missing:
+        bits.append(f"{c.missing} missing")
+    if c.min is not None and c.max is not None:
+        bits.append(f"{c.min:g}..{c.max:g}")
+    elif c.top:
+        more = "" if (c.distinct or 0) <= len(c.top) else f" of {c.distinct}{'+' if c.distinct == 1000 else ''}"
+        bits.append(f"values {', '.join(c.top)}{more}")
+    return f"{c.name} ({'; '.join(bits)})"
+
+
+def _rows(f: FileEntry) -> str:
+    if f.rows is None:
+        return ""
+    if f.rows_estimated:
+        return f", ~{f.rows:,} rows (estimated; statistics from the first {f.sampled_rows:,})"
+    if f.sampled_rows is not None:
+        return f", {f.rows:,} rows (statistics from the first {f.sampled_rows:,})"
+    return f", {f.rows:,} rows"
+
+
+def file_text(f: FileEntry, max_columns: int = 30) -> list[str]:
+    lines = [f"- {f.path} ({human_size(f.size_bytes)}{_rows(f)})" + (f": {f.note}" if f.note else "")]
+    if f.columns:
+        cols = [_column(c) for c in f.columns[:max_columns]]
+        extra = f" ... and {len(f.columns) - max_columns} more" if len(f.columns) > max_columns else ""
+        lines.append("  columns: " + "; ".join(cols) + extra)
+    if f.head and f.columns:
+        names = [c.name for c in f.columns[:12]]
+        lines.append("  first rows: " + ",".join(names))
+        lines += ["    " + ",".join(r[:12]) for r in f.head[:3]]
+    for name, desc in f.arrays.items():
+        lines.append(f"  array {name}: shape {desc}")
+    return lines
+
+
+def card_text(card: DataCard, max_chars: int = 3000) -> str:
+    """The card in at most ``max_chars`` characters (later files are dropped whole, and counted)."""
+    head = f"{card.total_files} file(s), {human_size(card.total_bytes)} in all."
+    if card.image_count:
+        shapes = ", ".join(f"{s} x{n}" for s, n in sorted(card.image_shapes.items(), key=lambda kv: -kv[1])[:5])
+        head += f" {card.image_count} image(s), shapes (HxWxC): {shapes}."
+    out = [head]
+    used = len(head)
+    for i, f in enumerate(card.files):
+        block = "\n".join(file_text(f))
+        if used + len(block) + 1 > max_chars:
+            out.append(f"... {len(card.files) - i} more file(s) not shown")
+            break
+        out.append(block)
+        used += len(block) + 1
+    return "\n".join(out)[:max_chars]

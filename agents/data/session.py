@@ -1,0 +1,240 @@
+"""One run's user-data task at work: the card, the mounts and environment of every node, Shoal's own scoring.
+
+``check_data(task, settings)`` is called by the commands before any model call (building the card reads every
+file's header, the split checks the target column); ``save_data(run, session)`` records the task and the card in
+the run directory. ``DataSession.for_run(run, settings)`` is what the experiment manager, the coder and
+the writer use later (None when the run has no data task).
+
+What a node sees: the training data read-only at ``/data`` (``$EXPERIMENT_DATA_DIR``) and, with held-out
+scoring, the held-out rows without their target at ``/heldout/test.<ext>`` (``$EXPERIMENT_TEST_FILE``). The
+node writes ``predictions.csv``; ``evaluate`` scores it against labels no node ever sees.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agents.data.card import DataCard, build_card
+from agents.data.metrics import PredictionError, score
+from agents.data.render import card_text
+from agents.data.split import Split, make_split, source_table
+from agents.data.task import DataTask
+from agents.errors import UserInputError
+from agents.experiments.journal import Metric
+from agents.rundir import RunDir
+from agents.sandbox.base import ReadOnlyMount
+from agents.settings import Settings
+
+DATA_TARGET = "/data"
+HELDOUT_TARGET = "/heldout"
+PREDICTIONS = "predictions.csv"
+MAX_PREDICTION_BYTES = 512 * 1024 * 1024
+HELDOUT_DATASET = "held-out"
+
+
+@dataclass
+class DataSession:
+    task: DataTask
+    card: DataCard | None
+    split: Split | None
+    settings: Settings
+
+    # -- setup ---------------------------------------------------------------------------------------------------
+
+    @classmethod
+    def for_run(cls, run: RunDir, settings: Settings) -> DataSession | None:
+        path = run.data_task_path
+        if not path.is_file():
+            return None
+        task = DataTask.model_validate_json(path.read_text(encoding="utf-8"))
+        for given in (task.data_dir, task.test_file):
+            if given and not Path(given).exists():
+                raise UserInputError(f"{run.path} works on {given}, which is gone; put it back to continue this run")
+        card = _load_card(run, task, settings)
+        split = make_split(task, card, settings.cache_dir, settings.data.split_seed) if card and task.held_out else None
+        return cls(task, card, split, settings)
+
+    # -- what a node gets ----------------------------------------------------------------------------------------
+
+    def mounts(self) -> list[ReadOnlyMount]:
+        out = []
+        if self.split is not None:
+            out.append(ReadOnlyMount(self.split.train_dir, DATA_TARGET))
+            out.append(ReadOnlyMount(self.split.features.parent, HELDOUT_TARGET))
+        elif self.task.data_dir:
+            out.append(ReadOnlyMount(Path(self.task.data_dir), DATA_TARGET))
+        return out
+
+    def env(self) -> dict[str, str]:
+        env = {"EXPERIMENT_DATA_DIR": DATA_TARGET} if self.task.data_dir else {}
+        if self.split is not None:
+            env["EXPERIMENT_TEST_FILE"] = f"{HELDOUT_TARGET}/{self.split.features.name}"
+        return env
+
+    def prompt(self, max_chars: int | None = None) -> dict[str, Any]:
+        """The ``data`` variable of the coder, ideation and writer prompts (bounded)."""
+        t = self.task
+        limit = max_chars or self.settings.data.card_max_chars
+        card = self.visible_card()
+        return {
+            "goal": t.goal,
+            "metric": t.metric or "",
+            "direction": t.direction,
+            "target": t.target or "",
+            "held_out": t.held_out,
+            "has_data": bool(t.data_dir),
+            "train_files": self._train_files(),
+            "test_file": f"{HELDOUT_TARGET}/{self.split.features.name}" if self.split else "",
+            "test_rows": self.split.rows if self.split else 0,
+            "card": card_text(card, limit) if card else "",
+            "train_table": self._train_table(),
+        }
+
+    def _train_table(self) -> str:
+        """The training table's path under the data directory, for the loading example ('' when unknown)."""
+        if self.split is not None and self.task.holdout is not None:
+            return f"train{self.split.features.suffix}"
+        entry = self.card.table_with(self.task.target) if self.card and self.task.target else None
+        return entry.path if entry is not None else ""
+
+    def visible_card(self) -> DataCard | None:
+        """The card as models may see it: with held-out rows, the example rows come from the training part."""
+        if self.card is None or self.split is None or self.task.holdout is None or not self.task.target:
+            return self.card
+        card = self.card.model_copy(deep=True)
+        entry = card.table_with(self.task.target)
+        if entry is not None:
+            entry.head = _first_rows(self.split.train_dir / f"train{self.split.features.suffix}", len(entry.head))
+        return card
+
+    def topic_text(self) -> str:
+        """The goal and a short card, appended to the ideation topic."""
+        from agents.prompts import render_text
+
+        return render_text("_partials/data_topic", {"data": self.prompt(self.settings.data.card_max_chars // 2)})
+
+    def _train_files(self) -> list[str]:
+        if self.split is not None and self.task.holdout is not None:
+            source = self.split.source_name
+            return [
+                f"{DATA_TARGET}/{p.name} (the rows of {source} not held out)" for p in self.split.train_dir.iterdir()
+            ]
+        if self.card is None:
+            return []
+        return [f"{DATA_TARGET}/{f.path}" for f in self.card.files[:8]]
+
+    # -- scoring -------------------------------------------------------------------------------------------------
+
+    def required_metric(self) -> Metric | None:
+        """The user's metric as the program must report it (no held-out scoring), else None."""
+        if self.task.metric is None or self.task.held_out:
+            return None
+        return Metric(name=self.task.metric, direction=self.task.direction, values={})  # type: ignore[arg-type]
+
+    def evaluate(self, node_dir: Path) -> tuple[Metric | None, str]:
+        """Shoal's own score of the node's predictions on the held-out rows, or None and why it cannot be had."""
+        assert self.split is not None and self.task.metric is not None
+        path = node_dir / PREDICTIONS
+        if not path.is_file():
+            return None, "no predictions.csv: call save_predictions(...) from shoal_helper for the rows of test_file()"
+        if path.is_symlink() or not path.is_file():  # a link could point at a host file (even the labels)
+            return None, "predictions.csv must be a regular file written by save_predictions, not a link"
+        if path.stat().st_size > MAX_PREDICTION_BYTES:
+            return None, "predictions.csv is too large; write one prediction per held-out row"
+        try:
+            with path.open(newline="", encoding="utf-8") as fh:
+                rows = list(csv.reader(fh))
+        except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            return None, f"predictions.csv cannot be read: {exc}"
+        if not rows or not rows[0] or rows[0][0] != "prediction":
+            return None, "predictions.csv must start with the header 'prediction' (use save_predictions)"
+        header, body = rows[0], rows[1:]
+        preds = [r[0] if r else "" for r in body]
+        probs = {h.removeprefix("proba:"): [r[i] if i < len(r) else "" for r in body] for i, h in enumerate(header)}
+        probs = {k: v for k, v in probs.items() if k != "prediction" and f"proba:{k}" in header}
+        try:
+            value = score(self.task.metric, self.split.read_labels(), preds, probs or None)
+        except PredictionError as exc:
+            return None, f"predictions.csv: {exc}"
+        except ValueError as exc:  # scikit-learn's own complaint (e.g. one class only)
+            return None, f"predictions.csv cannot be scored: {str(exc).splitlines()[0][:200]}"
+        metric = Metric(name=self.task.metric, direction=self.task.direction, values={HELDOUT_DATASET: value})  # type: ignore[arg-type]
+        return metric, ""
+
+
+def _first_rows(path: Path, n: int) -> list[list[str]]:
+    if path.suffix != ".csv" or n <= 0:
+        return []  # a Parquet training part: no example rows rather than rows that might be held out
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        return [[v[:24] for v in row] for _, row in zip(range(n), reader, strict=False)]
+
+
+def _load_card(run: RunDir, task: DataTask, settings: Settings) -> DataCard | None:
+    if not task.data_dir:
+        return None
+    path = run.data_card_path
+    if path.is_file():
+        return DataCard.model_validate_json(path.read_text(encoding="utf-8"))
+    card = _build(task, settings)
+    path.write_text(card.model_dump_json(indent=1), encoding="utf-8")
+    return card
+
+
+def _build(task: DataTask, settings: Settings) -> DataCard:
+    assert task.data_dir is not None
+    cfg = settings.data
+    return build_card(Path(task.data_dir), exact_max_mb=cfg.exact_max_mb, sample_rows=cfg.sample_rows)
+
+
+def check_data(task: DataTask, settings: Settings) -> DataSession | None:
+    """Check the task against the data before anything else happens (card, target column, split); None when
+    there is no task. Every problem is one UserInputError."""
+    if not task.active:
+        return None
+    card = _build(task, settings) if task.data_dir else None
+    if card is not None and task.target and card.table_with(task.target) is None:
+        source_table(task, card)  # the clear "no table has this column" error
+    split = make_split(task, card, settings.cache_dir, settings.data.split_seed) if card and task.held_out else None
+    return DataSession(task, card, split, settings)
+
+
+def save_data(run: RunDir, session: DataSession | None) -> None:
+    """Record the checked task and its card in the run directory (the data itself stays where it is)."""
+    if session is None:
+        return
+    run.data_task_path.write_text(json.dumps(session.task.model_dump(mode="json"), indent=1), encoding="utf-8")
+    if session.card is not None:
+        run.data_card_path.write_text(session.card.model_dump_json(indent=1), encoding="utf-8")
+
+
+def data_summary(run: RunDir, max_chars: int = 1500) -> str:
+    """The run's goal, metric and data card as text for the writer ('' when the run has no data task)."""
+    from agents.prompts import render_text
+    from agents.settings import Settings as _Settings
+
+    if not run.data_task_path.is_file():
+        return ""
+    task = DataTask.model_validate_json(run.data_task_path.read_text(encoding="utf-8"))
+    card = None
+    if run.data_card_path.is_file():
+        card = DataCard.model_validate_json(run.data_card_path.read_text(encoding="utf-8"))
+    session = DataSession(task, card, None, _Settings())
+    return render_text("_partials/data_topic", {"data": session.prompt(max_chars)})
+
+
+def coder_context(
+    run: RunDir, settings: Settings, sandbox: Any, baseline_code: str | None
+) -> tuple[DataSession | None, dict[str, Any] | None, dict[str, Any]]:
+    """What the experiment manager's coder needs: the run's data session, its prompt variables, the rules."""
+    from agents.data.environment import coder_environment
+    from agents.experiments.program import is_bundle
+
+    session = DataSession.for_run(run, settings)
+    env = coder_environment(settings, sandbox, multi_file=is_bundle(baseline_code or ""))
+    return session, session.prompt() if session else None, env

@@ -1,0 +1,178 @@
+"""Held-out rows the generated code never sees: a seeded, streaming split of the user's table.
+
+``--holdout 0.2``: the table that holds the target column is read row by row; each row goes to the held-out
+part with probability 0.2 (a seeded RNG, so the same data gives the same split). ``--test FILE``: the user's
+test table is the held-out part. Either way Shoal writes, outside the run directory (under the cache dir, keyed
+by the inputs), three things:
+
+- ``train/``: the training rows (holdout mode only; with ``--test`` the data directory itself is the training part)
+- ``features/test.<ext>``: the held-out rows without the target column (the program predicts these, in order)
+- ``labels.csv``: the held-out target values, read only by Shoal's evaluator, never mounted
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents.data.card import DataCard
+from agents.data.task import DataTask
+from agents.errors import UserInputError
+
+LABELS = "labels.csv"
+
+
+@dataclass(frozen=True)
+class Split:
+    root: Path
+    train_dir: Path  # what is mounted at /data
+    features: Path  # the held-out rows without the target (mounted under /heldout)
+    labels: Path  # never mounted
+    rows: int  # held-out rows
+    source_name: str = ""  # the table the rows came from
+
+    def read_labels(self) -> list[str]:
+        with self.labels.open(newline="", encoding="utf-8") as fh:
+            return [row[0] if row else "" for row in list(csv.reader(fh))[1:]]
+
+
+def _fingerprint(path: Path) -> dict[str, object]:
+    st = path.stat()
+    return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _delimiter(path: Path) -> str:
+    return "\t" if path.suffix.lower() == ".tsv" else ","
+
+
+def _csv_split(
+    src: Path, target: str, train: Path | None, feats: Path, labels: Path, frac: float, seed: int
+) -> tuple[int, int]:
+    rng = random.Random(seed)
+    held = kept = 0
+    with src.open(newline="", encoding="utf-8", errors="replace") as fin:
+        reader = csv.reader(fin, delimiter=_delimiter(src))
+        header = next(reader, None) or []
+        if target not in header:
+            raise UserInputError(f"--target {target!r} is not a column of {src} (columns: {', '.join(header[:30])})")
+        ti = header.index(target)
+        with (
+            train.open("w", newline="", encoding="utf-8") if train else open(os.devnull, "w") as ftr,
+            feats.open("w", newline="", encoding="utf-8") as ffe,
+            labels.open("w", newline="", encoding="utf-8") as fla,
+        ):
+            wtr, wfe, wla = csv.writer(ftr), csv.writer(ffe), csv.writer(fla)
+            wtr.writerow(header)
+            wfe.writerow([h for i, h in enumerate(header) if i != ti])
+            wla.writerow([target])
+            for row in reader:
+                if not row:
+                    continue
+                if train is None or rng.random() < frac:
+                    held += 1
+                    wfe.writerow([v for i, v in enumerate(row) if i != ti])
+                    wla.writerow([row[ti] if ti < len(row) else ""])
+                else:
+                    kept += 1
+                    wtr.writerow(row)
+    return held, kept
+
+
+def _parquet_split(
+    src: Path, target: str, train: Path | None, feats: Path, labels: Path, frac: float, seed: int
+) -> tuple[int, int]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(src)
+    if target not in pf.schema_arrow.names:
+        names = ", ".join(pf.schema_arrow.names[:30])
+        raise UserInputError(f"--target {target!r} is not a column of {src} (columns: {names})")
+    rng = random.Random(seed)
+    held = kept = 0
+    feat_schema = pf.schema_arrow.remove(pf.schema_arrow.get_field_index(target))
+    wtr = pq.ParquetWriter(train, pf.schema_arrow) if train else None
+    wfe = pq.ParquetWriter(feats, feat_schema)
+    with labels.open("w", newline="", encoding="utf-8") as fla:
+        wla = csv.writer(fla)
+        wla.writerow([target])
+        for batch in pf.iter_batches(batch_size=65536):
+            table = pa.Table.from_batches([batch])
+            mask = pa.array([train is None or rng.random() < frac for _ in range(table.num_rows)])
+            test = table.filter(mask)
+            held += test.num_rows
+            wfe.write_table(test.drop_columns([target]))
+            for v in test.column(target).to_pylist():
+                wla.writerow(["" if v is None else v])
+            if wtr is not None:
+                kept += table.num_rows - test.num_rows
+                wtr.write_table(table.filter(pc.invert(mask)))
+    wfe.close()
+    if wtr is not None:
+        wtr.close()
+    return held, kept
+
+
+def _split_into(task: DataTask, source: Path, tmp: Path, seed: int, frac: float) -> tuple[int, int]:
+    feats_dir = tmp / "features"
+    feats_dir.mkdir(parents=True)
+    ext = ".parquet" if source.suffix.lower() in (".parquet", ".pq") else ".csv"
+    train = None
+    if task.holdout is not None:
+        (tmp / "train").mkdir()
+        train = tmp / "train" / f"train{ext}"
+    feats, labels = feats_dir / f"test{ext}", tmp / LABELS
+    assert task.target is not None
+    if ext == ".parquet":
+        return _parquet_split(source, task.target, train, feats, labels, frac, seed)
+    return _csv_split(source, task.target, train, feats, labels, frac, seed)
+
+
+def source_table(task: DataTask, card: DataCard) -> Path:
+    """The table the held-out rows come from (the user's test file, or the data table with the target)."""
+    if task.test_file is not None:
+        return Path(task.test_file)
+    assert task.data_dir is not None and task.target is not None
+    entry = card.table_with(task.target)
+    if entry is None or entry.path.lower().endswith((".json", ".jsonl", ".ndjson")):
+        cols = sorted({c.name for t in card.tables() for c in t.columns})
+        raise UserInputError(
+            f"--target {task.target!r}: no CSV or Parquet table in {task.data_dir} has this column"
+            + (f" (columns: {', '.join(cols[:30])})" if cols else " (it holds no CSV or Parquet table)")
+        )
+    return Path(task.data_dir) / entry.path
+
+
+def make_split(task: DataTask, card: DataCard, cache_dir: Path, seed: int) -> Split:
+    """The held-out split for ``task`` (built once per distinct input and reused)."""
+    if task.target is not None and card.table_with(task.target) is None:
+        source_table(task, card)  # raises the clear "no such column" error
+    source = source_table(task, card)
+    frac = task.holdout or 0.0
+    key_data = {"source": _fingerprint(source), "target": task.target, "holdout": frac, "seed": seed}
+    key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:16]
+    root = Path(cache_dir) / "data-splits" / key
+    if not (root / LABELS).is_file():
+        tmp = root.with_name(root.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            held, kept = _split_into(task, source, tmp, seed, frac)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if held == 0 or (task.holdout is not None and kept == 0):
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise UserInputError(f"the split of {source} left no held-out or no training rows; use more data")
+        shutil.rmtree(root, ignore_errors=True)
+        tmp.rename(root)
+    feats = next((root / "features").iterdir())
+    train_dir = root / "train" if task.holdout is not None else Path(task.data_dir or "")
+    split = Split(root=root, train_dir=train_dir, features=feats, labels=root / LABELS, rows=0)
+    return Split(root, train_dir, feats, split.labels, rows=len(split.read_labels()), source_name=source.name)

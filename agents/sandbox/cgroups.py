@@ -1,0 +1,227 @@
+"""Per-run control groups: memory, processes and CPU of a run as a whole (the program and all its children).
+
+cgroup v2 where a writable unified hierarchy has the memory and pids controllers, else the v1 controllers
+(``/sys/fs/cgroup/<controller>``) as root, else none (the caller falls back to rlimits and a watcher). Each run
+gets its own group under ``shoal-sandbox/`` inside Shoal's own group (so any limit Shoal itself lives under
+still applies); it is emptied and removed after the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import signal
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+log = logging.getLogger(__name__)
+
+ROOT = Path("/sys/fs/cgroup")
+_PARENT = "shoal-sandbox"
+_PERIOD_US = 100_000
+Version = Literal["v2", "v1"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_bytes: int
+    pids: int
+    cpus: float
+
+
+def _own_path(controller: str) -> str:
+    """This process's group in hierarchy ``controller`` ('' = the v2 hierarchy), from /proc/self/cgroup."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, names, path = line.split(":", 2)
+        if (controller == "" and names == "") or controller in names.split(","):
+            return path.lstrip("/")
+    raise LookupError(controller)
+
+
+def _v2_mount() -> Path | None:
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        left, _, right = line.partition(" - ")
+        if right.startswith("cgroup2 "):
+            return Path(left.split()[4])
+    return None
+
+
+def _v1_dirs() -> dict[str, Path]:
+    """memory, pids, cpu (and cpuacct when mounted apart) directories of our own groups in v1."""
+    out: dict[str, Path] = {}
+    for ctrl in ("memory", "pids", "cpu", "cpuacct"):
+        mount = ROOT / ctrl
+        if (mount / "cgroup.procs").exists():
+            with contextlib.suppress(LookupError):
+                out[ctrl] = mount / _own_path(ctrl)
+    return out
+
+
+def _writable_dir(path: Path) -> bool:
+    probe = path / f"{_PARENT}-probe-{uuid.uuid4().hex[:8]}"
+    try:
+        probe.mkdir()
+    except OSError:
+        return False
+    with contextlib.suppress(OSError):
+        probe.rmdir()
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def available() -> tuple[Version, Path] | None:
+    """Which hierarchy a run can use here: ('v2', parent dir) or ('v1', memory dir), or None. Probed once."""
+    mount = _v2_mount()
+    if mount is not None:
+        with contextlib.suppress(OSError, LookupError):
+            parent = mount / _own_path("")
+            controllers = set((mount / "cgroup.controllers").read_text().split())
+            if {"memory", "pids"} <= controllers and _setup_v2_parent(mount, parent) is not None:
+                return "v2", parent
+    if os.geteuid() == 0:
+        dirs = _v1_dirs()
+        if {"memory", "pids"} <= dirs.keys() and all(_writable_dir(d) for d in dirs.values()):
+            return "v1", dirs["memory"]
+    return None
+
+
+def _setup_v2_parent(mount: Path, own: Path) -> Path | None:
+    """``<own>/shoal-sandbox`` with memory, pids (and cpu) delegated to its children."""
+    group = own / _PARENT
+    try:
+        group.mkdir(exist_ok=True)
+        enable = [c for c in ("memory", "pids", "cpu") if c in (own / "cgroup.controllers").read_text().split()]
+        (own / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in enable))
+        (group / "cgroup.subtree_control").write_text(" ".join(f"+{c}" for c in enable))
+    except OSError:
+        return None  # e.g. our own group has processes and controllers cannot be enabled below it
+    return group
+
+
+@dataclass
+class RunGroup:
+    """The groups of one run: created with ``create``, joined by the child through ``proc_fds``, then ``remove``d."""
+
+    version: Version
+    dirs: dict[str, Path]
+    limits: Limits
+    proc_fds: list[int] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, limits: Limits) -> RunGroup | None:
+        avail = available()
+        if avail is None:
+            return None
+        version, _ = avail
+        name = f"run-{os.getpid()}-{uuid.uuid4().hex[:10]}"
+        if version == "v2":
+            dirs = {"all": avail[1] / _PARENT / name}
+        else:
+            dirs = {ctrl: d / _PARENT / name for ctrl, d in _v1_dirs().items()}
+        group = cls(version=version, dirs=dirs, limits=limits)
+        try:
+            for d in dirs.values():
+                d.mkdir(parents=True, exist_ok=False)
+            group._write_limits()
+            for d in dirs.values():
+                group.proc_fds.append(os.open(d / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC))
+        except OSError:
+            group.remove()
+            raise
+        return group
+
+    def _write_limits(self) -> None:
+        lim = self.limits
+        quota = int(lim.cpus * _PERIOD_US)
+        if self.version == "v2":
+            d = self.dirs["all"]
+            (d / "memory.max").write_text(str(lim.memory_bytes))
+            with contextlib.suppress(OSError):
+                (d / "memory.swap.max").write_text("0")
+            with contextlib.suppress(OSError):
+                (d / "memory.oom.group").write_text("1")
+            (d / "pids.max").write_text(str(lim.pids))
+            with contextlib.suppress(OSError):
+                (d / "cpu.max").write_text(f"{quota} {_PERIOD_US}")
+            return
+        mem = self.dirs["memory"]
+        (mem / "memory.limit_in_bytes").write_text(str(lim.memory_bytes))
+        with contextlib.suppress(OSError):  # only with swap accounting
+            (mem / "memory.memsw.limit_in_bytes").write_text(str(lim.memory_bytes))
+        (self.dirs["pids"] / "pids.max").write_text(str(lim.pids))
+        if "cpu" in self.dirs:
+            (self.dirs["cpu"] / "cpu.cfs_period_us").write_text(str(_PERIOD_US))
+            (self.dirs["cpu"] / "cpu.cfs_quota_us").write_text(str(quota))
+
+    def _read(self, ctrl: str, name: str) -> str:
+        d = self.dirs["all" if self.version == "v2" else ctrl]
+        try:
+            return (d / name).read_text()
+        except OSError:
+            return ""
+
+    @staticmethod
+    def _field(text: str, key: str) -> int:
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] == key and parts[1].isdigit():
+                return int(parts[1])
+        return 0
+
+    def oom_killed(self) -> bool:
+        if self.version == "v2":
+            return self._field(self._read("memory", "memory.events"), "oom_kill") > 0
+        return self._field(self._read("memory", "memory.oom_control"), "oom_kill") > 0
+
+    def pids_hit(self) -> bool:
+        """A fork or clone was refused at the process limit."""
+        return self._field(self._read("pids", "pids.events"), "max") > 0
+
+    def cpu_seconds(self) -> float:
+        if self.version == "v2":
+            return self._field(self._read("cpu", "cpu.stat"), "usage_usec") / 1e6
+        ctrl = "cpuacct" if "cpuacct" in self.dirs else "cpu"
+        raw = self._read(ctrl, "cpuacct.usage").strip()
+        return int(raw) / 1e9 if raw.isdigit() else 0.0
+
+    def pids(self) -> list[int]:
+        raw = self._read("pids", "cgroup.procs")
+        return [int(p) for p in raw.split() if p.isdigit()]
+
+    def kill_all(self) -> None:
+        """SIGKILL every process in the run's groups (cgroup.kill on v2); bounded even against a fork loop."""
+        if self.version == "v2":
+            with contextlib.suppress(OSError):
+                (self.dirs["all"] / "cgroup.kill").write_text("1")
+        for _ in range(200):
+            pids = self.pids()
+            if not pids:
+                return
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.005)
+        log.error("sandbox: processes still in %s after repeated SIGKILL", self.dirs)
+
+    def remove(self) -> None:
+        for fd in self.proc_fds:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.proc_fds.clear()
+        self.kill_all()
+        for d in self.dirs.values():
+            for _ in range(100):  # the kernel frees a group a moment after its last process is reaped
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.01)
+            else:
+                log.warning("sandbox: could not remove cgroup %s", d)

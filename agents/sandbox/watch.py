@@ -1,0 +1,74 @@
+"""What the supervisor polls during a run: bytes in the node directory, and (without cgroups) the process tree."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def dir_bytes(root: Path, limit_entries: int = 100_000) -> int:
+    """Allocated bytes under ``root`` (hard links once, symlinks not followed); stops counting past the cap."""
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    stack = [str(root)]
+    entries = 0
+    while stack:
+        try:
+            it = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with it:
+            for entry in it:
+                entries += 1
+                if entries > limit_entries:
+                    return total
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+                    continue
+                key = (st.st_dev, st.st_ino)
+                if st.st_nlink > 1:
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                total += max(st.st_blocks * 512, 0)
+    return total
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below ``root`` (from /proc; a snapshot)."""
+    children: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                data = fh.read()
+        except OSError:
+            continue
+        ppid = int(data[data.rfind(b")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(name))
+    out: list[int] = []
+    stack = [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            out.append(child)
+            stack.append(child)
+    return out
+
+
+def tree_usage(root: int) -> tuple[int, int]:
+    """(processes, resident bytes) of ``root`` and its descendants."""
+    pids = [root, *descendants(root)]
+    rss = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/statm", "rb") as fh:
+                rss += int(fh.read().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            continue
+    return len(pids), rss

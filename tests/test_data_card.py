@@ -1,0 +1,137 @@
+"""The data card: tables, JSON, Parquet, images and arrays described from real files; big files sampled, not
+loaded; the same directory gives the same card; a file that cannot be read is one clear message."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from agents.data.card import build_card
+from agents.data.render import card_text
+from agents.errors import UserInputError
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    d = tmp_path / "houses"
+    (d / "images").mkdir(parents=True)
+    rows: list[list[object]] = [
+        [i, 50 + i, "north" if i % 3 else "south", "" if i % 10 == 0 else 1.5 * i] for i in range(40)
+    ]
+    write_csv(d / "train.csv", ["id", "area", "region", "price"], rows)
+    (d / "extra.jsonl").write_text("\n".join(json.dumps({"id": i, "tag": f"t{i % 2}"}) for i in range(5)) + "\n")
+    (d / "meta.json").write_text(json.dumps({"source": "survey", "year": 2024}))
+    np.save(d / "emb.npy", np.zeros((40, 8), dtype=np.float32))
+    np.savez(d / "pair.npz", a=np.ones((2, 3)), b=np.arange(5))
+    for i in range(3):
+        Image.new("RGB", (16, 12)).save(d / "images" / f"{i}.png")
+    Image.new("L", (4, 4)).save(d / "images" / "gray.png")
+    (d / ".hidden").write_text("secret")
+    return d
+
+
+def test_card_describes_every_kind_of_file(data_dir: Path) -> None:
+    card = build_card(data_dir)
+    by = {f.path: f for f in card.files}
+    assert set(by) == {
+        "train.csv",
+        "extra.jsonl",
+        "meta.json",
+        "emb.npy",
+        "pair.npz",
+    }  # images summarised, hidden skipped
+    t = by["train.csv"]
+    assert t.rows == 40 and not t.rows_estimated
+    cols = {c.name: c for c in t.columns}
+    assert cols["id"].type == "int" and cols["id"].min == 0 and cols["id"].max == 39
+    assert cols["price"].type == "float" and cols["price"].missing == 4
+    assert cols["region"].type == "string" and cols["region"].top == ["north", "south"]
+    assert t.head[0] == ["0", "50", "south", ""]
+    assert by["extra.jsonl"].rows == 5 and [c.name for c in by["extra.jsonl"].columns] == ["id", "tag"]
+    assert by["meta.json"].kind == "json" and "source" in by["meta.json"].note
+    assert by["emb.npy"].arrays == {"array": "(40, 8) float32"}
+    assert by["pair.npz"].arrays["a"].startswith("(2, 3)") and by["pair.npz"].arrays["b"].startswith("(5,)")
+    assert card.image_count == 4 and card.image_shapes == {"12x16x3": 3, "4x4x1": 1}
+    assert card.total_files == 9
+    text = card_text(card, 4000)
+    assert "train.csv" in text and "40 rows" in text and "price (float; 4 missing" in text and "12x16x3 x3" in text
+
+
+def test_card_is_deterministic_and_bounded(data_dir: Path) -> None:
+    a, b = build_card(data_dir), build_card(data_dir)
+    assert a.model_dump_json() == b.model_dump_json()
+    short = card_text(a, 300)
+    assert len(short) <= 300 and "more file(s) not shown" in short
+
+
+def test_parquet_card(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    d = tmp_path / "pq"
+    d.mkdir()
+    table = pa.table({"x": list(range(100)), "y": [None if i % 4 == 0 else float(i) for i in range(100)]})
+    pq.write_table(table, d / "t.parquet", row_group_size=30)
+    f = build_card(d, sample_rows=20).files[0]
+    assert f.rows == 100 and f.sampled_rows == 20
+    cols = {c.name: c for c in f.columns}
+    assert cols["x"].type == "int64" and cols["y"].type == "double" and cols["y"].missing == 25  # from statistics
+
+
+def test_ten_gigabyte_file_is_sampled_not_loaded(tmp_path: Path) -> None:
+    """A sparse 10 GB CSV: its first rows are real, the rest a hole the card must never read."""
+    d = tmp_path / "big"
+    d.mkdir()
+    path = d / "big.csv"
+    with path.open("w") as fh:
+        fh.write("a,b,label\n")
+        for i in range(5000):
+            fh.write(f"{i},{i * 0.5},{i % 2}\n")
+        fh.truncate(10 * 1024**3)
+    tracemalloc.start()
+    t0 = time.monotonic()
+    card = build_card(d, exact_max_mb=64, sample_rows=1000)
+    elapsed = time.monotonic() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    f = card.files[0]
+    assert f.size_bytes == 10 * 1024**3
+    assert f.rows_estimated and f.sampled_rows == 1000 and f.rows is not None and f.rows > 10**8
+    assert elapsed < 10 and peak < 50 * 1024**2, (elapsed, peak)
+    assert "(estimated; statistics from the first 1,000)" in card_text(card)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("broken.npy", b"not a numpy file"), ("broken.png", b"\x89PNG\r\n\x1a\nrubbish"), ("bad.json", b"{oops")],
+)
+def test_unreadable_file_is_one_clear_message(tmp_path: Path, name: str, content: bytes) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / name).write_bytes(content)
+    with pytest.raises(UserInputError, match=rf"cannot read .*{name}.*fix or remove|cannot read .*{name}"):
+        build_card(d)
+
+
+def test_a_file_without_line_breaks_is_not_read_whole(tmp_path: Path) -> None:
+    d = tmp_path / "oneline"
+    d.mkdir()
+    with (d / "huge.csv").open("wb") as fh:
+        fh.truncate(1024**3)  # 1 GB of NUL bytes and not one newline
+    t0 = time.monotonic()
+    with pytest.raises(UserInputError, match="huge.csv.*longer than 16 MB"):
+        build_card(d)
+    assert time.monotonic() - t0 < 10
