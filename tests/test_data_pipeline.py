@@ -42,6 +42,15 @@ def cli_env(scripted_llm: ScriptedServer, tmp_path: Path, monkeypatch: pytest.Mo
     return tmp_path
 
 
+def script_node_plots(scripted_llm: ScriptedServer) -> None:
+    """`shoal experiments` makes per-node plots like `shoal run` (one stage entry for both)."""
+    from pipeline_support import CRITIQUE, NODE_PLOT
+
+    scripted_llm.always("figures/node_plot", S.text(NODE_PLOT))
+    scripted_llm.always("figures/fix_plot", S.text(NODE_PLOT))
+    scripted_llm.always("figures/critic_text", S.json_reply(CRITIQUE))
+
+
 ARGS = ["experiments", "--data", "diabetes", "--goal", "predict disease progression", "--metric", "rmse",
         "--target", "target", "--holdout", "0.2", "--stages", "1"]  # fmt: skip
 
@@ -50,6 +59,7 @@ def test_search_on_user_data_is_scored_by_shoal(cli_env: Path, scripted_llm: Scr
     coder = D.DataCoder("regression", fake=0.0)  # the program claims a perfect validation RMSE of 0
     coder.install(scripted_llm)
     scripted_llm.always("feedback/review", S.review_ok)
+    script_node_plots(scripted_llm)
     result = CliRunner().invoke(app, ARGS)
     assert result.exit_code == 0, result.output
     (run,) = (cli_env / "ws").iterdir()
@@ -91,6 +101,7 @@ def test_a_program_cannot_read_the_held_out_labels(cli_env: Path, scripted_llm: 
 
     scripted_llm.always("coder/draft", draft)
     scripted_llm.always("feedback/review", S.review_ok)
+    script_node_plots(scripted_llm)
     result = CliRunner().invoke(app, [*ARGS[:-2], "--stages", "1"])
     assert result.exit_code == 0, result.output
     (run,) = (cli_env / "ws").iterdir()
@@ -190,6 +201,7 @@ def test_template_directory_on_user_data(cli_env: Path, scripted_llm: ScriptedSe
     )
     (project / "model.py").write_text("def mean_of(values):\n    return sum(values) / len(values)\n")
     scripted_llm.always("feedback/review", S.review_ok)
+    script_node_plots(scripted_llm)
     result = CliRunner().invoke(app, [*ARGS, "--code-to-use", str(project)])
     assert result.exit_code == 0, result.output
     (run,) = (cli_env / "ws").iterdir()
