@@ -69,6 +69,15 @@ class RunDir:
         with self._events_lock, self.events_path.open("a", encoding="utf-8") as fh:
             fh.write(line + "\n")
 
+    @property
+    def evolve_dir(self) -> Path:
+        """Evolve mode's folder: initial program, evaluator, programs/, programs.jsonl, samples.jsonl."""
+        return self.path / "evolve"
+
+    @property
+    def is_evolve(self) -> bool:
+        return (self.evolve_dir / "initial.py").is_file()
+
 
 def create_run(settings: Settings, title: str, now: datetime | None = None) -> RunDir:
     """Make a new run directory under the workspace and write the resolved settings into it."""

@@ -124,6 +124,11 @@ def resume(
             root.config = run_dir.config_path
         if budget_usd is not None:
             root.overrides.append(f"budget.max_usd={budget_usd}")
+        if run_dir.is_evolve:
+            from agents.cli.evolve_cmd import drive as drive_evolve
+
+            drive_evolve(ctx, run_dir.path, fresh=False)
+            return
         answer = idea if idea else ("" if approve else None)
         _drive(ctx, run_dir.path, None, answer)
 
