@@ -27,7 +27,7 @@ def main():
     return value()
 '''
 
-EVALUATOR = '''from shoal_evolve import load_program
+EVALUATOR = """from shoal_evolve import load_program
 
 
 def evaluate(program_path):
@@ -35,7 +35,7 @@ def evaluate(program_path):
     if v > 100:
         return {"combined_score": 0.0, "correct": False, "error": f"value {v} is above 100"}
     return {"combined_score": float(v), "public": {"value": v}, "private": {"secret": 42}, "correct": True}
-'''
+"""
 
 EDIT_PROMPTS = ("evolve/rewrite", "evolve/lines", "evolve/diff", "evolve/crossover")
 

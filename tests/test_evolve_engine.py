@@ -37,7 +37,7 @@ def test_islands_migration_scratchpad_and_files(tmp_path: Path) -> None:
             "evolve.islands=2",
             "evolve.migration_interval=3",
             "evolve.scratchpad_every=4",
-            'evolve.operators={rewrite = 1.0, lines = 1.0, diff = 1.0, crossover = 1.0}',
+            "evolve.operators={rewrite = 1.0, lines = 1.0, diff = 1.0, crossover = 1.0}",
         )
         prog, ev = write_task(tmp_path)
         run, outcome = evolve(prog, ev, settings, embed=hash_embed)
@@ -79,8 +79,12 @@ def test_islands_migration_scratchpad_and_files(tmp_path: Path) -> None:
 
 def test_invalid_candidate_goes_back_once_then_is_recorded(tmp_path: Path) -> None:
     with ScriptedServer() as server:
-        server.always("evolve/rewrite", text("PLAN: too far\n```python\ndef value():\n    base = 500\n    return base\n```"))
-        server.always("evolve/repair", text("PLAN: fixed\n```python\ndef value():\n    base = 90\n    return base\n```"))
+        server.always(
+            "evolve/rewrite", text("PLAN: too far\n```python\ndef value():\n    base = 500\n    return base\n```")
+        )
+        server.always(
+            "evolve/repair", text("PLAN: fixed\n```python\ndef value():\n    base = 90\n    return base\n```")
+        )
         settings = settings_for(server, tmp_path, "evolve.max_samples=1", "evolve.operators={rewrite = 1.0}")
         prog, ev = write_task(tmp_path)
         run, outcome = evolve(prog, ev, settings, embed=hash_embed)

@@ -4,6 +4,8 @@ view (generation, best score, valid rate, apply rate, spend); ``shoal resume RUN
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -57,6 +59,11 @@ class EvolveProgress:
             self.live.update(self.render())
 
 
+@contextmanager
+def _null() -> Iterator[None]:
+    yield
+
+
 def drive(ctx: typer.Context, run_path: Path, fresh: bool) -> None:
     """Run (or continue) the evolve run in ``run_path`` with the live view; exits non-zero on a stop."""
     from agents.errors import UserInputError
@@ -72,11 +79,14 @@ def drive(ctx: typer.Context, run_path: Path, fresh: bool) -> None:
         run = open_run(run_path)
         engine = make_engine(run, settings, make_sandbox(settings.sandbox), on_event=progress)
         try:
-            engine.start()
+            with console.status("evaluating the initial program...", spinner="dots") if not quiet else _null():
+                engine.start()
         except UserInputError:
             if fresh:
                 shutil.rmtree(run.path, ignore_errors=True)
             raise
+        if fresh:
+            console.print(f"run directory: {run.path}")
         try:
             if quiet:
                 outcome = engine.run()
@@ -130,5 +140,4 @@ def evolve(
     settings = get_settings(ctx)
     with cli_errors():
         run = create_evolve_run(settings, program, evaluator)
-    console.print(f"run directory: {run.path}")
     drive(ctx, run.path, fresh=True)

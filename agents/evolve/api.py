@@ -7,6 +7,7 @@ message if the evaluator crashes, hangs, writes no or invalid metrics.json, or c
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -54,6 +55,8 @@ def create_evolve_run(settings: Settings, program: Path, evaluator: Path) -> Run
     d = run.subdir(EVOLVE_DIR)
     shutil.copyfile(program, d / "initial.py")
     shutil.copyfile(evaluator, d / "evaluate.py")
+    sources = {"program": str(program.resolve()), "evaluator": str(evaluator.resolve())}
+    (d / "sources.json").write_text(json.dumps(sources, indent=1), encoding="utf-8")
     return run
 
 

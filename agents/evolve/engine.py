@@ -9,6 +9,7 @@ failure, and ``shoal resume RUN`` continues it from ``evolve/programs.jsonl`` an
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -107,6 +108,13 @@ class EvolveEngine:
             self.sandbox, work, code, self.evaluator, self.cfg.eval_timeout_s, keep=self.pop.program_dir(pid)
         )
 
+    def _user_evaluator(self) -> Path:
+        """The evaluator's path as the user gave it (for messages), else the run's copy."""
+        try:
+            return Path(json.loads((self.root / "sources.json").read_text(encoding="utf-8"))["evaluator"])
+        except (OSError, ValueError, KeyError):
+            return self.evaluator
+
     def start(self) -> None:
         """Evaluate the initial program (once per run) and seed every island with it; UserInputError if unusable."""
         if any(p.kind == "initial" for p in self.pop.all()):
@@ -114,7 +122,7 @@ class EvolveEngine:
         code = (self.root / "initial.py").read_text(encoding="utf-8")
         pid = self.pop.new_id()
         ev = self._evaluate(pid, code)
-        problem = check_initial(ev, self.run_dir.path / EVOLVE_DIR / "evaluate.py", self.cfg.eval_timeout_s)
+        problem = check_initial(ev, self._user_evaluator(), self.cfg.eval_timeout_s)
         if problem:
             raise UserInputError(problem)
         rec = _record(pid, None, 0, 0, "initial", "", "", ev)

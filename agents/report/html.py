@@ -30,6 +30,10 @@ def render_report(data: ReportData) -> str:
 
 
 def write_report(run: RunDir) -> Path:
+    if run.is_evolve:
+        from agents.report.evolve import write_evolve_report
+
+        return write_evolve_report(run, templates_root() / "report")
     out = run.file("report.html")
     tmp = run.file("report.html.tmp")
     tmp.write_text(render_report(collect(run)), encoding="utf-8")
