@@ -93,7 +93,7 @@ def test_invalid_candidate_goes_back_once_then_is_recorded(tmp_path: Path) -> No
     assert len(repairs) == 1
     assert "value 500 is above 100" in repairs[0].messages[-1]["content"]
     assert outcome.stats["best"] == 90.0
-    rec = [r for r in _lines(run.evolve_dir / "programs.jsonl") if r["kind"] == "rewrite"][0]
+    rec = next(r for r in _lines(run.evolve_dir / "programs.jsonl") if r["kind"] == "rewrite")
     assert rec["repaired"] is True and rec["correct"] is True
 
 

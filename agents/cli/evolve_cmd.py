@@ -4,9 +4,9 @@ view (generation, best score, valid rate, apply rate, spend); ``shoal resume RUN
 from __future__ import annotations
 
 import shutil
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-import threading
 from pathlib import Path
 from typing import Annotated, Any
 
