@@ -179,11 +179,23 @@ def apply_lines(program: Program, answer: str) -> tuple[str, ...]:
         if lo <= a <= hi:
             if b < a or b > hi:
                 raise PatchError(f"LINES {a}-{b}: the range must lie within one block (lines {lo}-{hi})")
-            keep = [ln if ln.endswith("\n") else ln + "\n" for ln in new]
+            keep = _reindent(new, lines[a - lo : b - lo + 1])
             bodies[k] = lines[: a - lo] + keep + lines[b - lo + 1 :]
             return tuple("".join(x) for x in bodies)
         offset = hi
     raise PatchError(f"LINES {a}-{b}: the block has lines 1-{offset}")
+
+
+def _indent_of(lines: list[str]) -> int | None:
+    sizes = [len(ln) - len(ln.lstrip()) for ln in lines if ln.strip()]
+    return min(sizes) if sizes else None
+
+
+def _reindent(new: list[str], old: list[str]) -> list[str]:
+    """The new lines, shifted right when the model dropped the indentation of the lines they replace."""
+    have, want = _indent_of(new), _indent_of(old)
+    pad = " " * (want - have) if have is not None and want is not None and want > have else ""
+    return [(pad + ln if ln.strip() else ln).rstrip("\n") + "\n" for ln in new]
 
 
 def apply_answer(program: Program, answer: str, fmt: str) -> str:
