@@ -213,3 +213,34 @@ def test_parent_selection_policies_run(tmp_path: Path, policy: str) -> None:
     if policy == "hill_climbing":  # always the best: a straight line of +5 steps
         assert [r["combined_score"] for r in recs] == [6.0, 11.0, 16.0, 21.0]
     assert outcome.stats["best"] >= 6.0
+
+
+def test_budget_stop_then_resume_with_more(tmp_path: Path) -> None:
+    from agents.evolve import make_engine
+    from agents.rundir import open_run
+    from agents.sandbox import make_sandbox
+
+    with ScriptedServer() as server:
+        script_all(server, Coder(step=2))
+        settings = settings_for(server, tmp_path, "evolve.max_samples=6", "budget.max_tokens=2500",
+                                "evolve.operators={rewrite = 1.0}")  # fmt: skip
+        prog, ev = write_task(tmp_path)
+        run, outcome = evolve(prog, ev, settings, embed=hash_embed)
+        assert outcome.status == "budget" and "budget" in outcome.message
+        done = outcome.stats["samples"]
+        assert 1 <= done < 6
+        more = settings_for(server, tmp_path, "evolve.max_samples=6", "evolve.operators={rewrite = 1.0}")
+        engine = make_engine(open_run(run.path), more, make_sandbox(more.sandbox), embed=hash_embed)
+        again = engine.run()
+    assert again.status == "complete" and again.stats["samples"] == 6
+    assert len([r for r in _lines(run.evolve_dir / "programs.jsonl") if r["kind"] == "initial"]) == 1
+
+
+def test_time_budget_stops_new_proposals(tmp_path: Path) -> None:
+    with ScriptedServer() as server:
+        script_all(server, Coder(step=2))
+        settings = settings_for(server, tmp_path, "evolve.max_samples=50", "evolve.time_budget_min=0.02",
+                                "evolve.operators={rewrite = 1.0}")  # fmt: skip
+        prog, ev = write_task(tmp_path)
+        _, outcome = evolve(prog, ev, settings, embed=hash_embed)
+    assert outcome.status == "time" and 1 <= outcome.stats["samples"] < 50

@@ -32,5 +32,8 @@ def test_initial_programs_score_as_documented(task: str, score: float, tmp_path:
 def test_circle_packing_rejects_overlap(tmp_path: Path) -> None:
     prog, ev = EXAMPLES / "circle_packing" / "initial.py", EXAMPLES / "circle_packing" / "evaluate.py"
     code = prog.read_text().replace("radii = compute_max_radii(centers)", "radii = compute_max_radii(centers) + 1e-8")
-    result = evaluate(make_sandbox(load_settings(None, ["sandbox.backend=local"]).sandbox), tmp_path / "w", code, ev, 60)
-    assert not result.correct and "overlap" in result.error or "outside the unit square" in result.error
+    result = evaluate(
+        make_sandbox(load_settings(None, ["sandbox.backend=local"]).sandbox), tmp_path / "w", code, ev, 60
+    )
+    assert not result.correct
+    assert "overlap" in result.error or "outside the unit square" in result.error
