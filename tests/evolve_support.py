@@ -69,12 +69,15 @@ def parent_base(req: RecordedRequest) -> int:
 class Coder:
     """Answers each edit prompt in its format with ``base`` raised by ``step`` (deterministic)."""
 
-    def __init__(self, step: int = 7, same: bool = False) -> None:
+    def __init__(self, step: int = 7, same: bool = False, unique: bool = False) -> None:
         self.step = step
         self.same = same  # answer the parent's own code (a duplicate)
+        self.unique = unique  # add the call count, so no two answers are the same program
+        self.calls = 0
 
     def new_base(self, req: RecordedRequest) -> int:
-        return parent_base(req) + (0 if self.same else self.step)
+        self.calls += 1
+        return parent_base(req) + (0 if self.same else self.step) + (self.calls if self.unique else 0)
 
     def __call__(self, req: RecordedRequest) -> Reply:
         n = self.new_base(req)

@@ -29,7 +29,7 @@ def _lines(path: Path) -> list[dict]:
 
 def test_islands_migration_scratchpad_and_files(tmp_path: Path) -> None:
     with ScriptedServer() as server:
-        script_all(server, Coder(step=7))
+        script_all(server, Coder(step=7, unique=True))
         settings = settings_for(
             server,
             tmp_path,
@@ -53,7 +53,9 @@ def test_islands_migration_scratchpad_and_files(tmp_path: Path) -> None:
     assert len(samples) == 8
     assert Counter(s["island"] for s in samples) == {0: 4, 1: 4}  # islands take turns
     evaluated = [r for r in records if r["kind"] not in ("initial", "migrant")]
-    assert len(evaluated) == 8 and all(r["correct"] for r in evaluated)
+    assert len(evaluated) == 8 and all(r["correct"] for r in evaluated), [
+        (s["kind"], s["outcome"], s["detail"]) for s in samples
+    ]
     # every program has its code, diff and metrics on disk
     for r in evaluated:
         d = run.evolve_dir / "programs" / r["id"]

@@ -137,3 +137,11 @@ def test_invalid_candidate_may_omit_the_score(tmp_path: Path) -> None:
     path.write_text(json.dumps({"correct": False, "error": "overlap"}))
     ev, _ = parse_metrics(path)
     assert ev is not None and not ev.correct and ev.combined_score == 0.0 and ev.error == "overlap"
+
+
+def test_a_block_that_drops_a_function_the_program_uses_is_refused() -> None:
+    from agents.evolve.blocks import lost_names
+
+    p = split_program(PROG)
+    assert lost_names(p, apply_answer(p, "```python\ndef g(x):\n    return x\n```", "rewrite")) == ["f"]
+    assert lost_names(p, apply_answer(p, "```python\ndef f(x):\n    return x\n```", "rewrite")) == []

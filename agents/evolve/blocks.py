@@ -198,6 +198,23 @@ def _reindent(new: list[str], old: list[str]) -> list[str]:
     return [(pad + ln if ln.strip() else ln).rstrip("\n") + "\n" for ln in new]
 
 
+def lost_names(program: Program, new_code: str) -> list[str]:
+    """Functions and classes the old blocks defined, the fixed code uses, and the new program no longer defines."""
+    import ast
+
+    def defined(code: str) -> set[str]:
+        try:
+            tree = ast.parse(code)
+        except SyntaxError:
+            return set()
+        return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+    fixed = "".join(program.parts)
+    needed = [n for n in sorted(defined("".join(program.blocks))) if re.search(rf"\b{re.escape(n)}\b", fixed)]
+    have = defined(new_code)
+    return [n for n in needed if n not in have]
+
+
 def apply_answer(program: Program, answer: str, fmt: str) -> str:
     """The new program for a model answer in format ``fmt``; PatchError when it cannot be applied."""
     if fmt == "diff":

@@ -25,7 +25,7 @@ from agents.evolve.novelty_gate import NoveltyGate
 from agents.evolve.population import Population, ProgramRecord, SampleRecord
 from agents.evolve.proposer import Proposal, Proposer
 from agents.evolve.scratchpad import Scratchpad
-from agents.evolve.selection import choose_operator, inspirations, migrants, operator_mix, select_parent
+from agents.evolve.selection import choose_operator, inspirations, migrants, operator_mix, origin, select_parent
 from agents.experiments.bandit import ucb_choice
 from agents.experiments.novelty import Embedder
 from agents.llm import LLM
@@ -153,6 +153,9 @@ class EvolveEngine:
             t.start()
         for t in threads:
             t.join()
+        work = self.root / "work"
+        if work.is_dir() and not any(work.iterdir()):
+            work.rmdir()
         if self.crash is not None:
             raise self.crash
         stats = self.progress()
@@ -192,7 +195,8 @@ class EvolveEngine:
             insp = inspirations(self.pop, parent, self.cfg.top_inspirations, self.cfg.random_inspirations, self.rng)
             other = None
             if kind == "crossover":
-                pool = [p for p in self.pop.archive() if p.id != parent]
+                own = origin(self.pop, parent)
+                pool = [p for p in self.pop.archive() if origin(self.pop, p.id) != own]
                 other = self.rng.choice(pool) if pool else None
                 if other is None:
                     kind = "rewrite"

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.evolve.blocks import Program, apply_answer, numbered, split_program
+from agents.evolve.blocks import Program, apply_answer, lost_names, numbered, split_program
 from agents.evolve.population import ProgramRecord
 from agents.experiments.patches import PatchError, extract_plan, syntax_error
 from agents.llm import LLM
@@ -116,6 +116,9 @@ class Proposer:
         err = syntax_error(code)
         if err:
             raise PatchError(err)
+        lost = lost_names(program, code)
+        if lost:
+            raise PatchError(f"the new code no longer defines {', '.join(lost)}, which the rest of the program uses")
         return code
 
     def propose(

@@ -76,11 +76,18 @@ def select_parent(pop: Population, island: int, policy: str, rng: random.Random,
 
 def inspirations(pop: Population, parent: str, top_k: int, random_k: int, rng: random.Random) -> list[ProgramRecord]:
     """Top archive programs and random archive programs (never the parent itself or a copy of its score)."""
-    pool = [p for p in pop.archive() if p.id != parent and p.kind != "migrant"]
+    own = origin(pop, parent)
+    pool = [p for p in pop.archive() if origin(pop, p.id) != own and p.kind != "migrant"]
     top = pool[:top_k]
     rest = [p for p in pool if p not in top]
     picked = top + rng.sample(rest, min(random_k, len(rest)))
     return picked
+
+
+def origin(pop: Population, pid: str) -> str:
+    """The program a migrant copies (itself for any other program)."""
+    rec = pop.programs.get(pid)
+    return rec.parent if rec is not None and rec.kind == "migrant" and rec.parent else pid
 
 
 def choose_operator(
