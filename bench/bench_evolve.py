@@ -77,10 +77,16 @@ def run_evolve(settings: Settings, task_dir: Path, minutes: float) -> dict[str, 
     outcome = engine.run()
     curve = sorted((p.sample, p.combined_score) for p in engine.pop.all() if p.correct and p.kind not in ("migrant",))
     st = outcome.stats
+    operators: dict[str, list[int]] = {}
+    for smp in engine.pop.samples:
+        row = operators.setdefault(smp.kind, [0, 0, 0])
+        row[0] += 1
+        row[1] += int(smp.applied)
+        row[2] += int(smp.correct)
     return {
         "run": str(run.path), "seconds": round(time.monotonic() - t0), "samples": st["samples"],
         "evaluated": st["evaluated"], "valid": st["valid"], "applied": st["applied"], "best": st["best"],
-        "curve": curve, "status": outcome.status,
+        "curve": curve, "status": outcome.status, "operators": operators,
     }  # fmt: skip
 
 
@@ -129,12 +135,20 @@ def main() -> None:
     settings = load_settings(task_dir / "shoal.toml", args.set, workspace=work / "workspace")
     llm = LLM(settings, Ledger(work / "baseline_calls.jsonl"), context={"stage": "bench"})
     result: dict[str, Any] = {"task": args.task, "minutes": args.minutes, "model": settings.models.coder.model}
+
+    def save() -> None:
+        if args.out:
+            args.out.write_text(json.dumps(result, indent=1), encoding="utf-8")
+
     try:
         if args.probe:
             result["probe"] = probe(settings, llm, task_dir, args.probe, work / "probe")
+            save()
         result["evolve"] = run_evolve(settings, task_dir, args.minutes)
-        print(f"evolve: {result['evolve']}", flush=True)
+        print(f"evolve: { {k: v for k, v in result['evolve'].items() if k != 'curve'} }", flush=True)
+        save()
         result["baseline"] = run_baseline(settings, llm, task_dir, args.minutes, work / "baseline")
+        save()
     finally:
         stop_shared_servers()
     ev, bl = result["evolve"], result["baseline"]
@@ -152,8 +166,8 @@ def main() -> None:
         print(f"{name:26}{a!s:>14}{b!s:>14}")
     for fmt, c in result.get("probe", {}).items():
         print(f"probe {fmt:8} applied {c['applied']}/{c['asked']}, valid {c['valid']}/{c['asked']}, {c['seconds']} s")
-    if args.out:
-        args.out.write_text(json.dumps(result, indent=1), encoding="utf-8")
+    for kind, (asked, applied, valid) in sorted(ev["operators"].items()):
+        print(f"evolve {kind:9} applied {applied}/{asked}, valid {valid}/{asked}")
 
 
 def _rate(a: int, b: int) -> str:
