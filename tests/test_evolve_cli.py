@@ -167,3 +167,23 @@ def test_evolve_run_from_the_command_line(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "done (complete): 3 samples, 3 evaluated" in result.output
     assert "best program:" in result.output
+
+
+def test_ctrl_c_stops_at_once_and_says_how_to_resume(tmp_path: Path) -> None:
+    prog, ev = write_task(tmp_path, INITIAL, SLOW_EVALUATOR)
+    with ScriptedServer() as server:
+        script_all(server, Coder(step=3, unique=True))
+        args = _global(server, tmp_path)
+        cmd = [sys.executable, "-m", "agents.cli.main", "-q", *args, "evolve", str(prog), "--evaluator", str(ev)]
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        proc = subprocess.Popen([*cmd, "--max-samples", "50"], env=env, start_new_session=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not list((tmp_path / "ws").glob("*/evolve/samples.jsonl")):
+            time.sleep(0.1)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+        assert time.monotonic() - t0 < 10
+    assert proc.returncode == 130, out
+    assert "resume with: shoal resume" in " ".join(out.split())

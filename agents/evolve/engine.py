@@ -148,11 +148,21 @@ class EvolveEngine:
         self.start()
         if self.cfg.time_budget_min is not None:
             self.deadline = time.monotonic() + 60.0 * self.cfg.time_budget_min
-        threads = [threading.Thread(target=self._worker, name=f"evolve-{i}") for i in range(self.cfg.workers)]
+        # daemon threads: on Ctrl-C the main thread stops waiting and the process ends with them (a proposal in
+        # flight is lost, nothing evaluated is); sandboxed runs die with Shoal (the sandbox's parent-death signal)
+        threads = [
+            threading.Thread(target=self._worker, name=f"evolve-{i}", daemon=True) for i in range(self.cfg.workers)
+        ]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        try:
+            while any(t.is_alive() for t in threads):
+                for t in threads:
+                    t.join(timeout=0.5)
+        except KeyboardInterrupt:
+            with self.lock:
+                self.stop_reason = self.stop_reason or "interrupted"
+            raise
         work = self.root / "work"
         if work.is_dir() and not any(work.iterdir()):
             work.rmdir()
