@@ -202,7 +202,8 @@ def main() -> None:
 
     try:
         if args.probe:
-            result["probe"] = probe(settings, llm, task_dir, args.probe, work / "probe")
+            probe_llm = LLM(settings, Ledger(work / "probe_calls.jsonl"), context={"stage": "bench-probe"})
+            result["probe"] = probe(settings, probe_llm, task_dir, args.probe, work / "probe")
             save()
         run_evolve(settings, task_dir, args.minutes, result, save)
         save()
