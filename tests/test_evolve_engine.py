@@ -246,3 +246,27 @@ def test_time_budget_stops_new_proposals(tmp_path: Path) -> None:
         prog, ev = write_task(tmp_path)
         _, outcome = evolve(prog, ev, settings, embed=hash_embed)
     assert outcome.status == "time" and 1 <= outcome.stats["samples"] < 50
+
+
+def test_any_sandbox_like_executor_can_run_the_evaluations(tmp_path: Path) -> None:
+    """A Ray-style executor only needs run(workdir, argv, *, timeout_s, env, mounts) and to leave outputs there."""
+    from agents.sandbox import make_sandbox
+
+    class Recording:
+        def __init__(self) -> None:
+            self.inner = make_sandbox(settings.sandbox)
+            self.calls: list[tuple[Path, list[str], float | None]] = []
+
+        def run(self, workdir, argv, *, timeout_s=None, env=None, mounts=()):  # type: ignore[no-untyped-def]
+            self.calls.append((workdir, argv, timeout_s))
+            return self.inner.run(workdir, argv, timeout_s=timeout_s, env=env, mounts=mounts)
+
+    with ScriptedServer() as server:
+        script_all(server, Coder(step=2, unique=True))
+        settings = settings_for(server, tmp_path, "evolve.max_samples=2", "evolve.operators={rewrite = 1.0}")
+        executor = Recording()
+        prog, ev = write_task(tmp_path)
+        _, outcome = evolve(prog, ev, settings, sandbox=executor, embed=hash_embed)
+    assert len(executor.calls) == 3  # the initial program and two candidates
+    assert all(argv[:2] == ["python", "shoal_evolve.py"] and t == 30 for _, argv, t in executor.calls)
+    assert outcome.stats["evaluated"] == 2

@@ -145,3 +145,22 @@ def test_a_block_that_drops_a_function_the_program_uses_is_refused() -> None:
     p = split_program(PROG)
     assert lost_names(p, apply_answer(p, "```python\ndef g(x):\n    return x\n```", "rewrite")) == ["f"]
     assert lost_names(p, apply_answer(p, "```python\ndef f(x):\n    return x\n```", "rewrite")) == []
+
+
+TWO = (
+    "a = 1\n# EVOLVE-BLOCK-START\nx = 1\n# EVOLVE-BLOCK-END\n"
+    "b = 2\n# EVOLVE-BLOCK-START\ny = 2\nz = 3\n# EVOLVE-BLOCK-END\n"
+)
+
+
+def test_two_blocks_in_every_format() -> None:
+    p = split_program(TWO)
+    assert p.blocks == ("x = 1\n", "y = 2\nz = 3\n")
+    out = apply_answer(p, "```python\nx = 10\n```\n```python\ny = 20\nz = 30\n```", "rewrite")
+    assert out == TWO.replace("x = 1", "x = 10").replace("y = 2", "y = 20").replace("z = 3", "z = 30")
+    with pytest.raises(PatchError, match="expected 2 fenced code blocks"):
+        apply_answer(p, "```python\nx = 10\n```", "rewrite")
+    assert "z = 33" in apply_answer(p, "LINES 3-3\n```python\nz = 33\n```", "lines")  # numbering runs on
+    with pytest.raises(PatchError, match="within one block"):
+        apply_answer(p, "LINES 1-2\n```python\nq = 0\n```", "lines")
+    assert "y = 7" in apply_answer(p, "<<<<<<< SEARCH\ny = 2\n=======\ny = 7\n>>>>>>> REPLACE\n", "diff")
