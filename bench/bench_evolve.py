@@ -76,11 +76,13 @@ def evolve_figures(run_path: Path, seconds: float | None = None, status: str = "
     st = pop.stats()
     operators: dict[str, list[int]] = {}
     for smp in pop.samples:
-        row = operators.setdefault(smp.kind, [0, 0, 0, 0])  # proposals, applied, applied first try, valid
+        # proposals, applied, applied at the first try, read in another format (salvaged), valid
+        row = operators.setdefault(smp.kind, [0, 0, 0, 0, 0])
         row[0] += 1
         row[1] += int(smp.applied)
         row[2] += int(smp.applied and smp.repairs == 0)
-        row[3] += int(smp.correct)
+        row[3] += int(bool(smp.applied_as) and smp.applied_as != smp.kind)
+        row[4] += int(smp.correct)
     curve = sorted((p.sample, p.combined_score) for p in pop.all() if p.correct and p.kind != "migrant")
     return {
         "run": str(run_path), "seconds": seconds, "samples": st["samples"], "evaluated": st["evaluated"],
@@ -173,8 +175,9 @@ def summarize(result: dict[str, Any]) -> None:
     print(f"model calls: evolve {ev.get('calls')}, baseline {bl.get('calls')}")
     for fmt, c in result.get("probe", {}).items():
         print(f"probe {fmt:8} applied {c['applied']}/{c['asked']}, valid {c['valid']}/{c['asked']}, {c['seconds']} s")
-    for kind, (asked, applied, first, valid) in sorted(ev["operators"].items()):
-        print(f"evolve {kind:9} applied {applied}/{asked} ({first} at the first try), valid {valid}/{asked}")
+    for kind, (asked, applied, first, salvaged, valid) in sorted(ev["operators"].items()):
+        print(f"evolve {kind:9} applied {applied}/{asked} ({first} at the first try, {salvaged} read in another "
+              f"format), valid {valid}/{asked}")  # fmt: skip
 
 
 def main() -> None:

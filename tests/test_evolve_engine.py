@@ -270,3 +270,15 @@ def test_any_sandbox_like_executor_can_run_the_evaluations(tmp_path: Path) -> No
     assert len(executor.calls) == 3  # the initial program and two candidates
     assert all(argv[:2] == ["python", "shoal_evolve.py"] and t == 30 for _, argv, t in executor.calls)
     assert outcome.stats["evaluated"] == 2
+
+
+def test_an_answer_in_another_format_is_salvaged_and_counted(tmp_path: Path) -> None:
+    with ScriptedServer() as server:
+        server.always("evolve/diff", text("PLAN: p\n```python\ndef value():\n    base = 50\n    return base\n```"))
+        settings = settings_for(server, tmp_path, "evolve.max_samples=1", "evolve.operators={diff = 1.0}")
+        prog, ev = write_task(tmp_path)
+        run, outcome = evolve(prog, ev, settings, embed=hash_embed)
+        assert not server.requests_for("evolve/repair")
+    (sample,) = _lines(run.evolve_dir / "samples.jsonl")
+    assert sample["kind"] == "diff" and sample["applied_as"] == "rewrite" and sample["correct"]
+    assert outcome.stats["best"] == 50.0

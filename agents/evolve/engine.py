@@ -280,6 +280,7 @@ class EvolveEngine:
             self._finish(sample, prop)
             return
         sample.applied = True
+        sample.applied_as = prop.applied_as
         pid = self.pop.new_id()
         code = prop.code
         ev = self._evaluate(pid, code)

@@ -49,6 +49,7 @@ class SampleRecord(BaseModel):
     model: str
     outcome: str = Field(description="evaluated | not-applied | duplicate | error")
     applied: bool = False
+    applied_as: str = Field(default="", description="the format the answer was read in, when it applied")
     program: str | None = None
     correct: bool = False
     improved: bool = False

@@ -19,6 +19,7 @@ from agents.llm import LLM
 from agents.prompts import render_messages, render_text
 from agents.settings import Settings
 
+_SALVAGE = {"rewrite": ("diff", "lines"), "lines": ("rewrite", "diff"), "diff": ("rewrite", "lines")}
 _COPIED = ("(new version of these lines)", "<the new lines that replace")
 
 
@@ -33,6 +34,7 @@ class Proposal:
     error: str = ""
     repairs: int = 0
     applied: bool = False
+    applied_as: str = ""  # the format the answer was read in (another than asked: salvaged)
     messages: list[dict[str, Any]] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
 
@@ -109,7 +111,7 @@ class Proposer:
         reply = self.llm_for(model).chat("coder", prompt, messages=messages, max_tokens=self.cfg.max_output_tokens)
         return reply.content
 
-    def _apply(self, program: Program, answer: str, fmt: str) -> str:
+    def _apply_as(self, program: Program, answer: str, fmt: str) -> str:
         if any(marker in answer for marker in _COPIED):
             raise PatchError("the answer copies the format's placeholder text instead of real code")
         code = apply_answer(program, answer, fmt)
@@ -120,6 +122,19 @@ class Proposer:
         if lost:
             raise PatchError(f"the new code no longer defines {', '.join(lost)}, which the rest of the program uses")
         return code
+
+    def _apply(self, program: Program, answer: str, fmt: str) -> tuple[str, str]:
+        """(new program, the format it was read in): the asked format first, then the others (small models often
+        answer a diff or line request with the whole block); the asked format's error when none works."""
+        try:
+            return self._apply_as(program, answer, fmt), fmt
+        except PatchError as first:
+            for other in _SALVAGE[fmt]:
+                try:
+                    return self._apply_as(program, answer, other), other
+                except PatchError:
+                    continue
+            raise first
 
     def propose(
         self,
@@ -141,7 +156,7 @@ class Proposer:
             out.answers.append(answer)
             messages = [*messages, {"role": "assistant", "content": answer[:6000]}]
             try:
-                out.code = self._apply(program, answer, fmt)
+                out.code, out.applied_as = self._apply(program, answer, fmt)
             except PatchError as exc:
                 out.error = str(exc)
                 out.repairs = attempt
@@ -169,7 +184,7 @@ class Proposer:
         prop.messages = [*messages, {"role": "assistant", "content": answer[:6000]}]
         prop.repairs += 1
         try:
-            code = self._apply(program, answer, "rewrite")
+            code, _ = self._apply(program, answer, "rewrite")
         except PatchError as exc:
             prop.error = str(exc)
             return None
