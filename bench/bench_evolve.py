@@ -51,13 +51,14 @@ def probe(settings: Settings, llm: LLM, task_dir: Path, n: int, work: Path) -> d
                            correct=first.correct)  # fmt: skip
     out: dict[str, dict[str, int]] = {}
     for fmt in ("rewrite", "lines", "diff"):
-        counts = {"asked": 0, "applied": 0, "valid": 0, "seconds": 0}
+        counts = {"asked": 0, "applied": 0, "salvaged": 0, "valid": 0, "seconds": 0}
         for i in range(n):
             t0 = time.monotonic()
             prop = proposer.propose(fmt, settings.models.coder.model, parent, code, [], [])
             counts["asked"] += 1
             if prop.code is not None:
                 counts["applied"] += 1
+                counts["salvaged"] += int(prop.applied_as != fmt)
                 ev = evaluate(sandbox, work / f"{fmt}{i}", prop.code, task_dir / "evaluate.py", 60)
                 counts["valid"] += int(ev.correct)
             else:
@@ -174,7 +175,8 @@ def summarize(result: dict[str, Any]) -> None:
         print(f"{name:26}{a!s:>14}{b!s:>14}")
     print(f"model calls: evolve {ev.get('calls')}, baseline {bl.get('calls')}")
     for fmt, c in result.get("probe", {}).items():
-        print(f"probe {fmt:8} applied {c['applied']}/{c['asked']}, valid {c['valid']}/{c['asked']}, {c['seconds']} s")
+        print(f"probe {fmt:8} applied {c['applied']}/{c['asked']} ({c['salvaged']} read in another format), "
+              f"valid {c['valid']}/{c['asked']}, {c['seconds']} s")  # fmt: skip
     for kind, (asked, applied, first, salvaged, valid) in sorted(ev["operators"].items()):
         print(f"evolve {kind:9} applied {applied}/{asked} ({first} at the first try, {salvaged} read in another "
               f"format), valid {valid}/{asked}")  # fmt: skip
