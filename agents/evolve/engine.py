@@ -276,7 +276,7 @@ class EvolveEngine:
         if prop.code is None:
             sample.applied = sample.applied or prop.applied
             sample.outcome = sample.outcome or "not-applied"
-            sample.detail = sample.detail or prop.error
+            sample.detail = prop.error or sample.detail  # the last attempt's reason
             self._finish(sample, prop)
             return
         sample.applied = True
