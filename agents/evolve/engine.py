@@ -256,7 +256,9 @@ class EvolveEngine:
         prop: Proposal | None = None
         for attempt in range(self.cfg.max_resamples + 1):
             notes = self.scratch.notes()
+            earlier = prop.answers if prop is not None else []
             prop = self.proposer.propose(job["kind"], job["model"], parent, parent_code, insp, notes, other)
+            prop.answers = [*earlier, *prop.answers]  # every answer of the sample is kept on disk
             sample.resamples = attempt
             if prop.code is None:
                 break
