@@ -79,8 +79,12 @@ def evaluate(program_path):
     uniform = accuracy(merge(models, np.ones(MODELS) / MODELS), x[val], y[val])
     return {
         "combined_score": val_acc,
-        "public": {"val_accuracy": val_acc, "dev_accuracy": accuracy(merged, x[dev], y[dev]), "fitness_calls": calls[0],
-                   "uniform_merge_val_accuracy": uniform},
+        "public": {
+            "val_accuracy": val_acc,
+            "dev_accuracy": accuracy(merged, x[dev], y[dev]),
+            "fitness_calls": calls[0],
+            "uniform_merge_val_accuracy": uniform,
+        },
         "private": {"single_models_val": [accuracy(m, x[val], y[val]) for m in models]},
         "correct": True,
     }

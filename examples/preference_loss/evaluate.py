@@ -36,7 +36,7 @@ def train(loss, theta_ref, diff):
         margin = BETA * (diff @ (theta - theta_ref))
         grad_m = (np.asarray(loss(margin + EPS)) - np.asarray(loss(margin - EPS))) / (2 * EPS)
         if grad_m.shape != margin.shape or not np.all(np.isfinite(grad_m)):
-            raise ValueError("preference_loss must return one finite value per margin (shape %s)" % (margin.shape,))
+            raise ValueError(f"preference_loss must return one finite value per margin (shape {margin.shape})")
         theta = theta - LR * BETA * (grad_m[:, None] * diff).mean(axis=0)
     return theta
 
@@ -45,11 +45,14 @@ def evaluate(program_path):
     loss = load_program(program_path).preference_loss
     accs, ref_accs = [], []
     for seed in SEEDS:
-        w_true, theta_ref, train_diff, test_diff = make_data(seed)
+        _, theta_ref, train_diff, test_diff = make_data(seed)
         out = np.asarray(loss(np.linspace(-5, 5, 11)))
         if out.shape != (11,) or not np.all(np.isfinite(out)):
-            return {"combined_score": 0.0, "correct": False, "error": "preference_loss must map an array of margins "
-                    "to an array of finite losses of the same shape"}
+            return {
+                "combined_score": 0.0,
+                "correct": False,
+                "error": "preference_loss must map an array of margins to an array of finite losses of the same shape",
+            }
         theta = train(loss, theta_ref, train_diff)
         if not np.all(np.isfinite(theta)):
             return {"combined_score": 0.0, "correct": False, "error": "training diverged (non-finite weights)"}
