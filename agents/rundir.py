@@ -316,6 +316,15 @@ class RunDir:
     def data_card_path(self) -> Path:
         return self.path / "data_card.json"
 
+    @property
+    def evolve_dir(self) -> Path:
+        """Evolve mode's folder: initial program, evaluator, programs/, programs.jsonl, samples.jsonl."""
+        return self.path / "evolve"
+
+    @property
+    def is_evolve(self) -> bool:
+        return (self.evolve_dir / "initial.py").is_file()
+
 
 def _read_json(path: Path) -> Any:
     try:

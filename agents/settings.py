@@ -346,6 +346,42 @@ class DataSettings(_Section):
     max_lines_large: int = Field(default=250, ge=10, description="program length asked of a large coder model")
 
 
+class EvolveSettings(_Section):
+    """Evolve mode (see agents.evolve): LLM-driven program evolution over islands of evaluated programs."""
+
+    max_samples: int = Field(default=50, ge=0, description="proposals (model edit requests) before the run stops")
+    time_budget_min: float | None = Field(default=None, gt=0, description="stop proposing after this many minutes")
+    workers: int = Field(default=2, ge=1, le=64, description="proposals and evaluations in flight at once")
+    islands: int = Field(default=2, ge=1, le=16)
+    migration_interval: int = Field(default=10, ge=1, description="evaluated programs between migrations")
+    migration_count: int = Field(default=1, ge=1, description="elites each island sends to the next")
+    archive_size: int = Field(default=20, ge=1, description="elites kept per island (the parent pool)")
+    parent_selection: Literal["weighted", "power_law", "hill_climbing"] = "weighted"
+    selection_lambda: float = Field(default=10.0, ge=0.0, description="sharpness of weighted parent selection")
+    power_law_alpha: float = Field(default=1.0, ge=0.0)
+    top_inspirations: int = Field(default=1, ge=0, le=5, description="best archive programs shown in the prompt")
+    random_inspirations: int = Field(default=1, ge=0, le=5, description="random archive programs shown")
+    operators: dict[str, float] = Field(
+        default_factory=lambda: {"rewrite": 0.4, "lines": 0.3, "diff": 0.1, "crossover": 0.2},
+        description="prior mix of edit operators (rewrite, lines, diff, crossover), adapted by measured success",
+    )
+    max_output_tokens: int = Field(default=1024, ge=64, description="completion cap of an edit")
+    repairs: int = Field(default=1, ge=0, le=3, description="times a failed edit or evaluation goes back")
+    novelty_threshold: float = Field(
+        default=0.995, gt=0.0, le=1.0, description="code-embedding cosine above which the model judges novelty"
+    )
+    novelty_judge: bool = Field(default=True, description="ask the model whether a close candidate is new")
+    max_resamples: int = Field(default=1, ge=0, le=5, description="new proposals after a near-duplicate")
+    models: list[str] = Field(
+        default_factory=list, description="model names on the coder endpoint; a UCB bandit picks one per proposal"
+    )
+    ucb_c: float = Field(default=1.0, ge=0.0)
+    scratchpad_every: int = Field(default=10, ge=0, description="evaluated programs between scratchpad notes (0: off)")
+    eval_timeout_s: float = Field(default=120.0, gt=0, description="wall-clock limit of one evaluation")
+    seed: int = 0
+    task: str = Field(default="", description="what the program should achieve (default: its module docstring)")
+
+
 class Settings(BaseSettings):
     """Every setting Shoal uses. ``shoal config show`` prints the resolved values."""
 
@@ -377,6 +413,7 @@ class Settings(BaseSettings):
     ideation: IdeationSettings = Field(default_factory=IdeationSettings)
     review: ReviewSettings = Field(default_factory=ReviewSettings)
     data: DataSettings = Field(default_factory=DataSettings)
+    evolve: EvolveSettings = Field(default_factory=EvolveSettings)
 
     @classmethod
     def settings_customise_sources(

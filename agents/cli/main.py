@@ -9,7 +9,7 @@ import typer
 from pydantic import BaseModel, Field
 
 from agents import __version__
-from agents.cli import experiments_cmd, figures_cmd, ideas_cmd, review_cmd, run_cmd, write_cmd
+from agents.cli import evolve_cmd, experiments_cmd, figures_cmd, ideas_cmd, review_cmd, run_cmd, write_cmd
 from agents.cli.common import CLIState, cli_errors, console, get_settings, setup_logging
 from agents.cli.model_cmd import model_app
 
@@ -125,6 +125,7 @@ app.command("write")(write_cmd.write)
 app.command("review")(review_cmd.review)
 app.command("review-eval")(review_cmd.review_eval)
 app.command("review-train")(review_cmd.review_train)
+app.command("evolve")(evolve_cmd.evolve)
 run_cmd.register(app)
 
 

@@ -136,6 +136,11 @@ def resume(
             root.config = run_dir.config_path
         if budget_usd is not None:
             root.overrides.append(f"budget.max_usd={budget_usd}")
+        if run_dir.is_evolve:
+            from agents.cli.evolve_cmd import drive as drive_evolve
+
+            drive_evolve(ctx, run_dir.path, fresh=False)
+            return
         if idea:  # a wrong name is one message and changes nothing: the run still waits for its answer
             run_dir.idea(idea)
         answer = idea if idea else ("" if approve else None)

@@ -31,9 +31,16 @@ def arm_stats(journal: Journal, models: Sequence[str]) -> dict[str, tuple[int, f
 
 def choose_model(journal: Journal, models: Sequence[str], c: float, in_flight: Sequence[str] = ()) -> str:
     """The model with the highest UCB1 score; models in flight count as pulled with no reward yet."""
+    return ucb_choice(arm_stats(journal, models), models, c, in_flight)
+
+
+def ucb_choice(
+    stats: dict[str, tuple[int, float]], models: Sequence[str], c: float, in_flight: Sequence[str] = ()
+) -> str:
+    """UCB1 over ``stats`` (model -> (pulls, total reward)); any search policy that keeps its own counts uses it."""
     if not models:
         raise ValueError("choose_model needs at least one model")
-    stats = arm_stats(journal, models)
+    stats = {m: stats.get(m, (0, 0.0)) for m in models}
     for m in in_flight:
         if m in stats:
             pulls, total = stats[m]

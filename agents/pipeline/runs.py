@@ -22,6 +22,11 @@ class RunRow(BaseModel):
 
 
 def _best(run: RunDir) -> str:
+    if run.is_evolve:
+        from agents.evolve.population import Population
+
+        top = Population.load(run.evolve_dir, 16, 10_000).best()
+        return f"combined_score={top.combined_score:.4g}" if top else ""
     if not run.has_journal():
         return ""
     best = run.journal().best_node()
@@ -44,8 +49,8 @@ def list_runs(workspace: Path) -> list[RunRow]:
         rows.append(
             RunRow(
                 name=path.name,
-                topic=info.topic if info else "",
-                stage=info.stage if info else "",
+                topic=info.topic if info else ("evolve" if run.is_evolve else ""),
+                stage=info.stage if info else ("evolve" if run.is_evolve else ""),
                 status=info.status if info else "-",
                 best_metric=_best(run),
                 spend_usd=totals.cost_usd if totals else 0.0,

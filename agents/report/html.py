@@ -31,6 +31,10 @@ def render_report(data: ReportData) -> str:
 
 def write_report(run: RunDir, *, status: str | None = None) -> Path:
     """Write ``report.html``; ``status`` overrides the one in ``run.json`` (the pipeline passes "done")."""
+    if run.is_evolve:
+        from agents.report.evolve import write_evolve_report
+
+        return write_evolve_report(run, templates_root() / "report")
     out = run.report_html
     tmp = out.with_suffix(".tmp")
     tmp.write_text(render_report(collect(run, status=status)), encoding="utf-8")
