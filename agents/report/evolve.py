@@ -128,7 +128,8 @@ def write_evolve_report(run: RunDir, env_root: Path) -> Path:
     )
     data = collect_evolve(run)
     html = env.get_template("evolve.html.j2").render(data=data, svg=jinja2.utils.markupsafe.Markup(data.svg))
-    out, tmp = run.file("report.html"), run.file("report.html.tmp")
+    out = run.report_html
+    tmp = out.with_suffix(".tmp")
     tmp.write_text(html, encoding="utf-8")
     tmp.replace(out)
     return out
