@@ -347,10 +347,13 @@ class LocalSandbox:
                     else:
                         sel.unregister(key.fileobj)
             # backstop: whatever is left in the group dies with it (the leader is not reaped yet)
+            tree = watch.descendants(proc.pid) if group is None else []
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             if group is not None:
                 group.kill_all()
+            else:
+                _kill_and_wait(tree)
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -376,6 +379,27 @@ class LocalSandbox:
             os.killpg(proc.pid, signal.SIGKILL)
         if group is not None:
             group.kill_all()
+
+
+def _kill_and_wait(pids: list[int], wait_s: float = 3.0) -> None:
+    """Without cgroups: the processes the run had (the kernel is tearing its PID namespace down) are gone
+    before ``run`` returns. Only pids seen as descendants of our own child, still alive, are signalled."""
+    deadline = time.monotonic() + wait_s
+    alive = list(pids)
+    while alive and time.monotonic() < deadline:
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
+        alive = [pid for pid in alive if _alive(pid)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
 
 
 def _inside(value: str, workdir: Path) -> str:
