@@ -137,9 +137,9 @@ def test_as_an_ordinary_user(tmp_path: Path) -> None:
         probe = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "test", "-r", str(REPO)])
         if probe.returncode != 0:
             pytest.skip(f"the checkout {REPO} is not readable by another user")
+        drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
         proc = subprocess.run(
-            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", _DRIVER]
-            + [str(home), str(env_dir)],
+            [*drop, sys.executable, "-c", _DRIVER, str(home), str(env_dir)],
             env={"PATH": os.environ["PATH"], "HOME": str(home), "PYTHONPATH": str(REPO)},
             capture_output=True,
             text=True,

@@ -1,8 +1,9 @@
 """The attack programs of the escape suite (``shoal sandbox check``, tests/test_sandbox_escape.py).
 
 Each is a plain Python program run *inside* the sandbox; ``probe.json`` next to it describes the host (paths,
-ports, pids, the secret to look for; a file, so the secret is in no command line). Each tries every way it knows and prints what it managed; the
-verdict never trusts that output alone: the host side checks its own state (agents/sandbox/probes.py).
+ports, pids, the secret to look for; a file, so the secret is in no command line). Each tries every way it
+knows and prints what it managed; the verdict never trusts that output alone: the host side checks its own
+state (agents/sandbox/probes.py).
 """
 
 from __future__ import annotations
