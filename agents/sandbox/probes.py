@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import shutil
 import signal
@@ -263,7 +264,13 @@ def run_probe(
     (node / "probe.json").write_text(json.dumps({**sc.info(), **_EXTRA.get(probe.name, {})}))
     t0 = time.monotonic()
     env = {"OPENAI_API_KEY": sc.secret} if probe.name == "secrets" else None  # the sandbox must drop it
-    res = box.run(node, ["python", "code.py", sc.token], env=env)
+    env_log = logging.getLogger("agents.sandbox.env")
+    level = env_log.level
+    env_log.setLevel(logging.ERROR)  # its "dropped OPENAI_API_KEY" warning is the expected outcome here
+    try:
+        res = box.run(node, ["python", "code.py", sc.token], env=env)
+    finally:
+        env_log.setLevel(level)
     seconds = time.monotonic() - t0
     problems: list[str] = []
     if probe.judge is not None:
