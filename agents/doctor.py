@@ -187,8 +187,8 @@ def check_sandbox(settings: Settings, run_probes: bool = True) -> list[Check]:
 
     try:
         outcomes = list(run_suite(s, workspace=settings.workspace.resolve() if settings.workspace.exists() else None))
-    except ConfigError as exc:
-        return [*checks, Check(name="sandbox escape suite", status="fail", detail=str(exc))]
+    except (ConfigError, OSError) as exc:
+        return [*checks, Check(name="sandbox escape suite", status="fail", detail=f"could not run: {exc}")]
     breaches = [o for o in outcomes if not o.blocked]
     if breaches:
         detail = "; ".join(o.line() for o in breaches)

@@ -137,7 +137,7 @@ def scene(workspace: Path | None = None) -> Iterator[Scene]:
     writes = [source, canary_home, *reads]
     dirs = [Path(sysconfig.get_paths()["purelib"]), source.parent, Path.home(), canary_home.parent, Path("/etc")]
     victim = subprocess.Popen(
-        ["sleep", f"600.{token}"],
+        [shutil.which("sleep", path="/usr/bin:/bin") or "sleep", f"600.{token}"],
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OPENAI_API_KEY": secret},
         start_new_session=True,
     )
