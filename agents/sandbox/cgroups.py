@@ -73,9 +73,32 @@ def _writable_dir(path: Path) -> bool:
     return True
 
 
+def sweep_stale(parents: list[Path]) -> int:
+    """Remove the empty groups of runs whose Shoal process is gone (killed before it could clean up)."""
+    removed = 0
+    for parent in parents:
+        for d in parent.glob("run-*"):
+            pid = d.name.split("-")[1]
+            if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+                with contextlib.suppress(OSError):
+                    d.rmdir()
+                    removed += 1
+    return removed
+
+
 @functools.lru_cache(maxsize=1)
 def available() -> tuple[Version, Path] | None:
-    """Which hierarchy a run can use here: ('v2', parent dir) or ('v1', memory dir), or None. Probed once."""
+    """Which hierarchy a run can use here: ('v2', parent dir) or ('v1', memory dir), or None. Probed once;
+    the leftovers of runs whose Shoal died are swept then."""
+    found = _available()
+    if found is not None:
+        version, base = found
+        parents = [base / _PARENT] if version == "v2" else [d / _PARENT for d in _v1_dirs().values()]
+        sweep_stale(parents)
+    return found
+
+
+def _available() -> tuple[Version, Path] | None:
     mount = _v2_mount()
     if mount is not None:
         with contextlib.suppress(OSError, LookupError):
