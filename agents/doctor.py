@@ -177,7 +177,7 @@ def check_sandbox(settings: Settings, run_probes: bool = True) -> list[Check]:
                 name="experiment environment",
                 status="fail",
                 detail=f"{env} is missing or outdated (generated code's Python: numpy, scipy, pandas, ...)",
-                fix="scripts/setup.sh  (or: python -m agents.sandbox.pyenv ensure)",
+                fix="scripts/setup.sh  (or: python -m agents.sandbox env ensure)",
             )
         )
         return checks

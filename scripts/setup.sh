@@ -167,11 +167,11 @@ if [[ "$(id -u)" -eq 0 ]]; then
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin shoal-sandbox
   fi
 fi
-if "$py" -m agents.sandbox.pyenv status >/dev/null 2>&1; then
-  step pyenv "ok: $("$py" -m agents.sandbox.pyenv path)"
+if "$py" -m agents.sandbox env status >/dev/null 2>&1; then
+  step pyenv "ok: $("$py" -m agents.sandbox env path)"
 else
   step pyenv "building the experiment environment (numpy, scipy, pandas, scikit-learn, ...; a few minutes, once)"
-  "$py" -m agents.sandbox.pyenv ensure
+  "$py" -m agents.sandbox env ensure
 fi
 
 echo "done: run '$venv/bin/shoal doctor' to check everything"

@@ -93,7 +93,7 @@ class LocalSandbox:
         if not pyenv.is_built(path):
             raise ConfigError(
                 f"the experiment environment {path} is missing or outdated: run scripts/setup.sh "
-                "(or python -m agents.sandbox.pyenv ensure), or point sandbox.python_env at a built one"
+                "(or python -m agents.sandbox env ensure), or point sandbox.python_env at a built one"
             )
         return path
 
