@@ -97,8 +97,9 @@ def command(
     network: bool,
     tmp_bytes: int,
     program: list[str],
+    seccomp_fd: int | None = None,
 ) -> list[str]:
-    """The argv that runs ``program`` in a fresh sandbox."""
+    """The argv that runs ``program`` in a fresh sandbox (``seccomp_fd``: see agents/sandbox/seccomp.py)."""
     args = [
         bwrap,
         *namespace_flags(ids, network),
@@ -135,6 +136,8 @@ def command(
     args += ["--perms", "1777", "--dir", MPL_INSIDE]
     for flag, source, target in binds:
         args += [*_dirs_for(target), flag, source, target]
+    if seccomp_fd is not None:
+        args += ["--add-seccomp-fd", str(seccomp_fd)]
     args += ["--chdir", NODE, "--remount-ro", "/", "--"]
     if ids is not None:
         args += setpriv_prefix(ids)

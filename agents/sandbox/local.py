@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agents.errors import ConfigError
-from agents.sandbox import bwrap, cgroups, privileges, pyenv, watch
+from agents.sandbox import bwrap, cgroups, privileges, pyenv, seccomp, watch
 from agents.sandbox.base import KilledReason, ReadOnlyMount, SandboxResult, checked_run_args, classify_kill, verdict_for
 from agents.sandbox.env import build_env
 from agents.sandbox.isolation import Isolation, enforce, probe_isolation
@@ -178,8 +178,10 @@ class LocalSandbox:
     ) -> SandboxResult:
         iso, s = self.isolation, self.settings
         status_r, status_w = os.pipe()
+        seccomp_fd = None
         if iso.bwrap:
             env_dir = self.env_dir()
+            seccomp_fd = seccomp.filter_fd() if iso.ids is not None else None  # --disable-userns does it otherwise
             cmd = bwrap.command(
                 iso.bwrap,
                 ids=iso.ids,
@@ -190,8 +192,9 @@ class LocalSandbox:
                 network=s.network,
                 tmp_bytes=s.memory_mb * _MB,
                 program=program,
+                seccomp_fd=seccomp_fd,
             )
-            keep: tuple[int, ...] = ()
+            keep: tuple[int, ...] = () if seccomp_fd is None else (seccomp_fd,)
         else:
             cmd = self.command(program, status_w)
             keep = () if iso.pid_namespace else (status_w,)
@@ -219,6 +222,8 @@ class LocalSandbox:
             raise
         finally:
             os.close(status_w)
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
         limit = s.max_output_chars
         out, err, status = HeadTail(limit), HeadTail(limit), HeadTail(256)
         limits_hit: list[KilledReason] = []
