@@ -286,7 +286,7 @@ class LocalSandbox:
                 return "memory"
             if group.pids_hit():
                 return "pids"
-            if group.cpu_seconds() > s.cpu_s:
+            if group.cpu_used() > s.cpu_s:
                 return "cpu"
         else:
             procs, rss = watch.tree_usage(pid)
@@ -353,6 +353,8 @@ class LocalSandbox:
                         sel.unregister(key.fileobj)
             # backstop: whatever is left in the group dies with it (the leader is not reaped yet)
             tree = watch.descendants(proc.pid) if group is None else []
+            if group is None and (self.isolation.pid_namespace or self.isolation.bwrap):
+                _kill_namespace_init(proc.pid)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             if group is not None:
@@ -380,10 +382,25 @@ class LocalSandbox:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGTERM)
             return
+        if group is None:
+            _kill_namespace_init(proc.pid)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         if group is not None:
             group.kill_all()
+
+
+def _kill_namespace_init(pid: int, wait_s: float = 5.0) -> None:
+    """Without cgroups: SIGKILL the PID namespace's init (our child's child) *before* our child, and wait until
+    it is gone. The kernel kills every other process of the namespace, and init's exit completes only after
+    they are all gone; killed the other way round, init would be re-parented out of our sight first."""
+    inits = watch.children(pid)
+    for init in inits:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(init, signal.SIGKILL)
+    deadline = time.monotonic() + wait_s
+    while any(_alive(i) for i in inits) and time.monotonic() < deadline:
+        time.sleep(0.005)
 
 
 def _kill_and_wait(pids: list[int], wait_s: float = 3.0) -> None:

@@ -38,6 +38,31 @@ def dir_bytes(root: Path, limit_entries: int = 100_000) -> int:
     return total
 
 
+def children(parent: int) -> list[int]:
+    """The direct children of ``parent`` (from /proc/<pid>/task/*/children when the kernel has it)."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{parent}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open(f"/proc/{parent}/task/{tid}/children", "rb") as fh:
+                out += [int(p) for p in fh.read().split()]
+        except (OSError, ValueError):
+            return [p for p in descendants(parent) if _ppid(p) == parent]
+    return out
+
+
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return -1
+    return int(data[data.rfind(b")") + 2 :].split()[1])
+
+
 def descendants(root: int) -> list[int]:
     """Every process below ``root`` (from /proc; a snapshot)."""
     children: dict[int, list[int]] = {}
