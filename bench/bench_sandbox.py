@@ -4,7 +4,8 @@
 
 Prints the median (and min) wall time of each way of running it, interleaved round by round, the overhead in
 milliseconds and the ratio to plain. "plain" runs the experiment environment's python (the one the sandbox runs),
-so the difference is the sandbox alone: bubblewrap, the uid drop, the per-run cgroups, the supervisor.
+so the difference is the sandbox alone: bubblewrap, the uid drop, the per-run cgroups, the supervisor. The row
+with Shoal's own interpreter is the baseline the sandbox was measured against before it had its own environment.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import argparse
 import json
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -49,7 +51,10 @@ def main() -> None:
     def plain() -> None:
         subprocess.run([python, "-c", "pass"], cwd=workdir, capture_output=True, timeout=60, check=True)
 
-    modes = {"plain subprocess": plain}
+    def plain_shoal() -> None:
+        subprocess.run([sys.executable, "-c", "pass"], cwd=workdir, capture_output=True, timeout=60, check=True)
+
+    modes = {"plain subprocess": plain, "plain, Shoal's interpreter (old baseline)": plain_shoal}
     best = probe_isolation(settings.network, settings.uid)
     no_cgroup = best.model_copy(update={"cgroup": None})
     weak = Isolation(prefix=[], network_isolated=False, pid_namespace=False, ids=best.ids)
