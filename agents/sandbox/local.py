@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import resource
 import selectors
 import signal
 import subprocess
@@ -17,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agents.errors import ConfigError
-from agents.sandbox import bwrap, cgroups, privileges, pyenv, seccomp, watch
+from agents.sandbox import bwrap, cgroups, privileges, pyenv, reaping, seccomp, watch
 from agents.sandbox.base import KilledReason, ReadOnlyMount, SandboxResult, checked_run_args, classify_kill, verdict_for
 from agents.sandbox.env import build_env
 from agents.sandbox.isolation import Isolation, enforce, probe_isolation
@@ -34,25 +33,6 @@ _POLL_S = 0.1  # how often limits without a kernel hook (disk, and without cgrou
 _MB = 1024 * 1024
 _SH_INIT = '"$@"; exit $?'  # not `exec`: sh stays PID 1, the program is PID 2 with normal signal semantics
 _INSIDE_PATH = f"{pyenv.INSIDE}/bin:/usr/local/bin:/usr/bin:/bin"
-
-
-def rlimits(settings: SandboxSettings) -> list[tuple[int, tuple[int, int]]]:
-    """The limits every process of a run inherits; soft limits never exceed the hard limits we already have."""
-    fsize = min(settings.file_size_mb, settings.disk_mb) * _MB
-    wanted = [
-        (resource.RLIMIT_CPU, settings.cpu_s, settings.cpu_s + 1),  # SIGXCPU at the soft limit, SIGKILL 1 s later
-        (resource.RLIMIT_FSIZE, fsize, fsize),
-        (resource.RLIMIT_CORE, 0, 0),
-    ]
-    if settings.address_space_limit:
-        wanted.append((resource.RLIMIT_AS, settings.memory_mb * _MB, settings.memory_mb * _MB))
-    out = []
-    for res, soft, hard in wanted:
-        _, cur_hard = resource.getrlimit(res)
-        if cur_hard != resource.RLIM_INFINITY:
-            soft, hard = min(soft, cur_hard), min(hard, cur_hard)
-        out.append((res, (soft, hard)))
-    return out
 
 
 def _host_cache_dir() -> Path:
@@ -213,7 +193,7 @@ class LocalSandbox:
                 preexec_fn=privileges.preexec(
                     ids=None if iso.bwrap else iso.ids,  # with bwrap, setpriv drops inside the namespaces
                     cgroup_fds=group.proc_fds if group else (),
-                    limits=rlimits(s),
+                    limits=reaping.rlimits(s),
                     death_signal=self._death_signal(),
                 ),
             )
@@ -244,7 +224,7 @@ class LocalSandbox:
             os.close(status_r)
         duration = time.monotonic() - start
         from_shell = iso.pid_namespace or iso.bwrap is not None
-        exit_code = None if timed_out else _exit_code(status.text(), proc.returncode, from_shell)
+        exit_code = None if timed_out else reaping.exit_code(status.text(), proc.returncode, from_shell)
         clean = PathCleaner(workdir, sandbox_paths=(bwrap.NODE,) if iso.bwrap else (), labels=self._labels())
         stdout, stderr = clean(out.text()), clean(err.text())
         oom = group is not None and group.oom_killed()
@@ -354,13 +334,13 @@ class LocalSandbox:
             # backstop: whatever is left in the group dies with it (the leader is not reaped yet)
             tree = watch.descendants(proc.pid) if group is None else []
             if group is None and (self.isolation.pid_namespace or self.isolation.bwrap):
-                _kill_namespace_init(proc.pid)
+                reaping.kill_namespace_init(proc.pid)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             if group is not None:
                 group.kill_all()
             else:
-                _kill_and_wait(tree)
+                reaping.kill_and_wait(tree)
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -383,45 +363,11 @@ class LocalSandbox:
                 os.kill(proc.pid, signal.SIGTERM)
             return
         if group is None:
-            _kill_namespace_init(proc.pid)
+            reaping.kill_namespace_init(proc.pid)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         if group is not None:
             group.kill_all()
-
-
-def _kill_namespace_init(pid: int, wait_s: float = 5.0) -> None:
-    """Without cgroups: SIGKILL the PID namespace's init (our child's child) *before* our child, and wait until
-    it is gone. The kernel kills every other process of the namespace, and init's exit completes only after
-    they are all gone; killed the other way round, init would be re-parented out of our sight first."""
-    inits = watch.children(pid)
-    for init in inits:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(init, signal.SIGKILL)
-    deadline = time.monotonic() + wait_s
-    while any(_alive(i) for i in inits) and time.monotonic() < deadline:
-        time.sleep(0.005)
-
-
-def _kill_and_wait(pids: list[int], wait_s: float = 3.0) -> None:
-    """Without cgroups: the processes the run had (the kernel is tearing its PID namespace down) are gone
-    before ``run`` returns. Only pids seen as descendants of our own child, still alive, are signalled."""
-    deadline = time.monotonic() + wait_s
-    alive = list(pids)
-    while alive and time.monotonic() < deadline:
-        for pid in alive:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
-        time.sleep(0.01)
-        alive = [pid for pid in alive if _alive(pid)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] != b"Z"
-    except OSError:
-        return False
 
 
 def _inside(value: str, workdir: Path) -> str:
@@ -430,16 +376,3 @@ def _inside(value: str, workdir: Path) -> str:
     if value == root or value.startswith(root + "/"):
         return bwrap.NODE + value[len(root) :]
     return value
-
-
-def _exit_code(status: str, returncode: int | None, from_shell: bool) -> int | None:
-    """The program's exit status (negative N: killed by signal N), from the launcher's report or the return code.
-
-    Through sh or bwrap, death by signal N reads as 128+N; a program that itself exits with 129..159 reads the same.
-    """
-    parts = status.split()
-    if len(parts) >= 2 and parts[0] in ("exit", "signal") and parts[1].isdigit():
-        return int(parts[1]) if parts[0] == "exit" else -int(parts[1])
-    if from_shell and returncode is not None and 128 < returncode < 160:
-        return -(returncode - 128)
-    return returncode
