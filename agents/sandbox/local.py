@@ -29,7 +29,7 @@ LAUNCHER = Path(__file__).with_name("_launcher.py")
 _LAUNCHER_SOURCE = LAUNCHER.read_text(encoding="utf-8")
 _KILL_GRACE_S = 2.0  # reaper mode: time the launcher gets to kill its descendants before the group is killed
 _DRAIN_S = 1.0  # after exit: time to read what is left in the pipes
-_POLL_S = 0.1  # how often limits without a kernel hook (disk, and without cgroups memory and pids) are checked
+_POLL_S = 0.02  # how often limits without a kernel hook are looked at (each watcher paces itself: watch.py)
 _MB = 1024 * 1024
 _SH_INIT = '"$@"; exit $?'  # not `exec`: sh stays PID 1, the program is PID 2 with normal signal semantics
 _INSIDE_PATH = f"{pyenv.INSIDE}/bin:/usr/local/bin:/usr/bin:/bin"
@@ -178,7 +178,7 @@ class LocalSandbox:
         else:
             cmd = self.command(program, status_w)
             keep = () if iso.pid_namespace else (status_w,)
-        baseline = watch.dir_bytes(workdir)
+        disk = watch.DiskWatch(workdir)  # (the process tree is watched once the child exists)
         start = time.monotonic()
         try:
             proc = subprocess.Popen(
@@ -207,9 +207,10 @@ class LocalSandbox:
         limit = s.max_output_chars
         out, err, status = HeadTail(limit), HeadTail(limit), HeadTail(256)
         limits_hit: list[KilledReason] = []
+        tree = watch.TreeWatch(proc.pid)
 
         def over_limit() -> KilledReason | None:
-            reason = self._over_limit(proc.pid, workdir, baseline, group)
+            reason = self._over_limit(tree, disk, group)
             if reason:
                 limits_hit.append(reason)
             return reason
@@ -257,7 +258,7 @@ class LocalSandbox:
         return out
 
     def _over_limit(
-        self, pid: int, workdir: Path, baseline: int, group: cgroups.RunGroup | None
+        self, tree: watch.TreeWatch, disk: watch.DiskWatch, group: cgroups.RunGroup | None
     ) -> KilledReason | None:
         """The limit the run has just crossed, if any (what no kernel hook enforces for us)."""
         s = self.settings
@@ -268,13 +269,14 @@ class LocalSandbox:
                 return "pids"
             if group.cpu_used() > s.cpu_s:
                 return "cpu"
-        else:
-            procs, rss = watch.tree_usage(pid)
+        elif (usage := tree.usage()) is not None:
+            procs, rss = usage
             if procs > s.max_processes:
                 return "pids"
             if rss > s.memory_mb * _MB:
                 return "memory"
-        if watch.dir_bytes(workdir) - baseline > s.disk_mb * _MB:
+        added = disk.added()
+        if added is not None and added > s.disk_mb * _MB:
             return "disk"
         return None
 

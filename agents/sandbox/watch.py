@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 
@@ -36,6 +37,48 @@ def dir_bytes(root: Path, limit_entries: int = 100_000) -> int:
                     seen.add(key)
                 total += max(st.st_blocks * 512, 0)
     return total
+
+
+class DiskWatch:
+    """Bytes a run added to its directory, sampled no more often than keeps the walk under ~10% of a core.
+
+    A watcher overshoots by what the run writes between two looks: every 20 ms for a small directory, so tens
+    of MiB at page-cache speed; RLIMIT_FSIZE bounds any single file exactly."""
+
+    def __init__(self, root: Path, min_interval_s: float = 0.02) -> None:
+        self.root = root
+        self.min_interval_s = min_interval_s
+        t0 = time.monotonic()
+        self.baseline = dir_bytes(root)
+        self._cost = time.monotonic() - t0
+        self._next = 0.0
+
+    def added(self) -> int | None:
+        """Bytes added since the start, or None when it is not time to look again."""
+        now = time.monotonic()
+        if now < self._next:
+            return None
+        total = dir_bytes(self.root)
+        self._cost = time.monotonic() - now
+        self._next = now + max(self.min_interval_s, 10 * self._cost)
+        return total - self.baseline
+
+
+class TreeWatch:
+    """Processes and resident memory of a run without cgroups, paced like DiskWatch (at most every 0.1 s)."""
+
+    def __init__(self, root: int, min_interval_s: float = 0.1) -> None:
+        self.root = root
+        self.min_interval_s = min_interval_s
+        self._next = 0.0
+
+    def usage(self) -> tuple[int, int] | None:
+        now = time.monotonic()
+        if now < self._next:
+            return None
+        found = tree_usage(self.root)
+        self._next = now + max(self.min_interval_s, 10 * (time.monotonic() - now))
+        return found
 
 
 def children(parent: int) -> list[int]:
