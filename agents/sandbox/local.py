@@ -173,6 +173,7 @@ class LocalSandbox:
                 tmp_bytes=s.memory_mb * _MB,
                 program=program,
                 seccomp_fd=seccomp_fd,
+                devices=bwrap.gpu_devices() if s.gpus else (),
             )
             keep: tuple[int, ...] = () if seccomp_fd is None else (seccomp_fd,)
         else:
