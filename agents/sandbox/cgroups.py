@@ -195,7 +195,9 @@ class RunGroup:
             (self.dirs["cpu"] / "cpu.cfs_quota_us").write_text(str(quota))
 
     def _read(self, ctrl: str, name: str) -> str:
-        d = self.dirs["all" if self.version == "v2" else ctrl]
+        d = self.dirs.get("all" if self.version == "v2" else ctrl)
+        if d is None:  # a v1 controller this machine does not mount (cpu, cpuacct)
+            return ""
         try:
             return (d / name).read_text()
         except OSError:
