@@ -31,8 +31,9 @@ lint:  ## ruff check, ruff format --check and mypy over agents/ and reviewer/ (c
 doctor: setup
 	$(SHOAL) doctor
 
-sandbox-image:  ## an image with numpy/scipy/pandas/matplotlib/scikit-learn for the docker sandbox backend
-	docker build -f docker/sandbox.Dockerfile -t shoal-sandbox:latest docker
+sandbox-image:  ## an image with the experiment environment (docker/sandbox-requirements.txt) for the docker backend
+	docker build -f docker/sandbox.Dockerfile -t shoal-sandbox:latest \
+	  --build-arg SHOAL_REQUIREMENTS_SHA256=$$(sha256sum docker/sandbox-requirements.txt | cut -d' ' -f1) docker
 
 clean-workspace:
 	find workspace -mindepth 1 -not -name .gitkeep -delete

@@ -143,20 +143,60 @@ def check_docker() -> Check:
     return Check(name="docker engine", status="ok", detail="answers ping", required=False)
 
 
-def check_unshare() -> Check:
-    """Can the sandbox drop network access? The same probe the sandbox uses (``unshare -n`` / ``-rn``)."""
-    from agents.sandbox import probe_isolation
+def check_sandbox(settings: Settings, run_probes: bool = True) -> list[Check]:
+    """What the local sandbox isolates here (user, filesystem, network, pids, memory, disk), the experiment
+    environment, and (when both are in place) the escape suite, as ``shoal sandbox check`` runs it."""
+    from agents.errors import ConfigError
+    from agents.sandbox import LocalSandbox
+    from agents.sandbox.pyenv import env_path, is_built
 
-    iso = probe_isolation(network=False)
-    if iso.network_isolated:
-        return Check(name="network isolation", status="ok", required=False, detail=f"sandbox gets {iso.describe}")
-    return Check(
-        name="network isolation",
-        status="warn",
-        required=False,
-        detail=f"sandbox gets {iso.describe}: generated code would run with network access",
-        fix="run as root, or enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)",
-    )
+    s = settings.sandbox
+    iso = LocalSandbox(s).isolation
+    missing = {p.name for p in iso.missing(s.min_isolation, network_requested=s.network)}
+    checks: list[Check] = []
+    for piece in iso.pieces(network_requested=s.network):
+        if piece.ok:
+            checks.append(Check(name=f"sandbox {piece.name}", status="ok", detail=piece.how))
+            continue
+        weak = piece.name not in missing or s.allow_weak
+        checks.append(
+            Check(
+                name=f"sandbox {piece.name}",
+                status="warn" if weak else "fail",
+                detail=f"not isolated: {piece.how}" + (" (allowed: sandbox.allow_weak)" if s.allow_weak else ""),
+                fix=piece.fix,
+                required=not weak,
+            )
+        )
+    env = env_path(s.python_env)
+    if is_built(env):
+        checks.append(Check(name="experiment environment", status="ok", detail=f"{env}"))
+    else:
+        checks.append(
+            Check(
+                name="experiment environment",
+                status="fail",
+                detail=f"{env} is missing or outdated (generated code's Python: numpy, scipy, pandas, ...)",
+                fix="scripts/setup.sh  (or: python -m agents.sandbox env ensure)",
+            )
+        )
+        return checks
+    if not run_probes or (missing and not s.allow_weak):
+        return checks
+    from agents.sandbox.probes import run_suite
+
+    try:
+        outcomes = list(run_suite(s, workspace=settings.workspace.resolve() if settings.workspace.exists() else None))
+    except (ConfigError, OSError) as exc:
+        return [*checks, Check(name="sandbox escape suite", status="fail", detail=f"could not run: {exc}")]
+    breaches = [o for o in outcomes if not o.blocked]
+    if breaches:
+        detail = "; ".join(o.line() for o in breaches)
+        fix = "see docs/sandbox.md; shoal sandbox check prints every probe"
+        checks.append(Check(name="sandbox escape suite", status="fail", detail=detail, fix=fix))
+    else:
+        checks.append(Check(name="sandbox escape suite", status="ok", detail=f"{len(outcomes)} probes, all BLOCKED"))
+    return checks
 
 
 def check_semantic_scholar(settings: Settings, probe: bool = True) -> Check:
@@ -212,7 +252,7 @@ def run_checks(settings: Settings, probe_network: bool = True) -> list[Check]:
         lambda: check_models(settings, probe=probe_network),
         check_tex,
         check_docker,
-        check_unshare,
+        lambda: check_sandbox(settings),
         lambda: check_semantic_scholar(settings, probe=probe_network),
         lambda: check_disk(settings.workspace),
     ]

@@ -165,7 +165,9 @@ class SandboxSettings(_Section):
         description="harmless variables copied from Shoal's environment (secret-looking names are still dropped)",
     )
     cpus: float = Field(default=2.0, gt=0, description="CPU cores a run may use")
-    gpus: int = Field(default=0, ge=-1, description="GPUs requested by the docker backend (-1 = all)")
+    gpus: int = Field(
+        default=0, ge=-1, description="GPUs: docker requests them; local binds /dev/nvidia* when not 0 (-1 = all)"
+    )
 
 
 class RaySettings(_Section):

@@ -1,9 +1,11 @@
-"""Sandbox overhead per run: `python -c pass` in the local sandbox vs a plain subprocess.
+"""Sandbox overhead per run: `python -c pass` in the local sandbox vs a plain subprocess of the same interpreter.
 
     python bench/bench_sandbox.py [--runs 20] [--json]
 
 Prints the median (and min) wall time of each way of running it, interleaved round by round, the overhead in
-milliseconds and the ratio to plain.
+milliseconds and the ratio to plain. "plain" runs the experiment environment's python (the one the sandbox runs),
+so the difference is the sandbox alone: bubblewrap, the uid drop, the per-run cgroups, the supervisor. The row
+with Shoal's own interpreter is the baseline the sandbox was measured against before it had its own environment.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from agents.sandbox import Isolation, LocalSandbox, probe_isolation
+from agents.sandbox.pyenv import env_path
 from agents.settings import SandboxSettings
 
 
@@ -42,15 +45,25 @@ def main() -> None:
     args = ap.parse_args()
     settings = SandboxSettings(backend="local")
     workdir = Path(tempfile.mkdtemp(prefix="bench-sandbox-"))
+    workdir.chmod(0o755)
+    python = str(env_path(settings.python_env) / "bin" / "python")
 
     def plain() -> None:
+        subprocess.run([python, "-c", "pass"], cwd=workdir, capture_output=True, timeout=60, check=True)
+
+    def plain_shoal() -> None:
         subprocess.run([sys.executable, "-c", "pass"], cwd=workdir, capture_output=True, timeout=60, check=True)
 
-    modes = {"plain subprocess": plain}
-    best = probe_isolation(settings.network)
-    no_ns = Isolation(prefix=[], network_isolated=False, pid_namespace=False)
-    for label, iso in ((f"sandbox ({best.describe})", best), ("sandbox (no namespaces: subreaper)", no_ns)):
-        box = LocalSandbox(settings, isolation=iso)
+    modes = {"plain subprocess": plain, "plain, Shoal's interpreter (old baseline)": plain_shoal}
+    best = probe_isolation(settings.network, settings.uid)
+    no_cgroup = best.model_copy(update={"cgroup": None})
+    weak = Isolation(prefix=[], network_isolated=False, pid_namespace=False, ids=best.ids)
+    for label, iso in (
+        (f"sandbox, full ({best.mode}, cgroup {best.cgroup})", best),
+        (f"sandbox, {best.mode} without cgroups (watcher)", no_cgroup),
+        ("sandbox, weakest (no namespaces: subreaper)", weak),
+    ):
+        box = LocalSandbox(settings.model_copy(update={"allow_weak": True}), isolation=iso)
 
         def run(box: LocalSandbox = box) -> None:
             res = box.run(workdir, ["python", "-c", "pass"])
@@ -71,7 +84,7 @@ def main() -> None:
     print(f"{args.runs} runs of `python -c pass` (median wall time)")
     for label, row in results.items():
         print(
-            f"  {label:<46} median {row['median_ms']:6.1f} ms (min {row['min_ms']:5.1f})"
+            f"  {label:<52} median {row['median_ms']:6.1f} ms (min {row['min_ms']:5.1f})"
             f"   overhead {row['overhead_ms']:+6.1f} ms"
             f"   x{row['ratio_to_plain']:.2f}"
         )

@@ -11,6 +11,8 @@
 #      missing); as root it
 #      runs apt-get, with passwordless sudo it uses sudo, otherwise it prints the command and goes on
 #   5. the model file: join the parts into the cache dir and verify its sha256 (once; a stamp makes reruns fast)
+#   6. the sandbox: bubblewrap (Debian package), as root a `shoal-sandbox` system user generated code runs as, and
+#      the experiment environment (a separate venv from docker/sandbox-requirements.txt; rebuilt when it changes)
 set -euo pipefail
 
 want_model=1
@@ -140,6 +142,36 @@ else
   step model "joining and verifying the model file (1.1 GB, once)"
   model_path="$("$py" -m agents.localmodel.weights ensure)"
   step model "ok: $model_path"
+fi
+
+# 6. the sandbox ---------------------------------------------------------------------------------------------
+if command -v bwrap >/dev/null 2>&1; then
+  step bwrap "ok: $(command -v bwrap)"
+elif ! command -v apt-get >/dev/null 2>&1; then
+  step bwrap "missing; install bubblewrap with your package manager (generated code will not run without it)"
+elif [[ "$(id -u)" -eq 0 ]]; then
+  step bwrap "installing bubblewrap"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  step bwrap "installing bubblewrap with sudo"
+  sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends bubblewrap
+else
+  step bwrap "missing; run as root: sudo apt-get install -y bubblewrap"
+fi
+if [[ "$(id -u)" -eq 0 ]]; then
+  if id shoal-sandbox >/dev/null 2>&1; then
+    step user "ok: shoal-sandbox ($(id -u shoal-sandbox))"
+  else
+    step user "creating the shoal-sandbox system user (generated code runs as it, never as root)"
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin shoal-sandbox
+  fi
+fi
+if "$py" -m agents.sandbox env status >/dev/null 2>&1; then
+  step pyenv "ok: $("$py" -m agents.sandbox env path)"
+else
+  step pyenv "building the experiment environment (numpy, scipy, pandas, scikit-learn, ...; a few minutes, once)"
+  "$py" -m agents.sandbox env ensure
 fi
 
 echo "done: run '$venv/bin/shoal doctor' to check everything"

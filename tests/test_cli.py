@@ -55,7 +55,15 @@ def test_bad_settings_give_one_clear_message() -> None:
 
 def test_doctor_reports_each_check(tmp_path: Path) -> None:
     result = runner.invoke(app, ["--workspace", str(tmp_path), "doctor", "--offline"])
-    for name in ("python", "pdflatex", "latexmk", "docker engine", "network isolation", "disk space"):
+    for name in (
+        "python",
+        "pdflatex",
+        "latexmk",
+        "docker engine",
+        "sandbox network",
+        "sandbox escape suite",
+        "disk space",
+    ):
         assert name in result.output
     assert result.exit_code in (0, 1)
     assert ("ready" in result.output) == (result.exit_code == 0)

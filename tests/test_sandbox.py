@@ -413,3 +413,27 @@ def test_killing_shoal_takes_the_run_with_it(tmp_path: Path, mode: str) -> None:
     while _processes_with(token) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert _processes_with(token) == []
+
+
+def test_cgroup_v1_without_cpu_controllers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Machines that mount only the memory and pids controllers still get limits (no CPU accounting)."""
+    from agents.sandbox import cgroups
+
+    sandbox = _pid_namespace_sandbox()
+    if sandbox.isolation.cgroup != "v1":
+        pytest.skip("no cgroup v1 here")
+    full = cgroups._v1_dirs
+    monkeypatch.setattr(cgroups, "_v1_dirs", lambda: {k: v for k, v in full().items() if k in ("memory", "pids")})
+    monkeypatch.setattr(cgroups, "_POOL", [])  # no idle group made with all four controllers
+    made: list[cgroups.RunGroup] = []
+    create = cgroups.RunGroup.create.__func__  # type: ignore[attr-defined]
+
+    def spy(cls: type[cgroups.RunGroup], limits: cgroups.Limits) -> cgroups.RunGroup | None:
+        group = create(cls, limits)
+        made.append(group)
+        return group
+
+    monkeypatch.setattr(cgroups.RunGroup, "create", classmethod(spy))
+    res = _run(tmp_path, "print('ok')\n", sandbox=sandbox)
+    assert res.ok and res.stdout == "ok\n"
+    assert made and set(made[0].dirs) == {"memory", "pids"}

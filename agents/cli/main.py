@@ -9,7 +9,16 @@ import typer
 from pydantic import BaseModel, Field
 
 from agents import __version__
-from agents.cli import evolve_cmd, experiments_cmd, figures_cmd, ideas_cmd, review_cmd, run_cmd, write_cmd
+from agents.cli import (
+    evolve_cmd,
+    experiments_cmd,
+    figures_cmd,
+    ideas_cmd,
+    review_cmd,
+    run_cmd,
+    sandbox_cmd,
+    write_cmd,
+)
 from agents.cli.common import CLIState, cli_errors, console, get_settings, setup_logging
 from agents.cli.model_cmd import model_app
 
@@ -118,6 +127,7 @@ def demo(
 
 
 app.add_typer(model_app, name="model")
+app.add_typer(sandbox_cmd.sandbox_app, name="sandbox")
 app.command("ideas")(ideas_cmd.ideas)
 app.command("experiments")(experiments_cmd.experiments)
 app.command("figures")(figures_cmd.figures_command)

@@ -137,6 +137,7 @@ def execute(
         stdout_tail=res.stdout[-TAIL_CHARS:],
         error=res.stderr[-TAIL_CHARS:] if (res.exit_code != 0 or res.timed_out) else "",
         killed_reason=res.killed_reason,
+        verdict=getattr(res, "verdict", None),
     )
     node.plots, node.plots_status = collect_plots(d)
     if res.timed_out:
@@ -145,7 +146,7 @@ def execute(
     if res.exit_code != 0:
         why = _last_line(res.stderr) or f"exit code {res.exit_code}"
         if res.killed_reason:
-            why = f"killed ({res.killed_reason} limit): {why}"
+            why = f"{getattr(res, 'verdict', None) or f'killed ({res.killed_reason} limit)'}: {why}"
         node.is_buggy, node.bug_reason = True, why
         return
     metric, why = score_node(d, data)

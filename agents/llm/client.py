@@ -27,6 +27,7 @@ from agents.llm.concurrency import call_slot
 from agents.llm.endpoints import DefaultResolver, Endpoint, EndpointResolver, openai_client
 from agents.llm.ledger import CallRecord, Ledger, Totals
 from agents.llm.messages import ImageInput, append_to_last_user, attach_images
+from agents.llm.redact import REFUSALS, EndpointRejected, redact, refusal, secret_values
 from agents.llm.structured import JSONExtractionError, extract_json, response_format_for, validation_messages
 from agents.prompts import render_messages, render_text
 from agents.settings import RoleModel, Settings
@@ -226,11 +227,9 @@ class LLM:
                     temperature=temperature,
                     response_format=fmt,
                 )
-            except openai.BadRequestError as exc:
-                if fmt is None or fmt.get("type") != "json_schema":
-                    raise ModelCallError(
-                        f"{prompt}: the endpoint rejected the request: {exc}", prompt=prompt, role=role, attempts=1
-                    ) from exc
+            except EndpointRejected as exc:
+                if exc.status != 400 or fmt is None or fmt.get("type") != "json_schema":
+                    raise
                 log.warning("role %s: endpoint rejected json_schema response_format; using JSON in text", role)
                 self._no_schema_roles.add(role)
                 msgs = append_to_last_user(msgs, self._json_instructions(schema))
@@ -316,13 +315,36 @@ class LLM:
                         return self._attempt(client, endpoint, role, prompt, model, kwargs, attempt_no)
         except RETRYABLE as exc:
             raise ModelCallError(
-                f"{prompt}: model call failed after {attempt_no} attempt(s) to {endpoint.label}: "
-                f"{type(exc).__name__}: {exc}",
+                redact(
+                    f"{prompt}: model call failed after {attempt_no} attempt(s) to {endpoint.label}: "
+                    f"{type(exc).__name__}: {exc}",
+                    self._secrets(endpoint),
+                ),
                 prompt=prompt,
                 role=role,
                 attempts=attempt_no,
-            ) from exc
+            ) from None  # not chained: the original message may carry the key
+        except openai.APIStatusError as exc:
+            if exc.status_code not in REFUSALS:
+                raise ModelCallError(
+                    redact(f"{prompt}: {endpoint.label} answered {exc.status_code}: {exc}", self._secrets(endpoint)),
+                    prompt=prompt,
+                    role=role,
+                    attempts=attempt_no,
+                ) from None
+            raise refusal(
+                exc,
+                role=role,
+                prompt=prompt,
+                url=endpoint.base_url,
+                model=endpoint.model,
+                key_env=model.api_key_env,
+                secrets=self._secrets(endpoint),
+            ) from None
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _secrets(self, endpoint: Endpoint) -> list[str]:
+        return secret_values(self.settings, [endpoint.api_key])
 
     def _attempt(
         self,

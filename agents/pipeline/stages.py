@@ -50,6 +50,8 @@ class StageContext:
             from agents.sandbox import make_sandbox
 
             self._sandbox = make_sandbox(self.settings.sandbox)
+            if warning := getattr(self._sandbox, "warning", None):  # sandbox.allow_weak: the report shows it
+                self.run.event("sandbox_weak", warning=warning)
         return self._sandbox
 
     @property

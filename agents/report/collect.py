@@ -5,6 +5,8 @@ Every artefact is optional: a run stopped halfway still gets a report of what it
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,7 @@ class NodeView(BaseModel):
     critique: str
     plot_critique: str = ""
     best: bool
+    verdict: str = Field(default="", description="the sandbox's verdict when a limit ended the run")
 
 
 class CostRow(BaseModel):
@@ -66,6 +69,7 @@ class ReportData(BaseModel):
     cost_by_stage: list[CostRow] = Field(default_factory=list)
     cost_by_role: list[CostRow] = Field(default_factory=list)
     total: CostRow | None = None
+    warnings: list[str] = Field(default_factory=list, description="e.g. generated code ran below min_isolation")
 
 
 def _read_text(path: Path, limit: int = _MAX_TEXT) -> str:
@@ -107,6 +111,7 @@ def _nodes(run: RunDir) -> tuple[list[NodeView], list[str]]:
                 metric=_metric_text(metrics), metrics=metrics,
                 plots=[run.node_rel(n.id, p) for p in n.plots], plots_status=n.plots_status,
                 critique=n.critique, plot_critique=n.plot_critique, best=n.id in best_ids,
+                verdict=(n.exec.verdict or "") if n.exec else "",
             )
         )  # fmt: skip
     return views, list(journal.notes)
@@ -119,6 +124,21 @@ def _cost_rows(run: RunDir, by: str) -> list[CostRow]:
         for k, t in sorted(summarize(records, by).items())
     ]
     return rows
+
+
+def _sandbox_warnings(run: RunDir) -> list[str]:
+    out: list[str] = []
+    try:
+        lines = run.events_path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        if '"sandbox_weak"' in line:
+            with contextlib.suppress(ValueError):
+                warning = str(json.loads(line).get("warning", ""))
+                if warning and warning not in out:
+                    out.append(warning)
+    return out
 
 
 def _chosen_idea(run: RunDir) -> dict[str, Any] | None:
@@ -173,5 +193,6 @@ def collect(run: RunDir, *, status: str | None = None) -> ReportData:
             tokens_out=sum(t.tokens_out for t in total.values()),
             cost_usd=sum(t.cost_usd for t in total.values()),
         ),
+        warnings=_sandbox_warnings(run),
     )
     return data

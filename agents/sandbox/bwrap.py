@@ -97,8 +97,10 @@ def command(
     network: bool,
     tmp_bytes: int,
     program: list[str],
+    seccomp_fd: int | None = None,
+    devices: Sequence[str] = (),
 ) -> list[str]:
-    """The argv that runs ``program`` in a fresh sandbox."""
+    """The argv that runs ``program`` in a fresh sandbox (``seccomp_fd``: see agents/sandbox/seccomp.py)."""
     args = [
         bwrap,
         *namespace_flags(ids, network),
@@ -135,7 +137,18 @@ def command(
     args += ["--perms", "1777", "--dir", MPL_INSIDE]
     for flag, source, target in binds:
         args += [*_dirs_for(target), flag, source, target]
+    for dev in devices:  # GPUs on request (sandbox.gpus): the device nodes only
+        args += ["--dev-bind-try", dev, dev]
+    if seccomp_fd is not None:
+        args += ["--add-seccomp-fd", str(seccomp_fd)]
     args += ["--chdir", NODE, "--remount-ro", "/", "--"]
     if ids is not None:
         args += setpriv_prefix(ids)
     return [*args, *program]
+
+
+def gpu_devices() -> list[str]:
+    """NVIDIA device nodes and /dev/dri, when present (bound only when ``sandbox.gpus`` asks for GPUs)."""
+    import glob
+
+    return sorted(glob.glob("/dev/nvidia*")) + (["/dev/dri"] if os.path.isdir("/dev/dri") else [])

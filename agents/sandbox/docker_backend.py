@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import ConfigError
-from agents.sandbox.base import ReadOnlyMount, SandboxResult, checked_run_args, classify_kill
+from agents.sandbox import privileges
+from agents.sandbox.base import ReadOnlyMount, SandboxResult, checked_run_args, classify_kill, verdict_for
+from agents.sandbox.bwrap import check_mounts
 from agents.sandbox.env import build_env
 from agents.sandbox.output import HeadTail, PathCleaner
 from agents.settings import SandboxSettings
@@ -25,7 +27,13 @@ _HOST_ONLY = {"LD_LIBRARY_PATH"}  # host paths mean nothing inside the image
 _MB = 1024 * 1024
 
 
-def container_config(settings: SandboxSettings, workdir: Path, argv: list[str], env: dict[str, str] | None) -> dict:
+def container_config(
+    settings: SandboxSettings,
+    workdir: Path,
+    argv: list[str],
+    env: dict[str, str] | None,
+    mounts: Sequence[ReadOnlyMount] = (),
+) -> dict:
     """Keyword arguments for ``client.containers.create``: everything a run is allowed, and nothing more."""
     from docker.types import DeviceRequest, Ulimit
 
@@ -41,14 +49,18 @@ def container_config(settings: SandboxSettings, workdir: Path, argv: list[str], 
         "image": settings.docker_image,
         "command": list(argv),
         "working_dir": MOUNT,
-        "user": f"{os.getuid()}:{os.getgid()}",  # files written to the node dir stay the user's
+        # never root in the container: the calling user, or as root the unprivileged sandbox uid
+        "user": "{}:{}".format(*(privileges.sandbox_ids(settings.uid) or (os.getuid(), os.getgid()))),
         "environment": environment,
-        "volumes": {str(workdir.resolve()): {"bind": MOUNT, "mode": "rw"}},
+        "volumes": {
+            str(workdir.resolve()): {"bind": MOUNT, "mode": "rw"},
+            **{str(Path(m.source).resolve()): {"bind": m.target, "mode": "ro"} for m in mounts},
+        },
         "network_mode": "bridge" if settings.network else "none",
         "mem_limit": f"{settings.memory_mb}m",
         "memswap_limit": f"{settings.memory_mb}m",  # no swap beyond the limit
         "nano_cpus": int(settings.cpus * 1e9),
-        "pids_limit": 512,
+        "pids_limit": settings.max_processes,
         "ulimits": [
             Ulimit(name="cpu", soft=settings.cpu_s, hard=settings.cpu_s + 1),
             Ulimit(name="fsize", soft=fsize, hard=fsize),
@@ -106,12 +118,26 @@ class DockerSandbox:
         env: dict[str, str] | None = None,
         mounts: Sequence[ReadOnlyMount] = (),
     ) -> SandboxResult:
-        if mounts:
-            raise NotImplementedError(f"the {self.name} backend cannot mount read-only inputs yet")
+        workdir, timeout = checked_run_args(workdir, argv, timeout_s, self.settings.timeout_s)
+        check_mounts(mounts)
+        ids = privileges.sandbox_ids(self.settings.uid)
+        mode = privileges.hand_over(workdir, ids)
+        try:
+            return self._run(workdir, argv, timeout, env, mounts)
+        finally:
+            privileges.take_back(workdir, ids, mode)
+
+    def _run(
+        self,
+        workdir: Path,
+        argv: list[str],
+        timeout: float,
+        env: dict[str, str] | None,
+        mounts: Sequence[ReadOnlyMount],
+    ) -> SandboxResult:
         import requests
 
-        workdir, timeout = checked_run_args(workdir, argv, timeout_s, self.settings.timeout_s)
-        container = self._create(container_config(self.settings, workdir, argv, env))
+        container = self._create(container_config(self.settings, workdir, argv, env, mounts))
         timed_out = False
         start = time.monotonic()
         try:
@@ -138,13 +164,15 @@ class DockerSandbox:
         exit_code = None if timed_out or status is None else _from_shell_status(status)
         clean = PathCleaner(workdir, sandbox_paths=(MOUNT,))
         stdout, stderr = clean(out.text()), clean(err.text())
+        reason = classify_kill(timed_out=timed_out, exit_code=exit_code, stderr=stderr, oom_killed=oom)
         return SandboxResult(
             exit_code=exit_code,
             timed_out=timed_out,
             duration_s=round(duration, 4),
             stdout=stdout,
             stderr=stderr,
-            killed_reason=classify_kill(timed_out=timed_out, exit_code=exit_code, stderr=stderr, oom_killed=oom),
+            killed_reason=reason,
+            verdict=verdict_for(reason, self.settings, timeout),
         )
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from agents.errors import ConfigError
 from agents.sandbox.base import Sandbox
 from agents.sandbox.local import LocalSandbox
+from agents.sandbox.pyenv import requirements_hash
 from agents.settings import SandboxSettings
 
 log = logging.getLogger(__name__)
+
+REQUIREMENTS_LABEL = "shoal.sandbox.requirements"
 
 
 def docker_available() -> bool:
@@ -26,10 +30,25 @@ def docker_available() -> bool:
         return False
 
 
+def image_has_env(image: str, client: Any = None) -> bool:
+    """The image carries the experiment environment: its label matches the current requirements list."""
+    try:
+        if client is None:
+            import docker
+
+            client = docker.from_env(timeout=5)
+        labels = client.images.get(image).labels or {}
+    except Exception:  # not pulled, no engine, no SDK: all mean "not usable"
+        return False
+    return bool(labels.get(REQUIREMENTS_LABEL) == requirements_hash())
+
+
 def make_sandbox(settings: SandboxSettings) -> Sandbox:
+    """The configured backend; the local one refuses at once (ConfigError) below ``sandbox.min_isolation``."""
     backend = settings.backend
     if backend == "auto":
-        backend = "docker" if docker_available() else "local"
+        usable = docker_available() and image_has_env(settings.docker_image)
+        backend = "docker" if usable else "local"
         log.info("sandbox backend: %s (auto)", backend)
     if backend == "docker":
         if not docker_available():
@@ -39,4 +58,6 @@ def make_sandbox(settings: SandboxSettings) -> Sandbox:
         from agents.sandbox.docker_backend import DockerSandbox
 
         return DockerSandbox(settings)
-    return LocalSandbox(settings)
+    local = LocalSandbox(settings)
+    local.check()
+    return local

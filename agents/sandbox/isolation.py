@@ -19,7 +19,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from agents.errors import ConfigError
-from agents.sandbox import cgroups, privileges
+from agents.sandbox import cgroups, privileges, seccomp
 from agents.sandbox.bwrap import namespace_flags, os_args, setpriv_prefix
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,10 @@ class Isolation(BaseModel):
     def pieces(self, *, network_requested: bool = False) -> list[Piece]:
         """user, filesystem, network, pids, memory, disk: what holds and how."""
         who = f"host uid {self.ids[0]}, no capabilities, no_new_privs" if self.ids else f"your uid {os.getuid()}"
-        userns = self.bwrap is not None or "-r" in self.prefix
+        if self.bwrap and self.ids and seccomp.program() is not None:
+            who += ", no new user namespaces (seccomp)"
+        # as root bwrap sets up as root and setpriv drops to the sandbox uid: no user namespace there
+        userns = (self.bwrap is not None and self.ids is None) or "-r" in self.prefix
         user_ok = self.ids is not None or (os.geteuid() != 0 and userns)
         user = Piece(
             name="user",

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import resource
 import selectors
 import signal
 import subprocess
@@ -17,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from agents.errors import ConfigError
-from agents.sandbox import bwrap, cgroups, privileges, pyenv, watch
+from agents.sandbox import bwrap, cgroups, privileges, pyenv, reaping, seccomp, watch
 from agents.sandbox.base import KilledReason, ReadOnlyMount, SandboxResult, checked_run_args, classify_kill, verdict_for
 from agents.sandbox.env import build_env
 from agents.sandbox.isolation import Isolation, enforce, probe_isolation
@@ -30,29 +29,10 @@ LAUNCHER = Path(__file__).with_name("_launcher.py")
 _LAUNCHER_SOURCE = LAUNCHER.read_text(encoding="utf-8")
 _KILL_GRACE_S = 2.0  # reaper mode: time the launcher gets to kill its descendants before the group is killed
 _DRAIN_S = 1.0  # after exit: time to read what is left in the pipes
-_POLL_S = 0.1  # how often limits without a kernel hook (disk, and without cgroups memory and pids) are checked
+_POLL_S = 0.02  # how often limits without a kernel hook are looked at (each watcher paces itself: watch.py)
 _MB = 1024 * 1024
 _SH_INIT = '"$@"; exit $?'  # not `exec`: sh stays PID 1, the program is PID 2 with normal signal semantics
 _INSIDE_PATH = f"{pyenv.INSIDE}/bin:/usr/local/bin:/usr/bin:/bin"
-
-
-def rlimits(settings: SandboxSettings) -> list[tuple[int, tuple[int, int]]]:
-    """The limits every process of a run inherits; soft limits never exceed the hard limits we already have."""
-    fsize = min(settings.file_size_mb, settings.disk_mb) * _MB
-    wanted = [
-        (resource.RLIMIT_CPU, settings.cpu_s, settings.cpu_s + 1),  # SIGXCPU at the soft limit, SIGKILL 1 s later
-        (resource.RLIMIT_FSIZE, fsize, fsize),
-        (resource.RLIMIT_CORE, 0, 0),
-    ]
-    if settings.address_space_limit:
-        wanted.append((resource.RLIMIT_AS, settings.memory_mb * _MB, settings.memory_mb * _MB))
-    out = []
-    for res, soft, hard in wanted:
-        _, cur_hard = resource.getrlimit(res)
-        if cur_hard != resource.RLIM_INFINITY:
-            soft, hard = min(soft, cur_hard), min(hard, cur_hard)
-        out.append((res, (soft, hard)))
-    return out
 
 
 def _host_cache_dir() -> Path:
@@ -93,7 +73,7 @@ class LocalSandbox:
         if not pyenv.is_built(path):
             raise ConfigError(
                 f"the experiment environment {path} is missing or outdated: run scripts/setup.sh "
-                "(or python -m agents.sandbox.pyenv ensure), or point sandbox.python_env at a built one"
+                "(or python -m agents.sandbox env ensure), or point sandbox.python_env at a built one"
             )
         return path
 
@@ -178,8 +158,10 @@ class LocalSandbox:
     ) -> SandboxResult:
         iso, s = self.isolation, self.settings
         status_r, status_w = os.pipe()
+        seccomp_fd = None
         if iso.bwrap:
             env_dir = self.env_dir()
+            seccomp_fd = seccomp.filter_fd() if iso.ids is not None else None  # --disable-userns does it otherwise
             cmd = bwrap.command(
                 iso.bwrap,
                 ids=iso.ids,
@@ -190,12 +172,14 @@ class LocalSandbox:
                 network=s.network,
                 tmp_bytes=s.memory_mb * _MB,
                 program=program,
+                seccomp_fd=seccomp_fd,
+                devices=bwrap.gpu_devices() if s.gpus else (),
             )
-            keep: tuple[int, ...] = ()
+            keep: tuple[int, ...] = () if seccomp_fd is None else (seccomp_fd,)
         else:
             cmd = self.command(program, status_w)
             keep = () if iso.pid_namespace else (status_w,)
-        baseline = watch.dir_bytes(workdir)
+        disk = watch.DiskWatch(workdir)  # (the process tree is watched once the child exists)
         start = time.monotonic()
         try:
             proc = subprocess.Popen(
@@ -210,7 +194,7 @@ class LocalSandbox:
                 preexec_fn=privileges.preexec(
                     ids=None if iso.bwrap else iso.ids,  # with bwrap, setpriv drops inside the namespaces
                     cgroup_fds=group.proc_fds if group else (),
-                    limits=rlimits(s),
+                    limits=reaping.rlimits(s),
                     death_signal=self._death_signal(),
                 ),
             )
@@ -219,12 +203,15 @@ class LocalSandbox:
             raise
         finally:
             os.close(status_w)
+            if seccomp_fd is not None:
+                os.close(seccomp_fd)
         limit = s.max_output_chars
         out, err, status = HeadTail(limit), HeadTail(limit), HeadTail(256)
         limits_hit: list[KilledReason] = []
+        tree = watch.TreeWatch(proc.pid)
 
         def over_limit() -> KilledReason | None:
-            reason = self._over_limit(proc.pid, workdir, baseline, group)
+            reason = self._over_limit(tree, disk, group)
             if reason:
                 limits_hit.append(reason)
             return reason
@@ -239,7 +226,7 @@ class LocalSandbox:
             os.close(status_r)
         duration = time.monotonic() - start
         from_shell = iso.pid_namespace or iso.bwrap is not None
-        exit_code = None if timed_out else _exit_code(status.text(), proc.returncode, from_shell)
+        exit_code = None if timed_out else reaping.exit_code(status.text(), proc.returncode, from_shell)
         clean = PathCleaner(workdir, sandbox_paths=(bwrap.NODE,) if iso.bwrap else (), labels=self._labels())
         stdout, stderr = clean(out.text()), clean(err.text())
         oom = group is not None and group.oom_killed()
@@ -272,7 +259,7 @@ class LocalSandbox:
         return out
 
     def _over_limit(
-        self, pid: int, workdir: Path, baseline: int, group: cgroups.RunGroup | None
+        self, tree: watch.TreeWatch, disk: watch.DiskWatch, group: cgroups.RunGroup | None
     ) -> KilledReason | None:
         """The limit the run has just crossed, if any (what no kernel hook enforces for us)."""
         s = self.settings
@@ -281,15 +268,16 @@ class LocalSandbox:
                 return "memory"
             if group.pids_hit():
                 return "pids"
-            if group.cpu_seconds() > s.cpu_s:
+            if group.cpu_used() > s.cpu_s:
                 return "cpu"
-        else:
-            procs, rss = watch.tree_usage(pid)
+        elif (usage := tree.usage()) is not None:
+            procs, rss = usage
             if procs > s.max_processes:
                 return "pids"
             if rss > s.memory_mb * _MB:
                 return "memory"
-        if watch.dir_bytes(workdir) - baseline > s.disk_mb * _MB:
+        added = disk.added()
+        if added is not None and added > s.disk_mb * _MB:
             return "disk"
         return None
 
@@ -347,10 +335,15 @@ class LocalSandbox:
                     else:
                         sel.unregister(key.fileobj)
             # backstop: whatever is left in the group dies with it (the leader is not reaped yet)
+            tree = watch.descendants(proc.pid) if group is None else []
+            if group is None and (self.isolation.pid_namespace or self.isolation.bwrap):
+                reaping.kill_namespace_init(proc.pid)
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
             if group is not None:
                 group.kill_all()
+            else:
+                reaping.kill_and_wait(tree)
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -372,6 +365,8 @@ class LocalSandbox:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(proc.pid, signal.SIGTERM)
             return
+        if group is None:
+            reaping.kill_namespace_init(proc.pid)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         if group is not None:
@@ -384,16 +379,3 @@ def _inside(value: str, workdir: Path) -> str:
     if value == root or value.startswith(root + "/"):
         return bwrap.NODE + value[len(root) :]
     return value
-
-
-def _exit_code(status: str, returncode: int | None, from_shell: bool) -> int | None:
-    """The program's exit status (negative N: killed by signal N), from the launcher's report or the return code.
-
-    Through sh or bwrap, death by signal N reads as 128+N; a program that itself exits with 129..159 reads the same.
-    """
-    parts = status.split()
-    if len(parts) >= 2 and parts[0] in ("exit", "signal") and parts[1].isdigit():
-        return int(parts[1]) if parts[0] == "exit" else -int(parts[1])
-    if from_shell and returncode is not None and 128 < returncode < 160:
-        return -(returncode - 128)
-    return returncode

@@ -1,8 +1,8 @@
 """The experiment environment: the Python generated code runs in, separate from Shoal's own install.
 
-    python -m agents.sandbox.pyenv path      # where it lives
-    python -m agents.sandbox.pyenv status    # exit 0 when built from the current requirements, 1 otherwise
-    python -m agents.sandbox.pyenv ensure    # build or update it (scripts/setup.sh calls this)
+    python -m agents.sandbox env path      # where it lives
+    python -m agents.sandbox env status    # exit 0 when built from the current requirements, 1 otherwise
+    python -m agents.sandbox env ensure    # build or update it (scripts/setup.sh calls this)
 
 A plain venv built from ``docker/sandbox-requirements.txt`` (pinned), stamped with that file's sha256. Inside the
 sandbox it is mounted read-only at ``/opt/shoal-env``; its base interpreter's prefix (``/usr`` usually) too.
@@ -104,7 +104,7 @@ def main(argv: list[str]) -> int:
     if cmd == "ensure":
         print(ensure(path))
         return 0
-    print("usage: python -m agents.sandbox.pyenv path|status|ensure [PATH]", file=sys.stderr)
+    print("usage: python -m agents.sandbox env path|status|ensure [PATH]", file=sys.stderr)
     return 2
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 
@@ -36,6 +37,73 @@ def dir_bytes(root: Path, limit_entries: int = 100_000) -> int:
                     seen.add(key)
                 total += max(st.st_blocks * 512, 0)
     return total
+
+
+class DiskWatch:
+    """Bytes a run added to its directory, sampled no more often than keeps the walk under ~10% of a core.
+
+    A watcher overshoots by what the run writes between two looks: every 20 ms for a small directory, so tens
+    of MiB at page-cache speed; RLIMIT_FSIZE bounds any single file exactly."""
+
+    def __init__(self, root: Path, min_interval_s: float = 0.02) -> None:
+        self.root = root
+        self.min_interval_s = min_interval_s
+        t0 = time.monotonic()
+        self.baseline = dir_bytes(root)
+        self._cost = time.monotonic() - t0
+        self._next = 0.0
+
+    def added(self) -> int | None:
+        """Bytes added since the start, or None when it is not time to look again."""
+        now = time.monotonic()
+        if now < self._next:
+            return None
+        total = dir_bytes(self.root)
+        self._cost = time.monotonic() - now
+        self._next = now + max(self.min_interval_s, 10 * self._cost)
+        return total - self.baseline
+
+
+class TreeWatch:
+    """Processes and resident memory of a run without cgroups, paced like DiskWatch (at most every 0.1 s)."""
+
+    def __init__(self, root: int, min_interval_s: float = 0.1) -> None:
+        self.root = root
+        self.min_interval_s = min_interval_s
+        self._next = 0.0
+
+    def usage(self) -> tuple[int, int] | None:
+        now = time.monotonic()
+        if now < self._next:
+            return None
+        found = tree_usage(self.root)
+        self._next = now + max(self.min_interval_s, 10 * (time.monotonic() - now))
+        return found
+
+
+def children(parent: int) -> list[int]:
+    """The direct children of ``parent`` (from /proc/<pid>/task/*/children when the kernel has it)."""
+    out: list[int] = []
+    try:
+        tasks = os.listdir(f"/proc/{parent}/task")
+    except OSError:
+        return out
+    for tid in tasks:
+        try:
+            with open(f"/proc/{parent}/task/{tid}/children", "rb") as fh:
+                out += [int(p) for p in fh.read().split()]
+        except (OSError, ValueError):
+            return [p for p in descendants(parent) if _ppid(p) == parent]
+    return out
+
+
+def _ppid(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return -1
+    return int(data[data.rfind(b")") + 2 :].split()[1])
 
 
 def descendants(root: int) -> list[int]:

@@ -1,7 +1,9 @@
 """Compiling the paper: latexmk with a timeout, log excerpts for repair, chktex, page counting, attempts on disk.
 
-- ``latexmk -pdf -interaction=nonstopmode -halt-on-error -file-line-error`` runs in its own session with a
-  timeout; on timeout we kill that process group (ours) and nothing else.
+- ``latexmk -norc -pdf -interaction=nonstopmode -halt-on-error -file-line-error`` runs in its own session with a
+  timeout; on timeout we kill that process group (ours) and nothing else. Its environment is scrubbed (no keys),
+  shell escape is off and kpathsea is paranoid (``openin_any=p``, ``openout_any=p``): no absolute paths, no
+  ``..``, no dot files, for reading and writing (see agents/writeup/tex_safety.py for the model-text check).
 - The error excerpt is the ``file:line: error`` / ``! ...`` lines of the log with a few lines of context, capped,
   so a small model sees what broke and where.
 - Pages are measured from the PDF with pypdf: the body ends at the named destination ``shoal-body-end`` (placed
@@ -72,7 +74,17 @@ def compile_tex(paper_dir: Path, tex_name: str = "paper.tex", timeout_s: float =
     if msg:
         raise TexUnavailable(msg)
     stem = Path(tex_name).stem
-    cmd = ["latexmk", "-pdf", "-interaction=nonstopmode", "-halt-on-error", "-file-line-error", tex_name]
+    cmd = [
+        "latexmk",
+        "-norc",  # no ~/.latexmkrc or ./latexmkrc: the build is exactly this command
+        "-pdf",
+        "-e",
+        "$pdflatex = q/pdflatex -no-shell-escape %O %S/",
+        "-interaction=nonstopmode",
+        "-halt-on-error",
+        "-file-line-error",
+        tex_name,
+    ]
     start = time.monotonic()
     proc = subprocess.Popen(
         cmd,
@@ -81,7 +93,7 @@ def compile_tex(paper_dir: Path, tex_name: str = "paper.tex", timeout_s: float =
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        env={**os.environ, "max_print_line": "1000"},
+        env=tex_env(),
     )
     timed_out = False
     try:
@@ -109,6 +121,18 @@ def compile_tex(paper_dir: Path, tex_name: str = "paper.tex", timeout_s: float =
         log_excerpt=excerpt,
         error_line=line,
     )
+
+
+_ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "SOURCE_DATE_EPOCH", "TEXMFHOME", "TEXMFVAR")
+
+
+def tex_env() -> dict[str, str]:
+    """A scrubbed environment for LaTeX: no keys, no shell escape, and kpathsea's paranoid file access (no
+    absolute paths, no parent directories, no dot files, for reading as well as writing)."""
+    env = {name: os.environ[name] for name in _ENV_KEEP if name in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env.update({"max_print_line": "1000", "openin_any": "p", "openout_any": "p", "shell_escape": "f"})
+    return env
 
 
 _FILE_LINE = re.compile(r"^(?:\./)?([^:\s]+\.(?:tex|bbl)):(\d+): (.*)$")

@@ -22,6 +22,7 @@ from agents.llm import LLM
 from agents.rundir import RunDir
 from agents.settings import Settings
 from agents.writeup import compile as tex
+from agents.writeup import tex_safety
 from agents.writeup.citations import (
     CitationOutcome,
     Reference,
@@ -165,6 +166,7 @@ class _Writer:
 
     def integrity(self) -> None:
         """Send problems back to the section writers (bounded rounds), then enforce what is left."""
+        self.report.notes += tex_safety.send_back(self.sections, self._revise, self._replace, self.cfg.integrity_rounds)
         for _ in range(self.cfg.integrity_rounds):
             issues = [i for i in self._issues() if i.kind in ("number", "placeholder", "citation", *CLAIM_KINDS)]
             if not issues:
@@ -229,7 +231,13 @@ class _Writer:
 
     # -- building -----------------------------------------------------------------------------------------------
 
+    def _revise(self, sec: SectionDoc, problems: list[str]) -> SectionDoc:
+        return revise_section(
+            self.llm, sec, "writeup/revise", self.refs, problems=problems, key_results=self.ctx.key_results
+        )
+
     def render(self) -> str:
+        self.report.notes += tex_safety.remove_left(self.sections(), self._replace)  # nothing unsafe reaches TeX
         self.doc.abstract = self._abstract.body
         text = "\n".join(s.body for s in self.sections())
         self.doc.cite_keys = [k for k in cited_keys(text) if k in {r.key for r in self.refs}]

@@ -1,0 +1,87 @@
+"""A limit hit is a readable verdict end to end: sandbox -> node bug reason (what the coder sees) -> journal ->
+report; and a run below sandbox.min_isolation is refused, or allowed with a warning the report shows."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agents.errors import ConfigError
+from agents.experiments.executor import execute
+from agents.experiments.journal import Journal, Node
+from agents.report.collect import collect
+from agents.report.html import render_report
+from agents.rundir import create_run
+from agents.sandbox import Isolation, LocalSandbox
+from agents.sandbox.privileges import sandbox_ids
+from agents.settings import SandboxSettings, load_settings
+
+HOG = """
+import multiprocessing as mp, time
+def hog():
+    block = bytearray(200 * 1024 * 1024)
+    block[::4096] = b"x" * len(block[::4096])
+    time.sleep(20)
+if __name__ == "__main__":
+    procs = [mp.Process(target=hog) for _ in range(3)]
+    [p.start() for p in procs]
+    [p.join() for p in procs]
+    print("all three held 600 MiB")
+"""
+
+
+@pytest.fixture
+def workspace() -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="shoal-verdicts-"))
+    d.chmod(0o755)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_memory_kill_reads_clearly_from_node_to_report(workspace: Path) -> None:
+    settings = load_settings(None, ["sandbox.memory_mb=384"], workspace=workspace, cache_dir=workspace / "cache")
+    box = LocalSandbox(settings.sandbox)
+    if not box.isolation.bwrap:
+        pytest.skip("bubblewrap does not run here")
+    run = create_run(settings, "verdicts")
+    node = Node(stage=1, kind="draft", code=HOG, status="done")
+    execute(box, run.path, node, timeout_s=30)
+    assert node.exec is not None and node.exec.killed_reason == "memory"
+    assert node.exec.verdict == "killed: memory limit 384 MiB"
+    assert node.is_buggy and node.bug_reason.startswith("killed: memory limit 384 MiB")  # what the debug step sees
+    journal = Journal()
+    journal.add(node)
+    journal.save(run.file("journal.json"))
+    data = collect(run)
+    assert data.nodes[0].verdict == "killed: memory limit 384 MiB"
+    assert "killed: memory limit 384 MiB" in render_report(data)
+
+
+def test_below_min_isolation_is_refused_with_the_missing_piece_and_fix(workspace: Path) -> None:
+    weak = Isolation(prefix=[], network_isolated=False, pid_namespace=False, ids=sandbox_ids())
+    (workspace / "code.py").write_text("print('ran')\n")
+    with pytest.raises(ConfigError) as info:
+        LocalSandbox(SandboxSettings(backend="local"), isolation=weak).run(workspace, ["python", "code.py"])
+    message = str(info.value)
+    assert "filesystem" in message and "network" in message and "bubblewrap" in message
+    assert "sandbox.allow_weak" in message
+    # only what is asked for is required: a user who accepts the host filesystem and network still gets refused
+    # nothing else, and allow_weak runs it with a warning
+    relaxed = SandboxSettings(backend="local", min_isolation=["user", "pids", "memory", "disk"])
+    assert LocalSandbox(relaxed, isolation=weak).run(workspace, ["python", "code.py"]).stdout == "ran\n"
+    box = LocalSandbox(SandboxSettings(backend="local", allow_weak=True), isolation=weak)
+    assert box.run(workspace, ["python", "code.py"]).stdout == "ran\n"
+    assert box.warning is not None and "allow_weak" in box.warning and "filesystem" in box.warning
+
+
+def test_the_report_shows_an_allow_weak_warning(workspace: Path) -> None:
+    settings = load_settings(None, [], workspace=workspace, cache_dir=workspace / "cache")
+    run = create_run(settings, "weak")
+    run.event("sandbox_weak", warning="sandbox below sandbox.min_isolation (allow_weak = true): filesystem: ...")
+    data = collect(run)
+    assert data.warnings and "allow_weak" in data.warnings[0]
+    assert "sandbox below sandbox.min_isolation" in render_report(data)
