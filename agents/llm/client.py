@@ -344,7 +344,9 @@ class LLM:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _secrets(self, endpoint: Endpoint) -> list[str]:
-        return secret_values(self.settings, [endpoint.api_key])
+        # the embedded server's "key" is the word "embedded" (also its label), "not-needed" a placeholder
+        placeholder = endpoint.label == "embedded" or endpoint.api_key == "not-needed"
+        return secret_values(self.settings, [] if placeholder else [endpoint.api_key])
 
     def _attempt(
         self,
