@@ -162,7 +162,11 @@ def test_evolve_run_from_the_command_line(tmp_path: Path) -> None:
     with ScriptedServer() as server:
         script_all(server, Coder(step=4))
         args = _global(server, tmp_path, "evolve.novelty_judge=false", "evolve.novelty_threshold=1.0")
-        result = runner.invoke(app, [*args, "evolve", str(prog), "--evaluator", str(ev), "--max-samples", "3"])
+        result = runner.invoke(
+            app,
+            [*args, "evolve", str(prog), "--evaluator", str(ev), "--max-samples", "3"],
+            env={"COLUMNS": "200", "LINES": "60"},  # the live view's size, whatever terminal the suite runs in
+        )
         server.check()
     assert result.exit_code == 0, result.output
     assert "done (complete): 3 samples, 3 evaluated" in result.output

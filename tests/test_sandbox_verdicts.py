@@ -85,3 +85,21 @@ def test_the_report_shows_an_allow_weak_warning(workspace: Path) -> None:
     data = collect(run)
     assert data.warnings and "allow_weak" in data.warnings[0]
     assert "sandbox below sandbox.min_isolation" in render_report(data)
+
+
+def test_bytes_past_the_disk_limit_never_stay_in_the_node_dir(tmp_path: Path) -> None:
+    """What a watcher that looked too late let through is removed after the run: newest files, largest first."""
+    import os
+    import time
+
+    from agents.sandbox import watch
+
+    old = tmp_path / "code.py"
+    old.write_bytes(b"x" * 4096)
+    os.utime(old, (time.time() - 60, time.time() - 60))
+    since = time.time() - 1
+    for name, size in (("a.bin", 3 << 20), ("b.bin", 1 << 20), ("c.bin", 2 << 20)):
+        (tmp_path / name).write_bytes(b"y" * size)
+    files, freed = watch.trim_written(tmp_path, since, excess=4 << 20)
+    assert files == 2 and freed >= 5 << 20
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.bin", "code.py"]

@@ -181,6 +181,7 @@ class LocalSandbox:
             keep = () if iso.pid_namespace else (status_w,)
         disk = watch.DiskWatch(workdir)  # (the process tree is watched once the child exists)
         start = time.monotonic()
+        started_wall = time.time()  # files the run writes are newer than this
         try:
             proc = subprocess.Popen(
                 cmd,
@@ -230,6 +231,7 @@ class LocalSandbox:
         clean = PathCleaner(workdir, sandbox_paths=(bwrap.NODE,) if iso.bwrap else (), labels=self._labels())
         stdout, stderr = clean(out.text()), clean(err.text())
         oom = group is not None and group.oom_killed()
+        stderr += self._enforce_disk(workdir, disk, started_wall, limits_hit)
         reason = limits_hit[0] if limits_hit and not timed_out else None
         reason = reason or classify_kill(timed_out=timed_out, exit_code=exit_code, stderr=stderr, oom_killed=oom)
         log.debug("sandbox run %s: exit=%s timed_out=%s %.2fs", program, exit_code, timed_out, duration)
@@ -257,6 +259,19 @@ class LocalSandbox:
             if base is not None:
                 out[f"{base}/lib/{lib.name}"] = "<stdlib>"
         return out
+
+    def _enforce_disk(self, workdir: Path, disk: watch.DiskWatch, since: float, limits_hit: list[KilledReason]) -> str:
+        """A last look at the node directory after the run: bytes past the disk limit (written between two of the
+        watcher's looks, or after its last one) are removed, newest files largest first, and the run is judged
+        killed by the disk limit."""
+        limit = self.settings.disk_mb * _MB
+        excess = watch.dir_bytes(workdir) - disk.baseline - limit
+        if excess <= 0:
+            return ""
+        if "disk" not in limits_hit:
+            limits_hit.insert(0, "disk")
+        files, freed = watch.trim_written(workdir, since, excess)
+        return f"\nshoal: {files} file(s), {freed >> 20} MiB, written past the disk limit were removed\n"
 
     def _over_limit(
         self, tree: watch.TreeWatch, disk: watch.DiskWatch, group: cgroups.RunGroup | None

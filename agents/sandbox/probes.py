@@ -123,9 +123,11 @@ def scene(workspace: Path | None = None) -> Iterator[Scene]:
     secret = f"sk-probe-{uuid.uuid4().hex}"
     base = Path(tempfile.mkdtemp(prefix="shoal-escape-", dir=workspace))
     base.chmod(0o755)
-    run = base / "run"
-    (run / "nodes" / "sibling").mkdir(parents=True)
-    reads = [run / "nodes" / "sibling" / "metrics.json", run / "journal.json", run / "config.resolved.toml"]
+    from agents.rundir import RunDir
+
+    run = RunDir(base / "run")  # a run of the same layout as Shoal's: a sibling node, the journal, the config
+    run.node_dir("sibling").mkdir(parents=True)
+    reads = [run.node_dir("sibling") / "metrics.json", run.journal_path, run.config_path]
     for p in reads:
         p.write_text(json.dumps({"secret": secret}))
     canary_home = Path.home() / ".config" / "shoal-probe-canary"
@@ -144,7 +146,7 @@ def scene(workspace: Path | None = None) -> Iterator[Scene]:
     tcp = _listener(socket.AF_INET, ("127.0.0.1", 0))
     unix = _listener(socket.AF_UNIX, str(base / "host.sock"))
     abstract = _listener(socket.AF_UNIX, f"\0shoal-probe-{token}")
-    sc = Scene(base, token, secret, victim, tcp, unix, abstract, run / "nodes" / "probe", reads, writes, dirs)
+    sc = Scene(base, token, secret, victim, tcp, unix, abstract, run.node_dir("probe"), reads, writes, dirs)
     sc.snapshot = sc.state()
     try:
         yield sc

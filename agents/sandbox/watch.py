@@ -64,6 +64,32 @@ class DiskWatch:
         return total - self.baseline
 
 
+def trim_written(root: Path, since: float, excess: int) -> tuple[int, int]:
+    """Remove files the run wrote (modified at or after ``since``), largest first, until ``excess`` bytes are
+    gone: what a watcher that looked too late let through never stays in the node directory. Returns (files,
+    bytes) removed; symlinks are never followed."""
+    written: list[tuple[int, str]] = []
+    for folder, _dirs, files in os.walk(root, followlinks=False):
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if st.st_mtime >= since:
+                written.append((st.st_blocks * 512, path))
+    removed = freed = 0
+    for size, path in sorted(written, reverse=True):
+        if freed >= excess:
+            break
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+        removed, freed = removed + 1, freed + size
+    return removed, freed
+
+
 class TreeWatch:
     """Processes and resident memory of a run without cgroups, paced like DiskWatch (at most every 0.1 s)."""
 
