@@ -23,7 +23,8 @@ def _become_subreaper() -> None:
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def _descendants(root: int) -> list[int]:
+def descendants(root: int) -> list[int]:
+    """Every process below ``root`` (from /proc; a snapshot). Also used by the host side (agents.sandbox.watch)."""
     children: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -58,7 +59,7 @@ def _reap_nohang() -> bool:
 def _kill_descendants() -> None:
     me = os.getpid()
     for _ in range(400):  # bounded: about 2 s even against a fork loop
-        pids = _descendants(me)
+        pids = descendants(me)
         for pid in pids:
             try:  # noqa: SIM105  (contextlib is not imported: launcher start-up time)
                 os.kill(pid, signal.SIGKILL)

@@ -6,6 +6,8 @@ import os
 import time
 from pathlib import Path
 
+from agents.sandbox._launcher import descendants  # one /proc walk for the launcher and the host
+
 
 def dir_bytes(root: Path, limit_entries: int = 100_000) -> int:
     """Allocated bytes under ``root`` (hard links once, symlinks not followed); stops counting past the cap."""
@@ -130,28 +132,6 @@ def _ppid(pid: int) -> int:
     except OSError:
         return -1
     return int(data[data.rfind(b")") + 2 :].split()[1])
-
-
-def descendants(root: int) -> list[int]:
-    """Every process below ``root`` (from /proc; a snapshot)."""
-    children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as fh:
-                data = fh.read()
-        except OSError:
-            continue
-        ppid = int(data[data.rfind(b")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(name))
-    out: list[int] = []
-    stack = [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            out.append(child)
-            stack.append(child)
-    return out
 
 
 def tree_usage(root: int) -> tuple[int, int]:
