@@ -105,7 +105,7 @@ def test_generated_code_is_unprivileged_as_seen_from_the_host(tmp_path: Path) ->
 
 
 _DRIVER = """
-import json, sys
+import json, os, sys, threading, time
 from pathlib import Path
 from agents.sandbox import LocalSandbox
 from agents.sandbox.probes import run_suite
@@ -117,8 +117,18 @@ node.mkdir()
 (node / "code.py").write_text("import numpy, os; print(float(numpy.arange(4).sum()), os.getuid())")
 res = box.run(node, ["python", "code.py"])
 out = {"mode": box.isolation.mode, "ids": box.isolation.ids, "numpy": res.stdout.strip(), "probes": {}}
+peak, done = [0], threading.Event()
+def sample():  # our uid's processes on the whole machine, while the probes run (the fork loop among them)
+    while not done.is_set():
+        mine = sum(1 for p in os.listdir("/proc") if p.isdigit() and os.stat("/proc/" + p).st_uid == os.getuid())
+        peak[0] = max(peak[0], mine)
+        time.sleep(0.002)
+watcher = threading.Thread(target=sample, daemon=True)
+watcher.start()
 for o in run_suite(s, workspace=Path(sys.argv[1])):
     out["probes"][o.name] = o.line()
+done.set()
+out["peak"] = peak[0]
 print("RESULT " + json.dumps(out))
 """
 
@@ -154,3 +164,6 @@ def test_as_an_ordinary_user(tmp_path: Path) -> None:
     assert out["numpy"].split() == ["6.0", "1000"]  # uid 1000 inside the user namespace
     breaches = [line for line in out["probes"].values() if not line.startswith("BLOCKED")]
     assert not breaches and len(out["probes"]) == len(PROBES), breaches
+    # no cgroup is ours as an ordinary user: the kernel's per-namespace task cap still holds a fork loop at the
+    # probe's limit (64) instead of letting it fill the machine's process table between two looks of the watcher
+    assert out["peak"] <= 64 + 8, out["peak"]

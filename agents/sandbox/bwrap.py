@@ -99,8 +99,14 @@ def command(
     program: list[str],
     seccomp_fd: int | None = None,
     devices: Sequence[str] = (),
+    nproc: int | None = None,
 ) -> list[str]:
-    """The argv that runs ``program`` in a fresh sandbox (``seccomp_fd``: see agents/sandbox/seccomp.py)."""
+    """The argv that runs ``program`` in a fresh sandbox (``seccomp_fd``: see agents/sandbox/seccomp.py).
+
+    ``nproc``: a hard cap on the tasks (processes and threads) of the run, for the user-namespace mode where no
+    cgroup is ours to set: ``prlimit`` sets RLIMIT_NPROC *inside* the namespaces, where the kernel counts only
+    the run's own tasks (the count is per user namespace), so a fork loop stops at the cap between two looks of
+    the watcher instead of filling the machine's process table."""
     args = [
         bwrap,
         *namespace_flags(ids, network),
@@ -144,7 +150,15 @@ def command(
     args += ["--chdir", NODE, "--remount-ro", "/", "--"]
     if ids is not None:
         args += setpriv_prefix(ids)
+    if nproc is not None:
+        args += nproc_prefix(nproc)
     return [*args, *program]
+
+
+def nproc_prefix(nproc: int) -> list[str]:
+    """``prlimit --nproc=N --`` (util-linux, on every machine that has setpriv); nothing when it is missing."""
+    prlimit = shutil.which("prlimit")
+    return [prlimit, f"--nproc={nproc}", "--"] if prlimit else []
 
 
 def gpu_devices() -> list[str]:

@@ -174,6 +174,8 @@ class LocalSandbox:
                 program=program,
                 seccomp_fd=seccomp_fd,
                 devices=bwrap.gpu_devices() if s.gpus else (),
+                # no cgroup of ours in a user namespace: the kernel still caps the run's tasks there
+                nproc=s.max_processes if group is None and iso.ids is None else None,
             )
             keep: tuple[int, ...] = () if seccomp_fd is None else (seccomp_fd,)
         else:
@@ -286,8 +288,8 @@ class LocalSandbox:
             if group.cpu_used() > s.cpu_s:
                 return "cpu"
         elif (usage := tree.usage()) is not None:
-            procs, rss = usage
-            if procs > s.max_processes:
+            tasks, rss = usage
+            if tasks > s.max_processes:
                 return "pids"
             if rss > s.memory_mb * _MB:
                 return "memory"

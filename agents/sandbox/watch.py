@@ -135,14 +135,18 @@ def _ppid(pid: int) -> int:
 
 
 def tree_usage(root: int) -> tuple[int, int]:
-    """(processes, resident bytes) of ``root`` and its descendants."""
+    """(tasks, resident bytes) of ``root`` and its descendants; tasks are processes and their threads, as the
+    kernel's process limits count them."""
     pids = [root, *descendants(root)]
-    rss = 0
+    rss = tasks = 0
     page = os.sysconf("SC_PAGE_SIZE")
     for pid in pids:
         try:
             with open(f"/proc/{pid}/statm", "rb") as fh:
                 rss += int(fh.read().split()[1]) * page
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                data = fh.read()
+            tasks += int(data[data.rfind(b")") + 2 :].split()[17])  # field 20, num_threads
         except (OSError, IndexError, ValueError):
             continue
-    return len(pids), rss
+    return max(tasks, len(pids)), rss
