@@ -160,7 +160,9 @@ def test_kill_9_then_resume_loses_no_evaluated_program(tmp_path: Path) -> None:
 def test_evolve_run_from_the_command_line(tmp_path: Path) -> None:
     prog, ev = write_task(tmp_path)
     with ScriptedServer() as server:
-        script_all(server, Coder(step=4))
+        # unique answers: with 2 workers both first samples come from the initial program, and two equal answers
+        # make the later one an exact copy (rejected) or not, depending on which evaluation finishes first
+        script_all(server, Coder(step=4, unique=True))
         args = _global(server, tmp_path, "evolve.novelty_judge=false", "evolve.novelty_threshold=1.0")
         result = runner.invoke(
             app,
