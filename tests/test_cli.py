@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from agents.cli.main import app
@@ -95,3 +96,14 @@ def test_demo_runs_through_the_model_layer(scripted_llm: ScriptedServer, tmp_pat
     ledger = [json.loads(line) for line in (run / "llm_calls.jsonl").read_text().splitlines()]
     assert [(r["prompt"], r["outcome"]) for r in ledger] == [("demo/hello", "ok")]
     assert (run / "config.resolved.toml").is_file()
+
+
+def test_error_messages_keep_their_brackets(capsys: pytest.CaptureFixture[str]) -> None:
+    """A message is text, not rich markup: "[user]" or "ideas.json[2]" must reach the user as written."""
+    from agents.cli.common import cli_errors
+    from agents.errors import ShoalError
+
+    with pytest.raises(typer.Exit), cli_errors():
+        raise ShoalError("set sandbox.min_isolation = [user] or pick ideas.json[2]")
+    err = " ".join(capsys.readouterr().err.split())
+    assert "sandbox.min_isolation = [user] or pick ideas.json[2]" in err

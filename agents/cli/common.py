@@ -11,6 +11,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from agents.errors import BudgetExceeded, ShoalError
 from agents.settings import Settings, load_settings
@@ -63,8 +64,8 @@ def cli_errors() -> Iterator[None]:
     try:
         yield
     except BudgetExceeded as exc:
-        err_console.print(f"[bold yellow]budget:[/] {exc}")
+        err_console.print(f"[bold yellow]budget:[/] {escape(str(exc))}")
         raise typer.Exit(3) from None
     except ShoalError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")  # messages may hold [brackets]
         raise typer.Exit(2) from None

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from agents.cli.common import cli_errors, console, err_console, get_settings
@@ -31,7 +32,7 @@ def _drive(ctx: typer.Context, run_path: Path, inputs: dict | None, answer: str 
             stage_ctx = StageContext(run=run, settings=settings, llm=llm, on_event=progress)
             outcome = drive(run, make_stage_fns(stage_ctx), inputs, approval_answer=answer)  # type: ignore[arg-type]
     except BudgetExceeded as exc:
-        err_console.print(f"[yellow]stopped:[/] {exc}\nresume with: {resume_cmd} --budget-usd <more>")
+        err_console.print(f"[yellow]stopped:[/] {escape(str(exc))}\nresume with: {resume_cmd} --budget-usd <more>")
         raise typer.Exit(3) from None
     except KeyboardInterrupt:
         err_console.print(f"[yellow]interrupted.[/] Everything finished is kept; resume with: {resume_cmd}")
