@@ -64,6 +64,8 @@ def preexec(
     """
     import resource
 
+    parent = os.getpid()
+
     def apply() -> None:
         for fd in cgroup_fds:
             os.write(fd, b"0")  # "0": the writing process itself
@@ -83,6 +85,8 @@ def preexec(
             raise OSError(ctypes.get_errno(), "cannot set no_new_privs")
         # if Shoal itself dies (even by kill -9) the run goes with it instead of living on unattended
         _LIBC.prctl(_PR_SET_PDEATHSIG, death_signal, 0, 0, 0)
+        if os.getppid() != parent:  # Shoal died before the line above: no signal will ever come
+            os.kill(os.getpid(), death_signal)
 
     return apply
 
