@@ -236,7 +236,13 @@ def build_context(run: RunDir) -> WriterContext:
     if comparison is not None and comparison.p_value is not None:
         fact_list += [
             Fact(value=comparison.p_value, kind="metric", source="Welch t-test over the seed values, p-value"),
-            Fact(value=ALPHA, kind="setting", source="significance level of the test", resolution=2),
+            Fact(
+                value=ALPHA,
+                kind="setting",
+                source="significance level of the test",
+                resolution=2,
+                context=["significance", "level", "alpha", "test"],
+            ),
         ]
     return WriterContext(
         idea=idea,

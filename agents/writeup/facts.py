@@ -9,13 +9,14 @@ sees the other nodes' values, so it cannot legitimately quote them.
 
 Matching (``match``): a number printed with decimals must equal a fact at the precision the tables print
 (``floats.fmt``) or finer, so a metric is quoted as in the key results, not rounded to a coarser value that many
-numbers would hit; a setting or count matches exactly as recorded; a percentage (one decimal at least) matches
-a fact read as a fraction (``24.5\\%`` for 0.245) or a relative difference of two reported rows.
+numbers would hit; a setting or count matches exactly as recorded, and only where the quoting sentence names it
+(``agents.writeup.fact_context``: "a learning rate of 0.05" states ``LR = 0.05``, a bare 0.05 does not); a
+percentage (one decimal at least) matches a fact read as a fraction (``24.5\\%`` for 0.245) or a relative
+difference of two reported rows, and a setting written as a percentage (``20\\%`` for ``test_size=0.2``).
 """
 
 from __future__ import annotations
 
-import ast
 import math
 import re
 from typing import Literal
@@ -23,8 +24,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from agents.experiments.journal import Journal, Metric, Node
+from agents.writeup.fact_context import code_constant_names, mentions, sentence_words, words_for, words_near
 
-FactKind = Literal["metric", "std_err", "seed_value", "difference", "relative", "setting", "count"]
+FactKind = Literal["metric", "std_err", "seed_value", "seed_id", "difference", "relative", "setting", "count"]
 
 _RATE = re.compile(r"acc|err|rate|f1|auc|prec|recall|score|pct|percent|fraction", re.I)  # a percentage makes sense
 _SETTING = re.compile(r"(?<![\w.])(\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\d+)(?![\w.])")
@@ -32,6 +34,7 @@ _SETTING = re.compile(r"(?<![\w.])(\d+\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\d+
 
 _PREFERENCE: dict[str, int] = {
     "metric": 0, "std_err": 1, "difference": 2, "relative": 3, "count": 4, "seed_value": 5, "setting": 6,
+    "seed_id": 7,
 }  # fmt: skip
 
 
@@ -43,6 +46,9 @@ class Fact(BaseModel):
     metric: str = ""
     seeds: int = 0
     resolution: int | None = Field(default=None, description="decimals as recorded (settings, counts)")
+    context: list[str] = Field(
+        default_factory=list, description="words naming a setting or count; the quoting sentence must use one"
+    )
 
 
 def reported(metric: Metric, dataset: str) -> tuple[float, float | None, int]:
@@ -63,26 +69,32 @@ def reported_nodes(journal: Journal) -> list[Node]:
     return out
 
 
-def _code_constants(code: str) -> list[str]:
-    """The numeric constants of a program as written (its settings: sizes, epochs, learning rates...)."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return list(_SETTING.findall(code))
-    return [
-        repr(n.value)
-        for n in ast.walk(tree)
-        if isinstance(n, ast.Constant) and isinstance(n.value, int | float) and not isinstance(n.value, bool)
-    ]
+def _code_constants(code: str) -> list[tuple[str, list[str]]]:
+    """The numeric constants of a program as written (its settings: sizes, epochs, learning rates...), each with
+    the words naming it (its variable, keyword or key; see ``fact_context.code_constant_names``)."""
+    found = code_constant_names(code)
+    if not found and code.strip():
+        try:
+            compile(code, "<program>", "exec")
+        except (SyntaxError, ValueError):
+            return [(raw, []) for raw in _SETTING.findall(code)]  # unparsable: the numbers as text, unnamed
+    names: dict[str, list[str]] = {}
+    for raw, given in found:
+        names.setdefault(raw, []).extend(given)
+    return [(raw, words_for(given)) for raw, given in names.items()]
 
 
-def _settings(node: Node) -> list[tuple[float, str, int]]:
-    """(value, source, resolution as recorded): "0.1" is recorded with one decimal, so "0.10" does not state it."""
-    found: list[tuple[float, str, int]] = []
-    for raw in _SETTING.findall(f"{node.plan} {node.tag}"):
-        found.append((float(raw), f"setting {raw} in the plan of node {node.id}", _resolution(raw)))
-    for raw in sorted(set(_code_constants(node.code)), key=float):
-        found.append((abs(float(raw)), f"setting {raw} in the code of node {node.id}", _resolution(raw)))
+def _settings(node: Node) -> list[tuple[float, str, int, list[str]]]:
+    """(value, source, resolution as recorded, naming words): "0.1" is recorded with one decimal, so "0.10" does
+    not state it."""
+    found: list[tuple[float, str, int, list[str]]] = []
+    for text in (node.plan, node.tag.replace("=", " ")):
+        for m in _SETTING.finditer(text):
+            raw = m.group(1)
+            where = f"setting {raw} in the plan of node {node.id}"
+            found.append((float(raw), where, _resolution(raw), words_near(text, m.start(), m.end())))
+    for raw, words in sorted(_code_constants(node.code), key=lambda c: float(c[0])):
+        found.append((abs(float(raw)), f"setting {raw} in the code of node {node.id}", _resolution(raw), words))
     return found
 
 
@@ -115,20 +127,21 @@ def collect(journal: Journal, extra_counts: dict[str, int] | None = None) -> lis
                     add(m.values[ds], "seed_value", f"{what}, the configuration's own run", **tags)
         for seed in journal.seed_runs(node.id):
             if seed.seed is not None and seed.is_good:
-                add(float(seed.seed), "setting", f"seed {seed.seed} of node {node.id}", node_id=seed.id, resolution=0)
+                add(float(seed.seed), "seed_id", f"seed {seed.seed} of node {node.id}", node_id=seed.id, resolution=0,
+                    context=["seed"])  # fmt: skip
             for m in seed.metric.metrics if seed.is_good else []:
                 for ds, v in m.values.items():
                     add(v, "seed_value", f"node {seed.id}: {m.name} on {ds}, seed {seed.seed} of node {node.id}",
                         node_id=seed.id, metric=m.name)  # fmt: skip
-        for value, where, res in _settings(node):
-            add(value, "setting", where, node_id=node.id, resolution=res)
+        for value, where, res, words in _settings(node):
+            add(value, "setting", where, node_id=node.id, resolution=res, context=words)
     for metric, ds, (a, ia), (b, ib) in _compared_pairs(journal, groups):
         add(abs(b - a), "difference", f"difference of {metric} on {ds}, nodes {ia} and {ib}", metric=metric)
         if a != 0:  # relative to the reference row (the earlier stage, or the full method for an ablation)
             rel = f"relative difference of {metric} on {ds}, node {ib} against node {ia}"
             add(abs(b - a) / abs(a), "relative", rel, metric=metric)
     for what, count in (extra_counts or {}).items():
-        add(float(count), "count", what, resolution=0)
+        add(float(count), "count", what, resolution=0, context=_count_words(what))
     return [f for f in facts if math.isfinite(f.value)]
 
 
@@ -146,6 +159,11 @@ def _compared_pairs(
         pairs += [(full, i) for i in by_id if i not in main and full in by_id]
         out += [(metric, ds, (by_id[a], a), (by_id[b], b)) for a, b in pairs if a is not None]
     return out
+
+
+def _count_words(what: str) -> list[str]:
+    """The words of a count's description, less node ids ("runs in stage 4" -> runs, ran, experiment, ..., stage)."""
+    return words_for(re.sub(r"\bnode [0-9a-f]+\b", " ", what).split())
 
 
 def counts(journal: Journal) -> dict[str, int]:
@@ -191,22 +209,29 @@ def _equal_at(raw_value: float, fact: float, decimals: int, exponent: int) -> bo
     return abs(abs(raw_value) - abs(fact)) <= 0.5 * unit + 1e-12 * max(1.0, abs(fact))
 
 
-def match(raw: str, value: float, facts: list[Fact], *, integer: bool) -> Fact | None:
-    """The fact a number as printed states, or None."""
+def match(raw: str, value: float, facts: list[Fact], *, integer: bool, context: str) -> Fact | None:
+    """The fact a number as printed states, or None. ``context``: the sentence (or the whole table or caption)
+    that quotes the number; a setting or count must be named there."""
     pct = raw.endswith("%")
     decimals, exponent = _decimals(raw)
+    words: set[str] | None = None
     for f in sorted(facts, key=lambda x: _PREFERENCE[x.kind]):  # the most specific source first
+        if f.kind in ("setting", "count", "seed_id"):
+            if pct:
+                # "20%" for test_size=0.2, or a setting recorded as a percentage (PCT = 20)
+                stated = _equal_at(value / 100.0, f.value, decimals + 2, exponent) or _as_recorded(raw, value, f)
+            else:
+                stated = _as_recorded(raw, value, f)
+            if stated:
+                words = sentence_words(context) if words is None else words
+                if mentions(words, f.context):
+                    return f
+            continue
         if pct:
             measured = f.kind == "relative" or (
                 f.kind in ("metric", "difference") and _RATE.search(f.metric) is not None
             )
             if decimals >= 1 and measured and _equal_at(value / 100.0, f.value, decimals + 2, exponent):
-                return f
-            if f.kind in ("setting", "count") and _as_recorded(raw, value, f):
-                return f
-            continue
-        if f.kind in ("setting", "count"):
-            if _as_recorded(raw, value, f):
                 return f
             continue
         if f.kind == "relative" or integer:

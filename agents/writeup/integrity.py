@@ -2,7 +2,8 @@
 
 - Numbers: in every section (abstract and appendix included), every table and every figure caption, each number
   (integers included) must state a recorded fact (``agents.writeup.facts``: a reported metric at the tables'
-  precision or finer, a standard error, a seed's value, a difference of two reported rows, a setting, a count).
+  precision or finer, a standard error, a seed's value, a difference of two reported rows, a setting, a count;
+  a setting or count only in a sentence that names it, a table's whole text counting as one sentence).
   Not checked: numbers inside commands' arguments (``\\ref``, ``\\label``, ``\\cite``, lengths), an integer
   after "Section", "Figure", "Table", "Eq.", "Stage", "Appendix"... (a reference), years (1900-2099), integers in
   math (notation such as exponents).
@@ -15,6 +16,7 @@ Each issue names its section, so it can be sent back to the writer of that secti
 
 from __future__ import annotations
 
+import bisect
 import re
 from pathlib import Path
 
@@ -66,14 +68,21 @@ def _is_reference(before: str) -> bool:
 
 def extract_numbers(text: str) -> list[tuple[str, float, bool]]:
     """(as written, value, is_percent) for every number that states something (integers included)."""
+    return [(raw, value, pct) for raw, value, pct, _ in numbers_in_context(text)]
+
+
+def numbers_in_context(text: str, *, whole: bool = False) -> list[tuple[str, float, bool, str]]:
+    """(as written, value, is_percent, the sentence quoting it) for every number that states something; with
+    ``whole`` the quoting text is all of ``text`` (a table: its header names the columns)."""
     out = []
     clean = _strip_ignored(text)
     math_spans = [m.span() for m in _MATH.finditer(clean)]
+    bounds = [0, *(m.start() for m in _SENTENCE.finditer(clean)), len(clean)]
     for m in _NUM.finditer(clean):
         raw, pct = m.group(1), bool(m.group(2))
         integer = not pct and not re.search(r"[.eE]", raw)
+        start = m.start(1)
         if integer:
-            start = m.start(1)
             if any(a <= start < b for a, b in math_spans) or _is_reference(clean[:start]):
                 continue
             if re.fullmatch(r"(19|20)\d\d", raw):  # a year
@@ -84,24 +93,29 @@ def extract_numbers(text: str) -> list[tuple[str, float, bool]]:
             value = float(raw.replace(",", ""))
         except ValueError:
             continue
-        out.append((raw + ("%" if pct else ""), value, pct))
+        if whole:
+            sentence = clean
+        else:
+            k = bisect.bisect_right(bounds, start)
+            sentence = clean[bounds[k - 1] : bounds[min(k, len(bounds) - 1)]]
+        out.append((raw + ("%" if pct else ""), value, pct, sentence))
     return out
 
 
 def facts_for(section: str, facts: list[Fact], *, table: bool = False) -> list[Fact]:
-    """Each seed's own value belongs in the appendix and its per-seed table; elsewhere a configuration is reported
-    by its mean over the seeds."""
+    """Each seed (its number and its own value) belongs in the appendix and its per-seed table; elsewhere a
+    configuration is reported by its mean over the seeds ("over 3 seeds" is a count, not seed number 3)."""
     if table or section == "appendix":
         return facts
-    return [f for f in facts if f.kind != "seed_value"]
+    return [f for f in facts if f.kind not in ("seed_value", "seed_id")]
 
 
 def check_numbers(name: str, text: str, facts: list[Fact], *, table: bool = False) -> list[Issue]:
     facts = facts_for(name, facts, table=table)
     issues = []
-    for raw, value, _pct in extract_numbers(text):
+    for raw, value, _pct, sentence in numbers_in_context(text, whole=table):
         integer = not re.search(r"[.eE]", raw.rstrip("%"))
-        if match(raw, value, facts, integer=integer) is None:
+        if match(raw, value, facts, integer=integer, context=sentence) is None:
             issues.append(
                 Issue(kind="number", section=name, token=raw, detail=f"the number {raw} matches no recorded value")
             )
@@ -112,9 +126,9 @@ def provenance(name: str, text: str, facts: list[Fact], *, table: bool = False) 
     """Where each number of ``text`` came from: one row per number (source "unmatched" when none)."""
     facts = facts_for(name.split(" ")[0], facts, table=table)
     rows = []
-    for raw, value, _pct in extract_numbers(text):
+    for raw, value, _pct, sentence in numbers_in_context(text, whole=table):
         integer = not re.search(r"[.eE]", raw.rstrip("%"))
-        fact = match(raw, value, facts, integer=integer)
+        fact = match(raw, value, facts, integer=integer, context=sentence)
         rows.append({"section": name, "number": raw, "source": fact.source if fact else "unmatched"})
     return rows
 
