@@ -8,8 +8,9 @@ the embedded local model). Phases, one after the other:
 1. ``--probe N``: N proposals from the initial program in each edit format (rewrite, lines, diff; no repair),
    counting answers that apply and programs that are valid;
 2. evolve for ``--minutes`` (``evolve.time_budget_min``; proposals in flight finish after it);
-3. the baseline for ``--minutes``: ask the model for an improved whole program from the initial program, over and
-   over (no archive, no feedback), each answer evaluated with the same evaluator in the same sandbox.
+3. the baseline for ``--minutes`` (or ``--baseline-minutes``; 0 skips it): ask the model for an improved whole
+   program from the initial program, over and over (no archive, no feedback), each answer evaluated with the same
+   evaluator in the same sandbox.
 
 It prints samples, valid-program rate, edit apply rate (baseline: answers holding a program), best score and the
 best score after N samples (N = the smaller sample count) side by side, and writes them to ``--out`` as JSON.
@@ -169,7 +170,8 @@ def summarize(result: dict[str, Any]) -> None:
         (f"best after {n} samples", _num(best_after(ev["curve"], n)), _num(best_after(bl["curve"], n))),
         ("seconds", ev.get("seconds"), bl.get("seconds")),
     ]
-    print(f"\n{result['task']}, {result['minutes']:g} min each, model {result['model']}")
+    bl_min = result.get("baseline_minutes", result["minutes"])
+    print(f"\n{result['task']}, evolve {result['minutes']:g} min, baseline {bl_min:g} min, model {result['model']}")
     print(f"{'':26}{'evolve':>14}{'baseline':>14}")
     for name, a, b in rows:
         print(f"{name:26}{a!s:>14}{b!s:>14}")
@@ -186,6 +188,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--task", default="circle_packing", help="a folder under examples/")
     ap.add_argument("--minutes", type=float, default=10.0, help="time budget of each of evolve and the baseline")
+    ap.add_argument("--baseline-minutes", type=float, default=None,
+                    help="time budget of the baseline (default: --minutes; 0 skips it)")  # fmt: skip
     ap.add_argument("--probe", type=int, default=2, help="proposals per edit format in the probe (0: skip)")
     ap.add_argument("--set", action="append", default=[], help="a setting override, e.g. evolve.workers=1")
     ap.add_argument("--out", type=Path, default=None, help="write the figures here as JSON (after every step)")
@@ -198,8 +202,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-evolve-"))
     settings = load_settings(task_dir / "shoal.toml", args.set, workspace=work / "workspace")
     llm = LLM(settings, Ledger(work / "baseline_calls.jsonl"), context={"stage": "bench"})
-    result: dict[str, Any] = {"task": args.task, "minutes": args.minutes, "model": settings.models.coder.model,
-                              "settings": args.set}  # fmt: skip
+    baseline_minutes = args.minutes if args.baseline_minutes is None else args.baseline_minutes
+    result: dict[str, Any] = {"task": args.task, "minutes": args.minutes, "baseline_minutes": baseline_minutes,
+                              "model": settings.models.coder.model, "settings": args.set}  # fmt: skip
 
     def save() -> None:
         if args.out:
@@ -213,7 +218,8 @@ def main() -> None:
         run_evolve(settings, task_dir, args.minutes, result, save)
         save()
         print(f"evolve: { {k: v for k, v in result['evolve'].items() if k != 'curve'} }", flush=True)
-        run_baseline(settings, llm, task_dir, args.minutes, work / "baseline", result, save)
+        if baseline_minutes > 0:
+            run_baseline(settings, llm, task_dir, baseline_minutes, work / "baseline", result, save)
     finally:
         stop_shared_servers()
     summarize(result)

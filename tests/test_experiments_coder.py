@@ -242,3 +242,18 @@ def test_coder_salvages_answers_in_the_other_format(
     prop = coder.write(Action("improve", 3, parent=parent.id), "scripted-model", "c")
     assert prop.calls == 3 and "steps = 35" in prop.code and not prop.problem
     assert extract_code("```\n" + S.patch("a", "b") + "```") is None
+
+
+def test_a_draft_that_forgot_its_imports_runs(
+    scripted_llm: ScriptedServer, llm_settings: Settings, tmp_path: Path
+) -> None:
+    """The small model's slip (np, log_metric used, never imported) is fixed before the run, visibly in the code."""
+    forgot = "\n".join(line for line in S.program().splitlines() if not line.startswith(("import numpy", "from shoal")))
+    assert "import numpy" not in forgot and "from shoal_helper" not in forgot
+    scripted_llm.script("coder/draft", text(S.fenced(forgot + "\n", "plain gradient descent")))
+    prop = _coder(llm_settings, tmp_path, Journal(idea=S.IDEA)).write(Action("draft", 1), "scripted-model", "n1")
+    assert "import numpy as np  # added by Shoal" in prop.code and "save_results  # added by Shoal" in prop.code
+    node = _node(prop.code)
+    execute(S.sandbox(), tmp_path, node, 60)
+    assert not node.is_buggy, node.exec
+    assert node.metric.primary.name == "train_mse"

@@ -17,6 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from agents.experiments.imports import add_missing_imports
 from agents.experiments.journal import CoderStats, Journal, Metric, Node
 from agents.experiments.journal_index import index_of
 from agents.experiments.memory import memory_lines
@@ -193,6 +194,10 @@ class Coder:
             log.info("node %s: candidate duplicates node %s (similarity %.4f)", node_id, other, sim)
             note = "Your last program repeated an earlier one. Write a clearly different approach."
         prop.calls, prop.tokens_in, prop.duplicate_of = total_calls, total_tokens, rejected
+        if prop.code.strip():
+            prop.code, added = add_missing_imports(prop.code)
+            if added:
+                log.info("node %s: added the missing import of %s", node_id, ", ".join(added))
         return prop
 
     def _write_once(
