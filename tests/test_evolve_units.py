@@ -21,6 +21,7 @@ from agents.evolve.selection import (
 )
 from agents.experiments.patches import PatchError
 
+ROOT = Path(__file__).resolve().parents[1]
 PROG = "import math\n# EVOLVE-BLOCK-START\ndef f(x):\n    y = x + 1\n    return y\n# EVOLVE-BLOCK-END\nprint(f(1))\n"
 
 
@@ -164,3 +165,31 @@ def test_two_blocks_in_every_format() -> None:
     with pytest.raises(PatchError, match="within one block"):
         apply_answer(p, "LINES 1-2\n```python\nq = 0\n```", "lines")
     assert "y = 7" in apply_answer(p, "<<<<<<< SEARCH\ny = 2\n=======\ny = 7\n>>>>>>> REPLACE\n", "diff")
+
+
+def test_a_helper_the_new_lines_still_call_is_kept_from_the_parent() -> None:
+    """The embedded model's LINES answer replaced the block's first 27 lines, which held the helper its new lines
+    call: the parent's definition goes back into the block, so the program runs instead of dying of a NameError."""
+    from agents.evolve.blocks import restore_definitions
+
+    initial = (ROOT / "examples" / "circle_packing" / "initial.py").read_text()
+    p = split_program(initial)
+    n_lines = len(p.blocks[0].splitlines())
+    answer = (
+        f"LINES 1-{n_lines}\n```python\ndef construct_packing():\n    centers = np.full((N, 2), 0.5)\n"
+        "    centers[:, 0] = np.linspace(0.1, 0.9, N)\n    radii = compute_max_radii(centers)\n"
+        "    return centers, radii\n```\n"
+    )
+    code = apply_answer(p, answer, "lines")
+    assert "def compute_max_radii" not in code
+    fixed, restored = restore_definitions(p, code)
+    assert restored == ["compute_max_radii"]
+    new = split_program(fixed)
+    assert new.parts == p.parts and "def compute_max_radii(centers):" in new.blocks[0]
+    namespace: dict[str, object] = {}
+    exec(compile(fixed, "program.py", "exec"), namespace)
+    _centers, radii = namespace["construct_packing"]()  # type: ignore[operator]
+    assert len(radii) == 26 and float(sum(radii)) > 0
+    assert restore_definitions(p, fixed) == (fixed, [])  # nothing twice
+    dropped_unused = apply_answer(p, "```python\ndef construct_packing():\n    return 1, 2\n```", "rewrite")
+    assert restore_definitions(p, dropped_unused) == (dropped_unused, [])  # not used any more: not restored

@@ -9,15 +9,25 @@ cannot be applied or does not compile goes back with the error, and so does a pr
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.evolve.blocks import Program, apply_answer, lost_names, numbered, split_program
+from agents.evolve.blocks import (
+    Program,
+    apply_answer,
+    lost_names,
+    numbered,
+    restore_definitions,
+    split_program,
+)
 from agents.evolve.population import ProgramRecord
 from agents.experiments.patches import PatchError, extract_plan, syntax_error
 from agents.llm import LLM
 from agents.prompts import render_messages, render_text
 from agents.settings import Settings
+
+log = logging.getLogger(__name__)
 
 _SALVAGE = {"rewrite": ("diff", "lines"), "lines": ("rewrite", "diff"), "diff": ("rewrite", "lines")}
 _COPIED = ("(new version of these lines)", "<the new lines that replace")
@@ -118,6 +128,9 @@ class Proposer:
         err = syntax_error(code)
         if err:
             raise PatchError(err)
+        code, restored = restore_definitions(program, code)
+        if restored:
+            log.info("evolve: kept the parent's definition of %s, which the new code uses", ", ".join(restored))
         lost = lost_names(program, code)
         if lost:
             raise PatchError(f"the new code no longer defines {', '.join(lost)}, which the rest of the program uses")
