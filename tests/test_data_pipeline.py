@@ -85,6 +85,22 @@ def test_search_on_user_data_is_scored_by_shoal(cli_env: Path, scripted_llm: Scr
     print(prompt)
 
 
+def test_the_review_cannot_overturn_a_held_out_score(cli_env: Path, scripted_llm: ScriptedServer) -> None:
+    """The embedded model's review called a correct program "broken"; with held-out rows the score is Shoal's own,
+    so the review's doubt stays in the critique and the node stays good."""
+    D.DataCoder("regression", fake=0.0).install(scripted_llm)
+    doubt = {"is_buggy": True, "bug_reason": "constant output", "summary": "broken?", "critique": "check the split"}
+    scripted_llm.always("feedback/review", lambda req: S.json_reply(doubt))
+    script_node_plots(scripted_llm)
+    result = CliRunner().invoke(app, ARGS)
+    assert result.exit_code == 0, result.output
+    (run,) = (cli_env / "ws").iterdir()
+    j = Journal.load(run / "journal.json")
+    best = j.best_node()
+    assert best is not None and not best.is_buggy and best.critique == "check the split"
+    assert all(not n.bug_reason.startswith("review:") for n in j.nodes)
+
+
 def test_a_program_cannot_read_the_held_out_labels(cli_env: Path, scripted_llm: ScriptedServer) -> None:
     """A program that goes looking for the labels finds neither them nor the user's full table, and cannot write."""
     snoop = (
