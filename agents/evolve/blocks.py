@@ -246,7 +246,12 @@ def restore_definitions(program: Program, new_code: str) -> tuple[str, list[str]
     for name in lost:
         i, source = old[name]
         bodies[i] = _with_newline(bodies[i]) + "\n\n" + source.rstrip("\n") + "\n"
-    return new.render(bodies), lost
+    restored = new.render(bodies)
+    try:
+        compile(restored, "<program>", "exec")
+    except (SyntaxError, ValueError):  # a block that ends inside an open construct: leave the answer as it was
+        return new_code, []
+    return restored, lost
 
 
 def apply_answer(program: Program, answer: str, fmt: str) -> str:
