@@ -60,6 +60,11 @@ class DataSession:
 
     # -- what a node gets ----------------------------------------------------------------------------------------
 
+    @property
+    def scored_by_shoal(self) -> bool:
+        """Held-out rows: a node's primary metric is Shoal's own score of its predictions."""
+        return self.split is not None
+
     def mounts(self) -> list[ReadOnlyMount]:
         out = []
         if self.split is not None:

@@ -163,7 +163,7 @@ def score_node(d: Path, data: DataSession | None) -> tuple[MetricValue | None, s
     if data is None or data.task.metric is None:
         return own, why
     rest = [m for m in (own.metrics if own else []) if m.name != data.task.metric]
-    if data.split is not None:
+    if data.scored_by_shoal:
         official, why = data.evaluate(d)
         if official is None:
             return None, why

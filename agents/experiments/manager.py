@@ -319,10 +319,9 @@ class ExperimentManager:
             if review is not None:
                 with self.journal.lock:
                     node.summary, node.critique = review.summary, review.critique
-                    # the user's own baseline is trusted when it runs; a held-out score is Shoal's own, not the
-                    # program's word, so the review may doubt it in its critique but not overturn it
-                    held_out = self.data is not None and self.data.split is not None
-                    if review.is_buggy and node.model != "user" and not held_out:
+                    # trusted when it runs: the user's own baseline, and a node Shoal scored itself (held out)
+                    scored = self.data is not None and self.data.scored_by_shoal
+                    if review.is_buggy and node.model != "user" and not scored:
                         node.is_buggy = True
                         node.bug_reason = f"review: {review.bug_reason or review.summary}"[:400]
         with self.journal.lock:
