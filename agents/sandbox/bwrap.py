@@ -9,6 +9,7 @@ ordinary user, bwrap runs unprivileged inside a new user namespace (which it can
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Sequence
@@ -39,6 +40,12 @@ def check_mounts(mounts: Sequence[ReadOnlyMount]) -> None:
 
 
 def os_args(network: bool) -> list[str]:
+    return list(_os_args(network))
+
+
+@functools.lru_cache(maxsize=2)
+def _os_args(network: bool) -> tuple[str, ...]:
+    """Looked up once per process: the host's OS directories do not change under a running Shoal."""
     args: list[str] = []
     for d in _OS_DIRS:
         if os.path.islink(d):
@@ -48,7 +55,7 @@ def os_args(network: bool) -> list[str]:
     args += ["--perms", "0755", "--dir", "/etc"]  # bwrap makes missing directories 0700
     for name in (*_ETC, *(_ETC_NET if network else ())):
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    return args
+    return tuple(args)
 
 
 def _dirs_for(target: str) -> list[str]:
@@ -60,8 +67,13 @@ def _dirs_for(target: str) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=8)
+def _which(name: str) -> str | None:
+    return shutil.which(name)
+
+
 def setpriv_prefix(ids: tuple[int, int]) -> list[str]:
-    setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+    setpriv = _which("setpriv") or "/usr/bin/setpriv"
     uid, gid = ids
     return [
         setpriv,
@@ -86,8 +98,7 @@ def namespace_flags(ids: tuple[int, int] | None, network: bool) -> list[str]:
     return flags
 
 
-def command(
-    bwrap: str,
+def setup_args(
     *,
     ids: tuple[int, int] | None,
     workdir: Path,
@@ -96,19 +107,12 @@ def command(
     mounts: Sequence[ReadOnlyMount],
     network: bool,
     tmp_bytes: int,
-    program: list[str],
     seccomp_fd: int | None = None,
     devices: Sequence[str] = (),
-    nproc: int | None = None,
 ) -> list[str]:
-    """The argv that runs ``program`` in a fresh sandbox (``seccomp_fd``: see agents/sandbox/seccomp.py).
-
-    ``nproc``: a hard cap on the tasks (processes and threads) of the run, for the user-namespace mode where no
-    cgroup is ours to set: ``prlimit`` sets RLIMIT_NPROC *inside* the namespaces, where the kernel counts only
-    the run's own tasks (the count is per user namespace), so a fork loop stops at the cap between two looks of
-    the watcher instead of filling the machine's process table."""
+    """bubblewrap's options for one run (everything before ``--``): namespaces, the fresh root and its mounts,
+    the seccomp filter (``seccomp_fd``: see agents/sandbox/seccomp.py), the working directory."""
     args = [
-        bwrap,
         *namespace_flags(ids, network),
         "--hostname",
         "sandbox",
@@ -147,17 +151,21 @@ def command(
         args += ["--dev-bind-try", dev, dev]
     if seccomp_fd is not None:
         args += ["--add-seccomp-fd", str(seccomp_fd)]
-    args += ["--chdir", NODE, "--remount-ro", "/", "--"]
-    if ids is not None:
-        args += setpriv_prefix(ids)
-    if nproc is not None:
-        args += nproc_prefix(nproc)
-    return [*args, *program]
+    return [*args, "--chdir", NODE, "--remount-ro", "/"]
+
+
+def inner_prefix(ids: tuple[int, int] | None, nproc: int | None) -> list[str]:
+    """What runs inside before the program: ``setpriv`` down to the sandbox uid (as root) and, with ``nproc``,
+    a hard cap on the tasks (processes and threads) of the run for the user-namespace mode where no cgroup is
+    ours to set: ``prlimit`` sets RLIMIT_NPROC *inside* the namespaces, where the kernel counts only the run's
+    own tasks (the count is per user namespace), so a fork loop stops at the cap between two looks of the
+    watcher instead of filling the machine's process table."""
+    return [*(setpriv_prefix(ids) if ids is not None else []), *(nproc_prefix(nproc) if nproc is not None else [])]
 
 
 def nproc_prefix(nproc: int) -> list[str]:
     """``prlimit --nproc=N --`` (util-linux, on every machine that has setpriv); nothing when it is missing."""
-    prlimit = shutil.which("prlimit")
+    prlimit = _which("prlimit")
     return [prlimit, f"--nproc={nproc}", "--"] if prlimit else []
 
 

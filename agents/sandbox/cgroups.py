@@ -245,6 +245,7 @@ class RunGroup:
         if self.version == "v2":
             with contextlib.suppress(OSError):
                 (self.dirs["all"] / "cgroup.kill").write_text("1")
+        pause = 0.0005  # a run that just ended leaves its group within a millisecond or two
         for _ in range(200):
             pids = self.pids()
             if not pids:
@@ -252,7 +253,8 @@ class RunGroup:
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
-            time.sleep(0.005)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
         log.error("sandbox: processes still in %s after repeated SIGKILL", self.dirs)
 
     def remove(self, *, keep: bool = True) -> None:

@@ -4,19 +4,18 @@ See docs/sandbox.md for what is isolated and how it was measured."""
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import logging
 import os
-import selectors
-import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Sequence
 from pathlib import Path
 
 from agents.errors import ConfigError
-from agents.sandbox import bwrap, cgroups, privileges, pyenv, reaping, seccomp, watch
+from agents.sandbox import bwrap, cgroups, prestart, privileges, pyenv, reaping, supervise, watch
 from agents.sandbox.base import KilledReason, ReadOnlyMount, SandboxResult, checked_run_args, classify_kill, verdict_for
 from agents.sandbox.env import build_env
 from agents.sandbox.isolation import Isolation, enforce, probe_isolation
@@ -27,9 +26,6 @@ log = logging.getLogger(__name__)
 
 LAUNCHER = Path(__file__).with_name("_launcher.py")
 _LAUNCHER_SOURCE = LAUNCHER.read_text(encoding="utf-8")
-_KILL_GRACE_S = 2.0  # reaper mode: time the launcher gets to kill its descendants before the group is killed
-_DRAIN_S = 1.0  # after exit: time to read what is left in the pipes
-_POLL_S = 0.02  # how often limits without a kernel hook are looked at (each watcher paces itself: watch.py)
 _MB = 1024 * 1024
 _SH_INIT = '"$@"; exit $?'  # not `exec`: sh stays PID 1, the program is PID 2 with normal signal semantics
 _INSIDE_PATH = f"{pyenv.INSIDE}/bin:/usr/local/bin:/usr/bin:/bin"
@@ -46,10 +42,18 @@ class LocalSandbox:
 
     name = "local"
 
-    def __init__(self, settings: SandboxSettings, *, isolation: Isolation | None = None) -> None:
+    def __init__(
+        self, settings: SandboxSettings, *, isolation: Isolation | None = None, start_ahead: bool = True
+    ) -> None:
+        """``start_ahead``: keep the next run's bwrap started ahead (agents/sandbox/prestart.py); off, every run
+        starts cold (the benchmark's comparison)."""
         self.settings = settings
+        self._prestart_on = start_ahead
         self._isolation = isolation
         self._checked = False
+        self._prestarter: prestart.Prestarter | None = None
+        self._env_dir: Path | None = None
+        self._label_cache: dict[str, str] | None = None
         self.warning: str | None = None  # set when allow_weak let a run go below min_isolation
 
     @property
@@ -69,12 +73,15 @@ class LocalSandbox:
         return self.warning
 
     def env_dir(self) -> Path:
+        if self._env_dir is not None:
+            return self._env_dir
         path = pyenv.env_path(self.settings.python_env)
         if not pyenv.is_built(path):
             raise ConfigError(
                 f"the experiment environment {path} is missing or outdated: run scripts/setup.sh "
                 "(or python -m agents.sandbox env ensure), or point sandbox.python_env at a built one"
             )
+        self._env_dir = path  # checked once per sandbox
         return path
 
     def _program(self, argv: list[str], workdir: Path) -> list[str]:
@@ -136,16 +143,46 @@ class LocalSandbox:
                 "put the workspace under a directory with o+x (e.g. --workspace /var/tmp/shoal), or install bubblewrap"
             )
         s = self.settings
-        group = (
-            cgroups.RunGroup.create(cgroups.Limits(s.memory_mb * _MB, s.max_processes, s.cpus)) if iso.cgroup else None
-        )
-        mode = privileges.hand_over(workdir, iso.ids)
+        program = self._program(argv, workdir)
+        started: prestart.Started | None = None
+        if iso.bwrap:
+            ahead = self._prestarted().take() if self._prestart_on else None
+            started = ahead or prestart.start_bwrap(iso, s)
+            group = started.group
+        else:
+            group = (
+                cgroups.RunGroup.create(cgroups.Limits(s.memory_mb * _MB, s.max_processes, s.cpus))
+                if iso.cgroup
+                else None
+            )
         try:
-            return self._run(workdir, self._program(argv, workdir), timeout, env, mounts, group)
+            mode = privileges.hand_over(workdir, iso.ids)
+            try:
+                return self._run(workdir, program, timeout, env, mounts, group, started)
+            finally:
+                privileges.take_back(workdir, iso.ids, mode)
         finally:
-            if group is not None:
+            if started is not None and started.args_w is not None:  # never launched
+                started.discard()
+            elif group is not None:
                 group.remove()
-            privileges.take_back(workdir, iso.ids, mode)
+
+    def _prestarted(self) -> prestart.Prestarter:
+        if self._prestarter is None:
+            self._prestarter = prestart.Prestarter(
+                functools.partial(prestart.start_bwrap, self.isolation, self.settings)
+            )
+            weakref.finalize(self, self._prestarter.close)
+        return self._prestarter
+
+    def close(self) -> None:
+        """Stop the bwrap waiting for the next run, if any (also done when the sandbox is collected, and at exit)."""
+        if self._prestarter is not None:
+            self._prestarter.close()
+
+    def wait_ready(self, timeout_s: float = 10.0) -> bool:
+        """Block until the next run's bwrap is started ahead (benchmarks, outside their timing)."""
+        return self._prestarter is not None and self._prestarter.wait_ready(timeout_s)
 
     def _run(
         self,
@@ -155,59 +192,28 @@ class LocalSandbox:
         env: dict[str, str] | None,
         mounts: Sequence[ReadOnlyMount],
         group: cgroups.RunGroup | None,
+        started: prestart.Started | None,
     ) -> SandboxResult:
         iso, s = self.isolation, self.settings
         status_r, status_w = os.pipe()
-        seccomp_fd = None
-        if iso.bwrap:
-            env_dir = self.env_dir()
-            seccomp_fd = seccomp.filter_fd() if iso.ids is not None else None  # --disable-userns does it otherwise
-            cmd = bwrap.command(
-                iso.bwrap,
-                ids=iso.ids,
-                workdir=workdir,
-                env_dir=env_dir,
-                env_base=pyenv.base_prefix(env_dir),
-                mounts=mounts,
-                network=s.network,
-                tmp_bytes=s.memory_mb * _MB,
-                program=program,
-                seccomp_fd=seccomp_fd,
-                devices=bwrap.gpu_devices() if s.gpus else (),
-                # no cgroup of ours in a user namespace: the kernel still caps the run's tasks there
-                nproc=s.max_processes if group is None and iso.ids is None else None,
-            )
-            keep: tuple[int, ...] = () if seccomp_fd is None else (seccomp_fd,)
-        else:
-            cmd = self.command(program, status_w)
-            keep = () if iso.pid_namespace else (status_w,)
         disk = watch.DiskWatch(workdir)  # (the process tree is watched once the child exists)
-        start = time.monotonic()
-        started_wall = time.time()  # files the run writes are newer than this
         try:
-            proc = subprocess.Popen(
-                cmd,
-                cwd=workdir,
-                env=self.environment(workdir, env),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-                pass_fds=keep,
-                preexec_fn=privileges.preexec(
-                    ids=None if iso.bwrap else iso.ids,  # with bwrap, setpriv drops inside the namespaces
-                    cgroup_fds=group.proc_fds if group else (),
-                    limits=reaping.rlimits(s),
-                    death_signal=self._death_signal(),
-                ),
-            )
+            if started is not None:
+                os.close(status_w)
+                args = prestart.handover_args(
+                    self._setup_args(workdir, mounts, started.seccomp_fd), self.environment(workdir, env), program
+                )
+                start = time.monotonic()
+                started_wall = time.time()  # files the run writes are newer than this
+                started.launch(args)
+                proc = started.proc
+            else:
+                start = time.monotonic()
+                started_wall = time.time()
+                proc = self._popen(workdir, program, env, group, status_w)
         except BaseException:
             os.close(status_r)
             raise
-        finally:
-            os.close(status_w)
-            if seccomp_fd is not None:
-                os.close(seccomp_fd)
         limit = s.max_output_chars
         out, err, status = HeadTail(limit), HeadTail(limit), HeadTail(256)
         limits_hit: list[KilledReason] = []
@@ -221,7 +227,9 @@ class LocalSandbox:
 
         try:
             sinks = {proc.stdout: out, proc.stderr: err, status_r: status}
-            timed_out = self._supervise(proc, start + timeout, sinks, over_limit, group)
+            timed_out = supervise.supervise(
+                proc, start + timeout, sinks, over_limit, group, namespaced=iso.pid_namespace or iso.bwrap is not None
+            )
         finally:
             for stream in (proc.stdout, proc.stderr):
                 if stream is not None:
@@ -247,8 +255,58 @@ class LocalSandbox:
             verdict=verdict_for(reason, s, timeout),
         )
 
+    def _setup_args(self, workdir: Path, mounts: Sequence[ReadOnlyMount], seccomp_fd: int | None) -> list[str]:
+        s = self.settings
+        env_dir = self.env_dir()
+        return bwrap.setup_args(
+            ids=self.isolation.ids,
+            workdir=workdir,
+            env_dir=env_dir,
+            env_base=pyenv.base_prefix(env_dir),
+            mounts=mounts,
+            network=s.network,
+            tmp_bytes=s.memory_mb * _MB,
+            seccomp_fd=seccomp_fd,
+            devices=bwrap.gpu_devices() if s.gpus else (),
+        )
+
+    def _popen(
+        self,
+        workdir: Path,
+        program: list[str],
+        env: dict[str, str] | None,
+        group: cgroups.RunGroup | None,
+        status_w: int,
+    ) -> subprocess.Popen[bytes]:
+        """The weaker modes (no bubblewrap): the isolation prefix, a small init, the program."""
+        iso = self.isolation
+        try:
+            return subprocess.Popen(
+                self.command(program, status_w),
+                cwd=workdir,
+                env=self.environment(workdir, env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+                pass_fds=() if iso.pid_namespace else (status_w,),
+                preexec_fn=privileges.preexec(
+                    ids=iso.ids,
+                    cgroup_fds=group.proc_fds if group else (),
+                    limits=reaping.rlimits(self.settings),
+                    death_signal=supervise.death_signal(namespaced=iso.pid_namespace),
+                ),
+            )
+        finally:
+            os.close(status_w)
+
     def _labels(self) -> dict[str, str]:
-        """Library paths of the experiment environment, shortened in tracebacks."""
+        """Library paths of the experiment environment, shortened in tracebacks (looked up once)."""
+        if self._label_cache is None:
+            self._label_cache = self._find_labels()
+        return self._label_cache
+
+    def _find_labels(self) -> dict[str, str]:
         try:
             env_dir = self.env_dir()
         except ConfigError:
@@ -297,97 +355,6 @@ class LocalSandbox:
         if added is not None and added > s.disk_mb * _MB:
             return "disk"
         return None
-
-    def _supervise(
-        self,
-        proc: subprocess.Popen[bytes],
-        deadline: float,
-        sinks: dict,
-        over_limit: Callable[[], str | None],
-        group: cgroups.RunGroup | None,
-    ) -> bool:
-        """Read output until the run ends; kill it at the deadline or a limit. Returns whether it timed out.
-
-        The group leader is reaped only after the final group kill, so its process-group id cannot have been
-        reused by an unrelated process: we never signal a group we did not start.
-        """
-        sel = selectors.DefaultSelector()
-        for stream, sink in sinks.items():
-            sel.register(stream, selectors.EVENT_READ, sink)
-        pidfd = os.pidfd_open(proc.pid)
-        sel.register(pidfd, selectors.EVENT_READ, None)
-        timed_out = exited = escalated = killed = False
-        end_at = float("inf")  # when to stop waiting for pipes to close
-        hard_stop = deadline + _KILL_GRACE_S + 10.0
-        next_poll = time.monotonic() + _POLL_S / 2
-        try:
-            while True:
-                now = time.monotonic()
-                if not exited and not killed and now >= next_poll:
-                    next_poll = now + _POLL_S
-                    if over_limit():
-                        killed = True
-                        self._kill(proc, first=False, group=group)
-                if not exited and not timed_out and not killed and now >= deadline:
-                    timed_out = True
-                    self._kill(proc, first=True, group=group)
-                if timed_out and not exited and not escalated and now >= deadline + _KILL_GRACE_S:
-                    escalated = True
-                    self._kill(proc, first=False, group=group)
-                if now >= end_at or now >= hard_stop:
-                    break
-                if exited and len(sel.get_map()) == 0:
-                    break
-                next_kill = deadline + _KILL_GRACE_S if timed_out else deadline
-                wake = end_at if exited else min(next_kill, hard_stop, next_poll)
-                for key, _ in sel.select(max(0.0, wake - now) + 0.001):
-                    if key.data is None:
-                        exited = True
-                        sel.unregister(key.fileobj)
-                        end_at = time.monotonic() + _DRAIN_S
-                        continue
-                    chunk = os.read(key.fd, 65536)
-                    if chunk:
-                        key.data.feed(chunk)
-                    else:
-                        sel.unregister(key.fileobj)
-            # backstop: whatever is left in the group dies with it (the leader is not reaped yet)
-            tree = watch.descendants(proc.pid) if group is None else []
-            if group is None and (self.isolation.pid_namespace or self.isolation.bwrap):
-                reaping.kill_namespace_init(proc.pid)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            if group is not None:
-                group.kill_all()
-            else:
-                reaping.kill_and_wait(tree)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                log.error("sandbox: process %d did not exit after SIGKILL", proc.pid)
-        finally:
-            sel.close()
-            os.close(pidfd)
-        return timed_out
-
-    def _death_signal(self) -> int:
-        # bwrap and unshare die at once and take their namespaces down; the bare launcher needs SIGTERM to
-        # kill its descendants before it exits
-        iso = self.isolation
-        return int(signal.SIGKILL if iso.pid_namespace or iso.bwrap else signal.SIGTERM)
-
-    def _kill(self, proc: subprocess.Popen[bytes], *, first: bool, group: cgroups.RunGroup | None) -> None:
-        if first and not (self.isolation.pid_namespace or self.isolation.bwrap):
-            # the launcher kills every descendant (setsid'd ones included), then exits
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(proc.pid, signal.SIGTERM)
-            return
-        if group is None:
-            reaping.kill_namespace_init(proc.pid)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        if group is not None:
-            group.kill_all()
 
 
 def _inside(value: str, workdir: Path) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sysconfig
 from pathlib import Path
 
@@ -52,7 +53,7 @@ class PathCleaner:
         subs: list[tuple[str, str]] = []
         for p in {r.rstrip("/") for r in raw if r and r != "/"}:
             subs += [(p + "/", ""), (p, ".")]
-        paths = sysconfig.get_paths()
+        paths = _own_paths()
         for key, label in (("purelib", "<site-packages>"), ("platlib", "<site-packages>"), ("stdlib", "<stdlib>")):
             if paths.get(key):
                 subs.append((paths[key].rstrip("/"), label))
@@ -65,3 +66,9 @@ class PathCleaner:
             if old in text:
                 text = text.replace(old, new)
         return text
+
+
+@functools.lru_cache(maxsize=1)
+def _own_paths() -> dict[str, str]:
+    """Shoal's interpreter's library paths (fixed for the life of the process)."""
+    return sysconfig.get_paths()
