@@ -1,6 +1,6 @@
 """Sandbox overhead per run: `python -c pass` in the local sandbox vs a plain subprocess of the same interpreter.
 
-    python bench/bench_sandbox.py [--runs 20] [--json]
+    python bench/bench_sandbox.py [--runs 20] [--import-runs 5] [--json]
 
 Prints the median (and min) wall time of each way of running it, interleaved round by round, the overhead in
 milliseconds and the ratio to plain. "plain" runs the experiment environment's python (the one the sandbox runs),
@@ -10,6 +10,10 @@ with Shoal's own interpreter is the baseline the sandbox was measured against be
 "full" is how every run after a sandbox's first one starts: its bwrap was started ahead, in its cgroups, while
 the run before it went on (agents/sandbox/prestart.py); the bench waits for that, outside the timing, as the
 seconds between real nodes do. "cold start" is a sandbox's first run (nothing started ahead).
+
+A second table times a program that does what every real node does first, `import numpy, scipy.stats, pandas`,
+plain and in the full sandbox (``--import-runs``, 0 to skip): the start-up cost of a real node, page cache
+included (a sandbox that evicts the environment's files from the cache shows here, not in `pass`).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ def _time_interleaved(
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--import-runs", type=int, default=5)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     settings = SandboxSettings(backend="local")
@@ -57,8 +62,8 @@ def main() -> None:
     workdir.chmod(0o755)
     python = str(env_path(settings.python_env) / "bin" / "python")
 
-    def plain() -> None:
-        subprocess.run([python, "-c", "pass"], cwd=workdir, capture_output=True, timeout=60, check=True)
+    def plain(code: str = "pass") -> None:
+        subprocess.run([python, "-c", code], cwd=workdir, capture_output=True, timeout=60, check=True)
 
     def plain_shoal() -> None:
         subprocess.run([sys.executable, "-c", "pass"], cwd=workdir, capture_output=True, timeout=60, check=True)
@@ -87,24 +92,45 @@ def main() -> None:
         for box in boxes:
             box.wait_ready()
 
-    results = {
-        label: {"median_ms": round(statistics.median(t), 2), "min_ms": round(min(t), 2)}
-        for label, t in _time_interleaved(modes, args.runs, settle).items()
-    }
+    results = _summary(_time_interleaved(modes, args.runs, settle), "plain subprocess")
+    imports: dict[str, dict[str, float]] = {}
+    if args.import_runs:
+        label, full = f"sandbox, full ({best.mode}, cgroup {best.cgroup})", boxes[0]
+        code = "import numpy, scipy.stats, pandas"
+
+        def sandboxed() -> None:
+            res = full.run(workdir, ["python", "-c", code])
+            assert res.ok, res.stderr
+
+        heavy = {"plain subprocess": lambda: plain(code), label: sandboxed}
+        imports = _summary(_time_interleaved(heavy, args.import_runs, settle), "plain subprocess")
     for box in boxes:
         box.close()
-    base = results["plain subprocess"]["median_ms"]
+    if args.json:
+        print(json.dumps({"runs": args.runs, "results": results, "imports": imports}, indent=2))
+        return
+    _print(f"{args.runs} runs of `python -c pass` (median wall time)", results)
+    if imports:
+        _print(f"{args.import_runs} runs of `python -c 'import numpy, scipy.stats, pandas'`", imports)
+
+
+def _summary(times: dict[str, list[float]], base_label: str) -> dict[str, dict[str, float]]:
+    results = {
+        label: {"median_ms": round(statistics.median(t), 2), "min_ms": round(min(t), 2)} for label, t in times.items()
+    }
+    base = results[base_label]["median_ms"]
     for row in results.values():
         row["overhead_ms"] = round(row["median_ms"] - base, 2)
         row["ratio_to_plain"] = round(row["median_ms"] / base, 2)
-    if args.json:
-        print(json.dumps({"runs": args.runs, "results": results}, indent=2))
-        return
-    print(f"{args.runs} runs of `python -c pass` (median wall time)")
+    return results
+
+
+def _print(title: str, results: dict[str, dict[str, float]]) -> None:
+    print(title)
     for label, row in results.items():
         print(
-            f"  {label:<52} median {row['median_ms']:6.1f} ms (min {row['min_ms']:5.1f})"
-            f"   overhead {row['overhead_ms']:+6.1f} ms"
+            f"  {label:<58} median {row['median_ms']:7.1f} ms (min {row['min_ms']:7.1f})"
+            f"   overhead {row['overhead_ms']:+7.1f} ms"
             f"   x{row['ratio_to_plain']:.2f}"
         )
 

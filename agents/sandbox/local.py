@@ -166,6 +166,8 @@ class LocalSandbox:
                 started.discard()
             elif group is not None:
                 group.remove()
+            if started is not None and self._prestart_on:
+                self._prestarted().refill()  # the next run's bwrap, started now that this run is over
 
     def _prestarted(self) -> prestart.Prestarter:
         if self._prestarter is None:

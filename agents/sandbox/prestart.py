@@ -167,8 +167,9 @@ _LIVE: weakref.WeakSet[Prestarter] = weakref.WeakSet()
 
 
 class Prestarter:
-    """Keeps one bwrap started ahead for the next run of one sandbox; ``take`` hands it over and asks for the
-    next. With several runs at once, those that find none start cold (the same way, on their own thread)."""
+    """Keeps one bwrap started ahead for the next run of one sandbox: ``take`` hands it over, ``refill`` (after
+    a run) asks for the next. With several runs at once, those that find none start cold (the same way, on their
+    own thread)."""
 
     def __init__(self, start: Callable[[], Started]) -> None:
         self._start = start
@@ -179,19 +180,19 @@ class Prestarter:
         _LIVE.add(self)
 
     def take(self) -> Started | None:
-        """The waiting bwrap, or None (none ready: start one now); either way the next one is requested."""
+        """The waiting bwrap, or None (none ready: the caller starts one now)."""
         with self._lock:
             ready, self._ready = self._ready, None
             closed = self._closed
         if closed:
             return None
-        self.refill()
         if ready is not None and not ready.alive():
             ready.discard()
             return None
         return ready
 
     def refill(self) -> None:
+        """Ask for the next bwrap (called when a run has ended, so starting it never competes with the run)."""
         with self._lock:
             if self._closed or self._pending or self._ready is not None:
                 return
