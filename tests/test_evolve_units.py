@@ -193,3 +193,24 @@ def test_a_helper_the_new_lines_still_call_is_kept_from_the_parent() -> None:
     assert restore_definitions(p, fixed) == (fixed, [])  # nothing twice
     dropped_unused = apply_answer(p, "```python\ndef construct_packing():\n    return 1, 2\n```", "rewrite")
     assert restore_definitions(p, dropped_unused) == (dropped_unused, [])  # not used any more: not restored
+
+
+def test_a_restored_helper_brings_back_the_helpers_it_calls() -> None:
+    """An embedded-model repair answer kept only an unrelated class in the block: the code outside the block
+    calls construct_packing, which calls compute_max_radii; both go back (the first alone died of a NameError)."""
+    from agents.evolve.blocks import restore_definitions
+
+    initial = (ROOT / "examples" / "circle_packing" / "initial.py").read_text()
+    p = split_program(initial)
+    answer = (
+        "```python\n# EVOLVE-BLOCK-START\n\nclass Program:\n    def evaluate(self, program):\n"
+        "        return program.run_packing()\n\n# EVOLVE-BLOCK-END\n```"
+    )
+    code = apply_answer(p, answer, "rewrite")
+    assert "def construct_packing" not in code and "def compute_max_radii" not in code
+    fixed, restored = restore_definitions(p, code)
+    assert sorted(restored) == ["compute_max_radii", "construct_packing"]
+    namespace: dict[str, object] = {}
+    exec(compile(fixed, "program.py", "exec"), namespace)
+    _centers, radii, total = namespace["run_packing"]()  # type: ignore[operator]
+    assert len(radii) == 26 and total > 0

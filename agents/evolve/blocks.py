@@ -13,7 +13,9 @@ block bodies, and every edit format produces new block bodies:
 
 from __future__ import annotations
 
+import contextlib
 import re
+import textwrap
 from dataclasses import dataclass
 
 from agents.experiments.patches import Edit, PatchError, apply_edits, extract_code, parse_edits
@@ -236,11 +238,24 @@ def restore_definitions(program: Program, new_code: str) -> tuple[str, list[str]
         new = split_program(new_code)
     except (SyntaxError, BlockError):
         return new_code, []
+    if len(new.blocks) != len(program.blocks):
+        return new_code, []
     defined = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
     defined |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
     read = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    lost = sorted(n for n in old if n in read and n not in defined and old[n][1])
-    if not lost or len(new.blocks) != len(program.blocks):
+    # a restored helper may call another the answer dropped too (construct_packing -> compute_max_radii):
+    # follow the calls of what is put back until nothing more is missing
+    lost: list[str] = []
+    frontier = sorted(n for n in old if n in read and n not in defined and old[n][1])
+    while frontier:
+        lost += frontier
+        more: set[str] = set()
+        for name in frontier:
+            with contextlib.suppress(SyntaxError):
+                piece = ast.parse(textwrap.dedent(old[name][1]))
+                more |= {n.id for n in ast.walk(piece) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+        frontier = sorted(n for n in old if n in more and n not in defined and n not in lost and old[n][1])
+    if not lost:
         return new_code, []
     bodies = list(new.blocks)
     for name in lost:
