@@ -1,7 +1,7 @@
 """Benchmark: the experiment search on a real tabular data set, scored on held-out rows by Shoal, against a plain
 baseline the bench fits itself.
 
-    python bench/bench_data.py [--dataset diabetes|wine] [--stages 1-2] [--holdout 0.2] [--scripted] [--json]
+    python bench/bench_data.py [--dataset diabetes|wine|digits] [--stages 1-2] [--holdout 0.2] [--scripted] [--json]
                                [--workspace DIR] [--set search.num_drafts=2 ...]
 
 The data set ships inside scikit-learn (no download) and is written to CSV. The search runs as
@@ -10,7 +10,7 @@ card make the idea, the nodes see only the training rows, Shoal scores their pre
 
 - valid-program rate: coder-written nodes (seed re-runs excluded) whose program ran and was scored / all of them;
 - the best node's held-out metric (Shoal's own score);
-- the baseline's held-out metric: linear regression (diabetes, RMSE) or logistic regression (wine, accuracy),
+- the baseline's held-out metric: linear regression (diabetes, RMSE) or logistic regression (wine, digits: accuracy),
   fitted by this bench on the same training rows and scored by the same scorer;
 - whether the search beat the baseline.
 
@@ -50,11 +50,16 @@ from agents.sandbox import make_sandbox  # noqa: E402
 from agents.settings import ROLES, Settings, load_settings  # noqa: E402
 from agents.testing import ScriptedServer  # noqa: E402
 
-GOALS = {"diabetes": "predict disease progression one year after baseline", "wine": "predict the wine cultivar"}
+GOALS = {
+    "diabetes": "predict disease progression one year after baseline",
+    "wine": "predict the wine cultivar",
+    "digits": "recognise the handwritten digit (0-9) from its 8x8 pixel intensities",
+}
 
 
 def baseline(session: DataSession, dataset: str) -> float:
-    """Linear (diabetes) or logistic (wine) regression on the training rows, scored like a node."""
+    """Linear regression (diabetes) or logistic regression on scaled features (wine, digits) on the training rows,
+    scored like a node."""
     import numpy as np
     from sklearn.linear_model import LinearRegression, LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -69,7 +74,7 @@ def baseline(session: DataSession, dataset: str) -> float:
     y = [r[ti] for r in body]
     with session.split.features.open(newline="") as fh:
         X_test = np.array([[float(v) for v in r] for r in list(csv.reader(fh))[1:]])
-    if dataset == "wine":
+    if D.DATASETS[dataset][1] == "accuracy":
         model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000))
         preds = [str(p) for p in model.fit(X, y).predict(X_test)]
     else:
@@ -132,7 +137,7 @@ def summarize(run: RunDir, settings: Settings, dataset: str) -> dict[str, Any]:
 
 
 def _scripted_settings(server: ScriptedServer, workspace: Path, cache: Path, dataset: str) -> Settings:
-    kind = "classification" if dataset == "wine" else "regression"
+    kind = "classification" if D.DATASETS[dataset][1] == "accuracy" else "regression"
     D.DataCoder(kind).install(server)
     server.always("feedback/review", S.review_ok)
     server.always("experiments/tie_break", S.tie_last)

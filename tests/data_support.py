@@ -11,14 +11,19 @@ from exp_support import fenced, last_user, parent_code
 
 from agents.testing import RecordedRequest, Reply, ScriptedServer, text
 
-DATASETS = {"diabetes": ("target", "rmse", False), "wine": ("target", "accuracy", True)}
+DATASETS = {
+    "diabetes": ("target", "rmse", False),
+    "wine": ("target", "accuracy", True),
+    "digits": ("target", "accuracy", True),  # 8x8 images as 64 pixel columns: a linear model is not the ceiling
+}
 
 
 def write_dataset(name: str, directory: Path) -> Path:
     """``directory/<name>.csv`` from scikit-learn's bundled copy (no download); the label column is 'target'."""
     from sklearn import datasets
 
-    loader = {"diabetes": datasets.load_diabetes, "wine": datasets.load_wine}[name]
+    loader = {"diabetes": datasets.load_diabetes, "wine": datasets.load_wine, "digits": datasets.load_digits}[name]
+    classes = DATASETS[name][1] == "accuracy"
     bunch = loader()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.csv"
@@ -26,7 +31,7 @@ def write_dataset(name: str, directory: Path) -> Path:
         w = csv.writer(fh)
         w.writerow([*(str(n).replace("/", "_") for n in bunch.feature_names), "target"])
         for x, y in zip(bunch.data, bunch.target, strict=True):
-            w.writerow([f"{v:.6g}" for v in x] + [int(y) if name == "wine" else float(y)])
+            w.writerow([f"{v:.6g}" for v in x] + [int(y) if classes else float(y)])
     return path
 
 
