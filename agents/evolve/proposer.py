@@ -2,8 +2,9 @@
 
 One proposal is one model call in one edit format (``rewrite``, ``lines``, ``diff``, or ``crossover``, which
 answers like ``rewrite``), plus at most ``evolve.repairs`` follow-ups in the same conversation: an answer that
-cannot be applied or does not compile goes back with the error, and so does a program whose evaluation failed
-(``repair_after_eval``). The completion is capped at ``evolve.max_output_tokens``.
+cannot be applied, does not compile or breaks what the code around its block takes from it (a lost helper, a
+function that no longer returns what its callers unpack: ``contract``) goes back with the error, and so does a
+program whose evaluation failed (``repair_after_eval``). The completion is capped at ``evolve.max_output_tokens``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.evolve import contract
 from agents.evolve.blocks import (
     Program,
     apply_answer,
@@ -134,6 +136,9 @@ class Proposer:
         lost = lost_names(program, code)
         if lost:
             raise PatchError(f"the new code no longer defines {', '.join(lost)}, which the rest of the program uses")
+        broken = contract.new_problems(program.render(), code)
+        if broken:
+            raise PatchError("the new program would fail when run: " + "; ".join(broken))
         return code
 
     def _apply(self, program: Program, answer: str, fmt: str) -> tuple[str, str]:

@@ -1,0 +1,94 @@
+"""Static contract checks of an evolved program (agents/evolve/contract.py): the two mistakes the embedded model
+made in the 45-minute circle-packing run are found before evaluation and sent back for repair; correct programs,
+the shipped examples and mistakes the parent already had are left alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agents.evolve import evolve
+from agents.evolve.blocks import apply_answer, split_program
+from agents.evolve.contract import new_problems, problems
+from agents.testing import ScriptedServer, text
+from tests.evolve_support import hash_embed, settings_for, write_task
+
+ROOT = Path(__file__).resolve().parents[1]
+CIRCLES = (ROOT / "examples" / "circle_packing" / "initial.py").read_text()
+
+
+def _messages(code: str) -> list[str]:
+    return [p.message for p in problems(code)]
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in (ROOT / "examples").iterdir() if p.is_dir()))
+def test_the_shipped_examples_have_no_contract_problem(example: str) -> None:
+    assert problems((ROOT / "examples" / example / "initial.py").read_text()) == []
+
+
+def test_a_tuple_of_the_wrong_size_is_found() -> None:
+    """Seen in the embedded-model run: construct_packing made to return three values; run_packing unpacks two."""
+    p = split_program(CIRCLES)
+    block = p.blocks[0].replace("    return centers, radii\n", "    return centers, radii, float(np.sum(radii))\n")
+    assert block != p.blocks[0]
+    code = p.render((block,))
+    found = new_problems(CIRCLES, code)
+    assert len(found) == 1
+    assert "`construct_packing` returns 3 values" in found[0] and "unpacks 2" in found[0]
+    assert "centers, radii = construct_packing()" in found[0]
+
+
+def test_a_helper_that_lost_its_return_is_found() -> None:
+    """Seen in the same run: compute_max_radii lost its `return radii`; the caller then computed with None."""
+    p = split_program(CIRCLES)
+    block = p.blocks[0]
+    head, _, tail = block.rpartition("    return radii\n")
+    assert head
+    code = p.render((head + tail,))
+    found = new_problems(CIRCLES, code)
+    assert found and "`compute_max_radii` returns nothing" in found[0]
+    assert "radii = compute_max_radii(centers)" in found[0]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "def f():\n    return 1, 2\n\na, b = f()\n",  # sizes agree
+        "def f():\n    t = (1, 2, 3)\n    return t\n\na, b = f()\n",  # a name: size unknown, not judged
+        "def f():\n    return 1, 2, 3\n\na, *rest = f()\n",  # starred unpacking takes any size
+        "def f():\n    print('x')\n\nf()\n",  # result unused
+        "def f():\n    yield 1\n\nfor x in f():\n    pass\n",  # a generator
+        "def f():\n    raise NotImplementedError\n\nx = f()\n",  # always raises: nothing to return
+        "def f():\n    def g():\n        return 1\n    g()\n\nf()\n",  # nested return is g's, and f's value unused
+        "class C:\n    def f(self):\n        pass\n\nx = C().f()\n",  # methods are not checked
+        "def broken(:\n",  # syntax is checked elsewhere
+    ],
+)
+def test_correct_or_unjudgeable_code_passes(code: str) -> None:
+    assert problems(code) == []
+
+
+def test_a_problem_the_parent_already_had_is_not_the_new_codes() -> None:
+    parent = "# EVOLVE-BLOCK-START\ndef f():\n    x = 1\n# EVOLVE-BLOCK-END\n\ndef main():\n    return f()\n"
+    assert _messages(parent)  # the parent's own mistake (a branch never run, say)
+    p = split_program(parent)
+    child = apply_answer(p, "```python\ndef f():\n    x = 2\n```", "rewrite")
+    assert new_problems(parent, child) == []
+
+
+def test_the_engine_sends_a_broken_contract_back_before_evaluating_it(tmp_path: Path) -> None:
+    with ScriptedServer() as server:
+        server.always("evolve/rewrite", text("PLAN: more\n```python\ndef value():\n    base = 5\n```"))
+        server.always("evolve/repair", text("PLAN: fixed\n```python\ndef value():\n    base = 5\n    return base\n```"))
+        settings = settings_for(server, tmp_path, "evolve.max_samples=1", "evolve.operators={rewrite = 1.0}")
+        prog, ev = write_task(tmp_path)
+        run, outcome = evolve(prog, ev, settings, embed=hash_embed)
+        repairs = server.requests_for("evolve/repair")
+    assert len(repairs) == 1
+    assert "`value` returns nothing" in repairs[0].messages[-1]["content"]
+    records = [json.loads(x) for x in (run.evolve_dir / "programs.jsonl").read_text().splitlines() if x.strip()]
+    evaluated = [r for r in records if r["kind"] == "rewrite"]
+    assert len(evaluated) == 1 and evaluated[0]["correct"] is True  # only the repaired program ran
+    assert outcome.stats["best"] == 5.0
