@@ -22,7 +22,7 @@ from agents.llm import LLM
 from agents.rundir import RunDir
 from agents.settings import Settings
 from agents.writeup import compile as tex
-from agents.writeup import tex_safety
+from agents.writeup import page_fit, tex_safety
 from agents.writeup.citations import (
     CitationOutcome,
     Reference,
@@ -70,7 +70,7 @@ class WriteupReport(BaseModel):
     pdf: str | None = None
 
 
-class _Writer:
+class PaperWriter:
     """The state of one writeup: the document, the references, the report; each step is a method."""
 
     def __init__(self, run: RunDir, llm: LLM, settings: Settings, literature: LiteratureBackend) -> None:
@@ -327,58 +327,6 @@ class _Writer:
                 self._replace(s)
             return self.build("restored version before chktex revision")
 
-    def _shorten(self, ratio: float) -> None:
-        """Shorten the longest body sections, longest first, until the planned cut removes ``1 - ratio`` of the
-        body's words (with a margin); each is cut by at most half in one round."""
-        secs = sorted(self.doc.sections, key=lambda s: -len(s.body.split()))
-        total = sum(len(s.body.split()) for s in secs)
-        to_cut = int(total * (1 - ratio * 0.9))
-        for sec in secs:
-            if to_cut <= 0:
-                break
-            n = len(sec.body.split())
-            target = max(40, n - to_cut, n // 2)
-            if target >= n:
-                continue
-            self._replace(revise_section(self.llm, sec, "writeup/shorten", self.refs, words=target))
-            to_cut -= n - len((self._get(sec.name) or sec).body.split())
-
-    def fit_pages(self, res: tex.CompileResult) -> tex.CompileResult:
-        assert res.pdf is not None
-        pages = tex.count_pages(res.pdf)
-        limit = self.layout.page_limit
-        if pages.body > limit:
-            results = self._get("results")
-            first_fig = next((f for f in results.floats if "begin{figure" in f), None) if results else None
-            keep = [f for i, f in enumerate(results.floats) if i == 0 or f is first_fig] if results else []
-            if results is not None and len(results.floats) > len(keep):
-                move = [f for f in results.floats if not any(f is k for k in keep)]
-                self._replace(results.model_copy(update={"floats": keep}))
-                self.doc.appendix.insert(
-                    0,
-                    SectionDoc(
-                        name="appendix_results",
-                        title="Additional Results",
-                        body="This section holds the figures and tables that did not fit the page limit.",
-                        floats=move,
-                    ),
-                )
-                self.report.moved_to_appendix = [m.split("label{")[1].split("}")[0] for m in move if "label{" in m]
-                res = self.build("floats moved to the appendix for the page limit")
-                pages = tex.count_pages(res.pdf) if res.pdf else pages
-        while pages.body > limit and self.report.shorten_rounds < self.cfg.max_shorten_rounds:
-            self.report.shorten_rounds += 1
-            self._shorten(limit / pages.body)
-            self.enforce()
-            res = self.build(f"shortening round {self.report.shorten_rounds}")
-            assert res.pdf is not None
-            pages = tex.count_pages(res.pdf)
-        self.report.pages_total, self.report.pages_body = pages.total, pages.body
-        self.report.within_limit = pages.body <= limit
-        if not self.report.within_limit:
-            log.warning("the paper's body has %d pages, over the %d-page limit", pages.body, limit)
-        return res
-
 
 def _section_of_error(source: str, line: int | None) -> str | None:
     from agents.writeup.latex_templates import section_at_line
@@ -400,7 +348,7 @@ def write_paper(
     after the first draft and before the integrity checks."""
     start = time.monotonic()
     llm, meter = llm.metered()  # this stage's own calls, whatever else runs on the same ledger
-    w = _Writer(run, llm, settings, literature)
+    w = PaperWriter(run, llm, settings, literature)
     missing = tex.tex_missing()
     if missing:
         log.warning("%s The .tex sources will still be written.", missing)
@@ -413,7 +361,7 @@ def write_paper(
         res = w.build("first draft")
         if settings.writeup.chktex:
             res = w.chktex_round(res)
-        res = w.fit_pages(res)
+        res = page_fit.fit_pages(w, res)
         assert res.pdf is not None
         w.report.pdf = run.paper_pdf_rel
     finally:
