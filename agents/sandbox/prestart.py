@@ -153,6 +153,15 @@ class _Spawner:
                 self._thread.start()
         self._queue.put(job)
 
+    def drain(self, timeout_s: float) -> None:
+        """Wait (bounded) until every job submitted so far has run."""
+        with self._lock:
+            running = self._thread is not None and self._thread.is_alive()
+        if running:
+            done = threading.Event()
+            self._queue.put(done.set)
+            done.wait(timeout_s)
+
     def _loop(self) -> None:
         while True:
             job = self._queue.get()
@@ -201,9 +210,7 @@ class Prestarter:
 
     def wait_ready(self, timeout_s: float = 10.0) -> bool:
         """Block until the next bwrap is waiting (benchmarks call this between runs, outside the timing)."""
-        done = threading.Event()
-        _SPAWNER.submit(done.set)  # after any fill queued before it
-        done.wait(timeout_s)
+        _SPAWNER.drain(timeout_s)  # every fill queued before now has run
         with self._lock:
             return self._ready is not None
 
@@ -234,5 +241,7 @@ class Prestarter:
 
 @atexit.register
 def _close_all() -> None:
+    """At exit: no bwrap is left waiting, and none is half-started (its cgroups would be left behind)."""
     for pre in list(_LIVE):
         pre.close()
+    _SPAWNER.drain(2.0)  # a fill under way sees the sandbox closed and discards what it started
