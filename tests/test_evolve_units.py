@@ -214,3 +214,15 @@ def test_a_restored_helper_brings_back_the_helpers_it_calls() -> None:
     exec(compile(fixed, "program.py", "exec"), namespace)
     _centers, radii, total = namespace["run_packing"]()  # type: ignore[operator]
     assert len(radii) == 26 and total > 0
+
+
+def test_a_marker_line_inside_new_code_cannot_break_the_blocks() -> None:
+    """Seen on the embedded model: a diff's REPLACE text ended with a copied `# EVOLVE-BLOCK-END`; the program
+    then had two END markers and the next step crashed the run. Marker lines never reach a block's body."""
+    p = split_program(PROG)
+    answer = "<<<<<<< SEARCH\n    y = x + 1\n=======\n    y = x + 2\n# EVOLVE-BLOCK-END\n>>>>>>> REPLACE\n"
+    code = apply_answer(p, answer, "diff")
+    new = split_program(code)
+    assert new.parts == p.parts and "y = x + 2" in new.blocks[0] and "EVOLVE-BLOCK" not in new.blocks[0]
+    body = "x = 1  # EVOLVE-BLOCK-START copied\ny = 2\n"
+    assert split_program(p.render((body,))).blocks == ("y = 2\n",)

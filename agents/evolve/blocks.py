@@ -48,9 +48,17 @@ class Program:
         out = []
         for fixed, body in zip(self.parts, bodies, strict=False):
             out.append(fixed)
-            out.append(_with_newline(body))
+            out.append(_with_newline(_without_markers(body)))
         out.append(self.parts[-1])
         return "".join(out)
+
+
+def _without_markers(body: str) -> str:
+    """A block body never holds a marker line (one would cut the program elsewhere): a model that copies
+    ``# EVOLVE-BLOCK-END`` into its new code, or writes the word in a comment, loses that line, not the run."""
+    if START not in body and END not in body:
+        return body
+    return "".join(ln for ln in body.splitlines(keepends=True) if START not in ln and END not in ln)
 
 
 def _with_newline(text: str) -> str:
