@@ -64,10 +64,33 @@ def test_a_helper_that_lost_its_return_is_found() -> None:
         "def f():\n    def g():\n        return 1\n    g()\n\nf()\n",  # nested return is g's, and f's value unused
         "class C:\n    def f(self):\n        pass\n\nx = C().f()\n",  # methods are not checked
         "def broken(:\n",  # syntax is checked elsewhere
+        "def unused():\n    return typo_name\n",  # a function nothing calls never fails
+        "class C:\n    def m(self):\n        return typo_name\n",  # methods are not judged
+        "def outer():\n    k = 2\n    def inner():\n        return k\n    return inner()\n\nx = outer()\n",
+        "def setup():\n    global G\n    G = 1\n    return G\n\ndef use():\n    return G\n\nx = setup() + use()\n",
+        "from math import *\n\ndef f():\n    return sqrt(2) + tau\n\nx = f()\n",  # a star import: unknowable
+        "import numpy as np\n\ndef f():\n    return np.zeros(3), len, __name__\n\nx = f()\n",  # imports, builtins
     ],
 )
 def test_correct_or_unjudgeable_code_passes(code: str) -> None:
     assert problems(code) == []
+
+
+def test_a_line_edit_that_dropped_a_local_definition_is_found() -> None:
+    """Seen in the run after the checks above: a LINES edit replaced the lines that computed `radii`, and the
+    function still returned it (NameError at evaluation)."""
+    p = split_program(CIRCLES)
+    dropped = "    radii = compute_max_radii(centers)\n"
+    block = p.blocks[0].replace(dropped, "    centers = np.clip(centers, 0.0, 1.0)\n")
+    assert block != p.blocks[0]
+    found = new_problems(CIRCLES, p.render((block,)))
+    assert len(found) == 1 and "`radii` is read in `construct_packing`" in found[0]
+    assert "return centers, radii" in found[0]
+
+
+def test_an_undefined_name_in_a_class_body_or_at_module_level_is_found() -> None:
+    assert problems("class C:\n    size = typo_name\n")[0].function == "typo_name"
+    assert "the module" in problems("x = 1\ny = x + tpyo\n")[0].message
 
 
 def test_a_problem_the_parent_already_had_is_not_the_new_codes() -> None:

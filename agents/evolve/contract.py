@@ -4,7 +4,11 @@ callers take? Two mistakes a small model makes often, found by reading the code,
 - a function whose result a caller uses, which no longer returns a value (a helper that lost its ``return``:
   the caller then computes with ``None``, e.g. ``float(None)``);
 - a function that returns a tuple of one size where a caller unpacks another (``centers, radii =
-  construct_packing()`` against ``return centers, radii, total``).
+  construct_packing()`` against ``return centers, radii, total``);
+- a name a function (or the module) reads that is bound nowhere it can see: not in the function, not in an
+  enclosing one, not at module level, not a builtin (a line-range edit that dropped the line defining ``radii``
+  while a later line still returns it). Scopes come from the standard library's ``symtable``, as the compiler
+  sees them; a star import turns this check off.
 
 Only top-level functions are checked, with the calls made by bare name anywhere in the program. A mistake the
 parent program already had is not the new code's: ``new_problems`` reports only those the parent did not have.
@@ -14,7 +18,11 @@ The problems go back to the model as a patch error, for repair in the same conve
 from __future__ import annotations
 
 import ast
+import builtins
+import symtable
 from dataclasses import dataclass
+
+_MODULE_DUNDERS = {"__name__", "__file__", "__doc__", "__builtins__", "__spec__", "__loader__", "__package__"}
 
 
 @dataclass(frozen=True)
@@ -61,7 +69,7 @@ def _describe(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> _Function:
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # "no-return" or "unpack"
+    kind: str  # "no-return", "unpack" or "undefined"
     function: str
     caller: str  # the calling line's text
     message: str
@@ -101,7 +109,80 @@ def problems(code: str) -> list[Problem]:
                     size, line = wrong[0]
                     message = f"`{fn.name}` returns {size} values (line {line}) but {where} unpacks {len(target.elts)}"
                     found.setdefault(("unpack", fn.name, caller), Problem("unpack", fn.name, caller, message))
+    for name, scope in undefined_names(code, tree):
+        line = _first_read(tree, name)
+        caller = lines[line - 1].strip() if line else ""
+        where = f"line {line}: `{caller}`" if line else "the program"
+        message = f"`{name}` is read in {scope} ({where}) but is defined nowhere it can be seen"
+        found.setdefault(("undefined", name, caller), Problem("undefined", name, caller, message))
     return list(found.values())
+
+
+def undefined_names(code: str, tree: ast.Module | None = None) -> list[tuple[str, str]]:
+    """(name, where) for each name read in a scope that would raise NameError: not bound in that scope or an
+    enclosing one, not at module level, not a builtin. Only code that runs is judged: the module, class bodies,
+    and the functions the program itself refers to (with what they nest); a function nothing refers to, and
+    methods, are left alone (an unused helper with a typo never fails)."""
+    tree = tree or ast.parse(code)
+    if any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in ast.walk(tree)):
+        return []
+    try:
+        top = symtable.symtable(code, "program.py", "exec")
+    except SyntaxError:
+        return []
+    used = _used_functions(tree)
+    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    checked: list[symtable.SymbolTable] = [top]
+    every: list[symtable.SymbolTable] = [top]
+    # (table, whether the code around it runs, whether it is defined at module level)
+    stack = [(child, True, True) for child in top.get_children()]
+    while stack:
+        table, around_runs, top_level = stack.pop()
+        every.append(table)
+        if table.get_type() == "class":
+            runs = around_runs  # a class body runs when its definition does; its methods are not judged
+            stack += [(child, False, False) for child in table.get_children()]
+        else:
+            # a function defined at module level runs only if the program refers to it; a lambda or a
+            # comprehension there runs with the module
+            named = top_level and table.get_name() in defined
+            runs = around_runs and (not named or table.get_name() in used)
+            stack += [(child, runs, False) for child in table.get_children()]
+        if runs:
+            checked.append(table)
+    module = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
+    module |= {s.get_name() for t in every for s in t.get_symbols() if s.is_declared_global() and s.is_assigned()}
+    known = module | set(dir(builtins)) | _MODULE_DUNDERS
+    out: list[tuple[str, str]] = []
+    for table in checked:
+        where = "the module" if table is top else f"`{table.get_name()}`"
+        for sym in table.get_symbols():
+            if sym.is_referenced() and sym.is_global() and sym.get_name() not in known:
+                out.append((sym.get_name(), where))
+    return list(dict.fromkeys(out))
+
+
+def _used_functions(tree: ast.Module) -> set[str]:
+    """Top-level functions whose name is read somewhere outside their own definition."""
+    spans = {
+        n.name: (n.lineno, n.end_lineno or n.lineno)
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    used: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in spans:
+            start, end = spans[node.id]
+            if not start <= node.lineno <= end:
+                used.add(node.id)
+    return used
+
+
+def _first_read(tree: ast.Module, name: str) -> int:
+    lines = [
+        n.lineno for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Load)
+    ]
+    return min(lines) if lines else 0
 
 
 def new_problems(parent_code: str, code: str) -> list[str]:
