@@ -64,4 +64,7 @@ def test_a_small_model_gets_a_loading_example(tmp_path: Path) -> None:
     assert "train_test_split(X, y, test_size=0.2, random_state=get_seed())" in text
     assert 'log_metric("val_accuracy", np.mean(model.predict(X_val) == y_val), direction="maximize")' in text
     assert "np.sqrt(mean_squared_error" in text  # scikit-learn >= 1.6 has no squared=False
+    # a real model, not a placeholder: the small model copied `model = ...` and called .fit on an Ellipsis
+    assert "model = RandomForestClassifier(n_estimators=300, random_state=get_seed())" in text
+    assert "model = ..." not in text
     assert "pd.read_csv" not in rules({**env, "strength": "large"}, session.prompt())
