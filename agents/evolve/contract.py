@@ -1,5 +1,6 @@
 """Static checks of a new program before it is evaluated: do its functions still give their callers what the
-callers take? Two mistakes a small model makes often, found by reading the code, not by running it:
+callers take, and can it see every name it reads? Three mistakes a small model makes often, found by reading the
+code, not by running it:
 
 - a function whose result a caller uses, which no longer returns a value (a helper that lost its ``return``:
   the caller then computes with ``None``, e.g. ``float(None)``);
@@ -10,7 +11,7 @@ callers take? Two mistakes a small model makes often, found by reading the code,
   while a later line still returns it). Scopes come from the standard library's ``symtable``, as the compiler
   sees them; a star import turns this check off.
 
-Only top-level functions are checked, with the calls made by bare name anywhere in the program. A mistake the
+The first two are checked for top-level functions called by bare name anywhere in the program. A mistake the
 parent program already had is not the new code's: ``new_problems`` reports only those the parent did not have.
 The problems go back to the model as a patch error, for repair in the same conversation, before any evaluation.
 """
@@ -130,8 +131,9 @@ def undefined_names(code: str, tree: ast.Module | None = None) -> list[tuple[str
         top = symtable.symtable(code, "program.py", "exec")
     except SyntaxError:
         return []
-    used = _used_functions(tree)
-    defined = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
+    defs = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+    defined = {n.name for n in defs}
+    used = _used_functions(tree, defs)
     checked: list[symtable.SymbolTable] = [top]
     every: list[symtable.SymbolTable] = [top]
     # (table, whether the code around it runs, whether it is defined at module level)
@@ -162,13 +164,9 @@ def undefined_names(code: str, tree: ast.Module | None = None) -> list[tuple[str
     return list(dict.fromkeys(out))
 
 
-def _used_functions(tree: ast.Module) -> set[str]:
-    """Top-level functions whose name is read somewhere outside their own definition."""
-    spans = {
-        n.name: (n.lineno, n.end_lineno or n.lineno)
-        for n in tree.body
-        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
-    }
+def _used_functions(tree: ast.Module, defs: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> set[str]:
+    """The top-level functions ``defs`` whose name is read somewhere outside their own definition."""
+    spans = {n.name: (n.lineno, n.end_lineno or n.lineno) for n in defs}
     used: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in spans:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from agents.settings import SandboxSettings
+
 log = logging.getLogger(__name__)
 
 ROOT = Path("/sys/fs/cgroup")
@@ -34,6 +36,11 @@ class Limits:
     memory_bytes: int
     pids: int
     cpus: float
+
+    @classmethod
+    def of(cls, settings: SandboxSettings) -> Limits:
+        """The limits of one run under ``settings``."""
+        return cls(settings.memory_mb * 1024 * 1024, settings.max_processes, settings.cpus)
 
 
 def _own_path(controller: str) -> str:

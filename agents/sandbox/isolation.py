@@ -20,7 +20,7 @@ from pydantic import BaseModel
 
 from agents.errors import ConfigError
 from agents.sandbox import cgroups, privileges, seccomp
-from agents.sandbox.bwrap import namespace_flags, os_args, setpriv_prefix
+from agents.sandbox.bwrap import inner_prefix, namespace_flags, os_args
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def _works(prefix: list[str], preexec: Callable[[], None] | None = None) -> bool
 
 def _bwrap_works(bwrap: str, ids: tuple[int, int] | None, want_net: bool) -> bool:
     flags = [*namespace_flags(ids, not want_net), *os_args(False), "--proc", "/proc", "--dev", "/dev"]
-    tail = ["--", *(setpriv_prefix(ids) if ids else [])]
+    tail = ["--", *inner_prefix(ids, None)]
     return _works([bwrap, *flags, "--perms", "1777", "--tmpfs", "/tmp", *tail])
 
 

@@ -150,11 +150,7 @@ class LocalSandbox:
             started = ahead or prestart.start_bwrap(iso, s)
             group = started.group
         else:
-            group = (
-                cgroups.RunGroup.create(cgroups.Limits(s.memory_mb * _MB, s.max_processes, s.cpus))
-                if iso.cgroup
-                else None
-            )
+            group = cgroups.RunGroup.create(cgroups.Limits.of(s)) if iso.cgroup else None
         try:
             mode = privileges.hand_over(workdir, iso.ids)
             try:
@@ -197,21 +193,24 @@ class LocalSandbox:
         started: prestart.Started | None,
     ) -> SandboxResult:
         iso, s = self.isolation, self.settings
-        status_r, status_w = os.pipe()
+        namespaced = iso.pid_namespace or iso.bwrap is not None
+        handover = (
+            prestart.handover_args(
+                self._setup_args(workdir, mounts, started.seccomp_fd), self.environment(workdir, env), program
+            )
+            if started is not None
+            else []
+        )
+        status_r, status_w = os.pipe()  # the launcher's exit status (weaker modes); stays empty with bwrap
         disk = watch.DiskWatch(workdir)  # (the process tree is watched once the child exists)
+        start = time.monotonic()
+        started_wall = time.time()  # files the run writes are newer than this
         try:
             if started is not None:
                 os.close(status_w)
-                args = prestart.handover_args(
-                    self._setup_args(workdir, mounts, started.seccomp_fd), self.environment(workdir, env), program
-                )
-                start = time.monotonic()
-                started_wall = time.time()  # files the run writes are newer than this
-                started.launch(args)
+                started.launch(handover)
                 proc = started.proc
             else:
-                start = time.monotonic()
-                started_wall = time.time()
                 proc = self._popen(workdir, program, env, group, status_w)
         except BaseException:
             os.close(status_r)
@@ -229,17 +228,14 @@ class LocalSandbox:
 
         try:
             sinks = {proc.stdout: out, proc.stderr: err, status_r: status}
-            timed_out = supervise.supervise(
-                proc, start + timeout, sinks, over_limit, group, namespaced=iso.pid_namespace or iso.bwrap is not None
-            )
+            timed_out = supervise.supervise(proc, start + timeout, sinks, over_limit, group, namespaced=namespaced)
         finally:
             for stream in (proc.stdout, proc.stderr):
                 if stream is not None:
                     stream.close()
             os.close(status_r)
         duration = time.monotonic() - start
-        from_shell = iso.pid_namespace or iso.bwrap is not None
-        exit_code = None if timed_out else reaping.exit_code(status.text(), proc.returncode, from_shell)
+        exit_code = None if timed_out else reaping.exit_code(status.text(), proc.returncode, namespaced)
         clean = PathCleaner(workdir, sandbox_paths=(bwrap.NODE,) if iso.bwrap else (), labels=self._labels())
         stdout, stderr = clean(out.text()), clean(err.text())
         oom = group is not None and group.oom_killed()

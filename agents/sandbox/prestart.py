@@ -102,8 +102,7 @@ def start_bwrap(iso: Isolation, settings: SandboxSettings) -> Started:
     if iso.bwrap is None:
         raise ValueError("pre-starting needs bubblewrap")
     s = settings
-    mb = 1024 * 1024
-    group = cgroups.RunGroup.create(cgroups.Limits(s.memory_mb * mb, s.max_processes, s.cpus)) if iso.cgroup else None
+    group = cgroups.RunGroup.create(cgroups.Limits.of(s)) if iso.cgroup else None
     # no cgroup of ours in a user namespace: the kernel still caps the run's tasks there
     nproc = s.max_processes if group is None and iso.ids is None else None
     inner = [*bwrap.inner_prefix(iso.ids, nproc), "/bin/sh", "-c", TRAMPOLINE]
