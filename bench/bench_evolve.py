@@ -85,11 +85,15 @@ def evolve_figures(run_path: Path, seconds: float | None = None, status: str = "
         row[2] += int(smp.applied and smp.repairs == 0)
         row[3] += int(bool(smp.applied_as) and smp.applied_as != smp.kind)
         row[4] += int(smp.correct)
+    readings: dict[str, int] = {}
+    for smp in pop.samples:
+        if smp.second_reading:
+            readings[smp.second_reading] = readings.get(smp.second_reading, 0) + 1
     curve = sorted((p.sample, p.combined_score) for p in pop.all() if p.correct and p.kind != "migrant")
     return {
         "run": str(run_path), "seconds": seconds, "samples": st["samples"], "evaluated": st["evaluated"],
         "valid": st["valid"], "applied": st["applied"], "best": st["best"], "curve": curve, "status": status,
-        "operators": operators, "calls": _calls(run_path / "llm_calls.jsonl"),
+        "operators": operators, "second_readings": readings, "calls": _calls(run_path / "llm_calls.jsonl"),
     }  # fmt: skip
 
 
@@ -182,6 +186,8 @@ def summarize(result: dict[str, Any]) -> None:
     for kind, (asked, applied, first, salvaged, valid) in sorted(ev["operators"].items()):
         print(f"evolve {kind:9} applied {applied}/{asked} ({first} at the first try, {salvaged} read in another "
               f"format), valid {valid}/{asked}")  # fmt: skip
+    if ev.get("second_readings"):
+        print(f"applied only after a second reading (salvage.py): {ev['second_readings']}")
 
 
 def main() -> None:

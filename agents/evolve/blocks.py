@@ -167,8 +167,8 @@ def _matches(body: str, edit: Edit) -> bool:
     return True
 
 
-def apply_lines(program: Program, answer: str) -> tuple[str, ...]:
-    """``LINES a-b`` then a fenced block: lines a..b (1-based, over all blocks numbered on) are replaced."""
+def parse_lines(answer: str) -> tuple[int, int, list[str]]:
+    """(first, last, new lines without newlines) of a ``LINES a-b`` answer; PatchError when it has none."""
     head = answer.split("```", 1)[0]
     m = _RANGE.search(head) or _RANGE.search(answer)
     if m:
@@ -181,19 +181,32 @@ def apply_lines(program: Program, answer: str) -> tuple[str, ...]:
     fences = _fences(answer)
     if not fences:
         raise PatchError("no fenced ```python block with the replacement lines")
-    new = [_NUMBERED.sub("", ln) for ln in fences[0].rstrip("\n").splitlines()]
-    bodies = [b_.splitlines(keepends=True) for b_ in program.blocks]
+    return a, b, [_NUMBERED.sub("", ln) for ln in fences[0].rstrip("\n").splitlines()]
+
+
+def locate_lines(program: Program, a: int, b: int) -> tuple[int, list[str], int]:
+    """(block index, that block's lines with newlines, the number of its first line) for the range a..b
+    (1-based, over all blocks numbered on); PatchError when the range is not inside one block."""
     offset = 0
-    for k, lines in enumerate(bodies):
+    for k, body in enumerate(program.blocks):
+        lines = body.splitlines(keepends=True)
         lo, hi = offset + 1, offset + len(lines)
         if lo <= a <= hi:
             if b < a or b > hi:
                 raise PatchError(f"LINES {a}-{b}: the range must lie within one block (lines {lo}-{hi})")
-            keep = _reindent(new, lines[a - lo : b - lo + 1])
-            bodies[k] = lines[: a - lo] + keep + lines[b - lo + 1 :]
-            return tuple("".join(x) for x in bodies)
+            return k, lines, lo
         offset = hi
     raise PatchError(f"LINES {a}-{b}: the block has lines 1-{offset}")
+
+
+def apply_lines(program: Program, answer: str) -> tuple[str, ...]:
+    """``LINES a-b`` then a fenced block: lines a..b (1-based, over all blocks numbered on) are replaced."""
+    a, b, new = parse_lines(answer)
+    k, lines, lo = locate_lines(program, a, b)
+    bodies = [b_ for b_ in program.blocks]
+    keep = _reindent(new, lines[a - lo : b - lo + 1])
+    bodies[k] = "".join(lines[: a - lo] + keep + lines[b - lo + 1 :])
+    return tuple(bodies)
 
 
 def _indent_of(lines: list[str]) -> int | None:

@@ -283,6 +283,7 @@ class EvolveEngine:
             return
         sample.applied = True
         sample.applied_as = prop.applied_as
+        sample.second_reading = prop.second_reading
         pid = self.pop.new_id()
         code = prop.code
         ev = self._evaluate(pid, code)

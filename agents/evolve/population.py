@@ -50,6 +50,7 @@ class SampleRecord(BaseModel):
     outcome: str = Field(description="evaluated | not-applied | duplicate | error")
     applied: bool = False
     applied_as: str = Field(default="", description="the format the answer was read in, when it applied")
+    second_reading: str = Field(default="", description="cut-tail | reindented: only a second reading compiled")
     program: str | None = None
     correct: bool = False
     improved: bool = False

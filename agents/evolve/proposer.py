@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.evolve import contract
+from agents.evolve import contract, salvage
 from agents.evolve.blocks import (
     Program,
     apply_answer,
@@ -47,6 +47,7 @@ class Proposal:
     repairs: int = 0
     applied: bool = False
     applied_as: str = ""  # the format the answer was read in (another than asked: salvaged)
+    second_reading: str = ""  # "cut-tail" or "reindented" when only a second reading compiled (salvage.py)
     messages: list[dict[str, Any]] = field(default_factory=list)
     answers: list[str] = field(default_factory=list)
 
@@ -119,17 +120,30 @@ class Proposer:
             v["other_block"] = "".join(split_program(other[1]).blocks).rstrip()
         return v
 
-    def _ask(self, model: str, prompt: str, messages: list[dict[str, Any]]) -> str:
+    def _ask(self, model: str, prompt: str, messages: list[dict[str, Any]]) -> tuple[str, bool]:
+        """(answer, whether it was cut at ``max_output_tokens``)."""
         reply = self.llm_for(model).chat("coder", prompt, messages=messages, max_tokens=self.cfg.max_output_tokens)
-        return reply.content
+        return reply.content, reply.finish_reason == "length"
 
-    def _apply_as(self, program: Program, answer: str, fmt: str) -> str:
+    def _apply_as(self, program: Program, answer: str, fmt: str) -> tuple[str, str]:
+        """(new program, "" or the second reading that made it compile) for ``answer`` read as ``fmt``."""
         if any(marker in answer for marker in _COPIED):
             raise PatchError("the answer copies the format's placeholder text instead of real code")
         code = apply_answer(program, answer, fmt)
         err = syntax_error(code)
-        if err:
-            raise PatchError(err)
+        if not err:
+            return self._checked(program, code), ""
+        for reading, candidate in salvage.second_readings(program, answer, code, fmt):
+            try:
+                checked = self._checked(program, candidate)
+            except PatchError:
+                continue
+            log.info("evolve: the answer compiled only after a second reading (%s): %s", reading, err)
+            return checked, reading
+        raise PatchError(err)
+
+    def _checked(self, program: Program, code: str) -> str:
+        """``code`` with lost helpers put back; PatchError when it still breaks what the fixed code needs."""
         code, restored = restore_definitions(program, code)
         if restored:
             log.info("evolve: kept the parent's definition of %s, which the new code uses", ", ".join(restored))
@@ -141,15 +155,18 @@ class Proposer:
             raise PatchError("the new program would fail when run: " + "; ".join(broken))
         return code
 
-    def _apply(self, program: Program, answer: str, fmt: str) -> tuple[str, str]:
-        """(new program, the format it was read in): the asked format first, then the others (small models often
-        answer a diff or line request with the whole block); the asked format's error when none works."""
+    def _apply(self, program: Program, answer: str, fmt: str) -> tuple[str, str, str]:
+        """(new program, the format it was read in, "" or the second reading that made it compile): the asked
+        format first, then the others (small models often answer a diff or line request with the whole block);
+        the asked format's error when none works."""
         try:
-            return self._apply_as(program, answer, fmt), fmt
+            code, reading = self._apply_as(program, answer, fmt)
+            return code, fmt, reading
         except PatchError as first:
             for other in _SALVAGE[fmt]:
                 try:
-                    return self._apply_as(program, answer, other), other
+                    code, reading = self._apply_as(program, answer, other)
+                    return code, other, reading
                 except PatchError:
                     continue
             raise first
@@ -170,19 +187,17 @@ class Proposer:
         messages = render_messages(prompt, self.variables(kind, parent, code, inspirations, notes, other))
         out = Proposal(kind=kind, model=model)
         for attempt in range(self.cfg.repairs + 1):
-            answer = self._ask(model, prompt if attempt == 0 else "evolve/repair", messages)
+            answer, cut = self._ask(model, prompt if attempt == 0 else "evolve/repair", messages)
             out.answers.append(answer)
             messages = [*messages, {"role": "assistant", "content": answer[:6000]}]
             try:
-                out.code, out.applied_as = self._apply(program, answer, fmt)
+                out.code, out.applied_as, out.second_reading = self._apply(program, answer, fmt)
             except PatchError as exc:
                 out.error = str(exc)
                 out.repairs = attempt
                 if attempt < self.cfg.repairs:
-                    text = render_text(
-                        "evolve/repair",
-                        {"stage": "apply", "error": out.error, "fmt": fmt, "n_blocks": len(program.blocks)},
-                    )
+                    variables = {"stage": "apply", "error": out.error, "fmt": fmt, "n_blocks": len(program.blocks)}
+                    text = render_text("evolve/repair", {**variables, "cut": cut})
                     messages = [*messages, {"role": "user", "content": text}]
                 continue
             out.applied, out.repairs, out.error = True, attempt, ""
@@ -194,17 +209,19 @@ class Proposer:
     def repair_after_eval(self, prop: Proposal, parent_code: str, error: str) -> str | None:
         """One more answer for a program whose evaluation failed (whole-block rewrite); None when unusable."""
         program = split_program(parent_code)
-        variables = {"stage": "eval", "error": error[-1200:], "fmt": "rewrite", "n_blocks": len(program.blocks)}
+        variables = {"stage": "eval", "error": error[-1200:], "fmt": "rewrite", "n_blocks": len(program.blocks),
+                     "cut": False}  # fmt: skip
         text = render_text("evolve/repair", variables)
         messages = [*prop.messages, {"role": "user", "content": text}]
-        answer = self._ask(prop.model, "evolve/repair", messages)
+        answer, _ = self._ask(prop.model, "evolve/repair", messages)
         prop.answers.append(answer)
         prop.messages = [*messages, {"role": "assistant", "content": answer[:6000]}]
         prop.repairs += 1
         try:
-            code, _ = self._apply(program, answer, "rewrite")
+            code, _, reading = self._apply(program, answer, "rewrite")
         except PatchError as exc:
             prop.error = str(exc)
             return None
         prop.plan = extract_plan(answer) or prop.plan
+        prop.second_reading = reading or prop.second_reading
         return code
