@@ -117,3 +117,10 @@ def test_the_repair_of_an_answer_cut_at_the_cap_asks_for_shorter_code(tmp_path: 
     assert len(repairs) == 1
     assert "cut off at the length limit" in repairs[0].messages[-1]["content"]
     assert outcome.stats["best"] == 8.0
+
+
+def test_a_line_range_running_past_the_block_stops_at_its_end() -> None:
+    answer = "LINES 8-14\n```python\ndef helper(xs):\n    return float(xs.sum()) + 1\n```"
+    code, fmt, _ = _proposer()._apply(split_program(PARENT), answer, "lines")
+    assert fmt == "lines" and _run(code) == "4.0"
+    assert code.endswith("# EVOLVE-BLOCK-END\nprint(build())\n")

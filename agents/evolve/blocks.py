@@ -184,17 +184,18 @@ def parse_lines(answer: str) -> tuple[int, int, list[str]]:
     return a, b, [_NUMBERED.sub("", ln) for ln in fences[0].rstrip("\n").splitlines()]
 
 
-def locate_lines(program: Program, a: int, b: int) -> tuple[int, list[str], int]:
-    """(block index, that block's lines with newlines, the number of its first line) for the range a..b
-    (1-based, over all blocks numbered on); PatchError when the range is not inside one block."""
+def locate_lines(program: Program, a: int, b: int) -> tuple[int, list[str], int, int]:
+    """(block index, that block's lines with newlines, the number of its first line, the range's last line) for
+    the range a..b (1-based, over all blocks numbered on); a range running past the last block's end stops
+    there (a small model often names a line or two too many); PatchError when it does not start inside a block."""
     offset = 0
     for k, body in enumerate(program.blocks):
         lines = body.splitlines(keepends=True)
         lo, hi = offset + 1, offset + len(lines)
         if lo <= a <= hi:
-            if b < a or b > hi:
+            if b < a or (b > hi and k < len(program.blocks) - 1):
                 raise PatchError(f"LINES {a}-{b}: the range must lie within one block (lines {lo}-{hi})")
-            return k, lines, lo
+            return k, lines, lo, min(b, hi)
         offset = hi
     raise PatchError(f"LINES {a}-{b}: the block has lines 1-{offset}")
 
@@ -202,8 +203,8 @@ def locate_lines(program: Program, a: int, b: int) -> tuple[int, list[str], int]
 def apply_lines(program: Program, answer: str) -> tuple[str, ...]:
     """``LINES a-b`` then a fenced block: lines a..b (1-based, over all blocks numbered on) are replaced."""
     a, b, new = parse_lines(answer)
-    k, lines, lo = locate_lines(program, a, b)
-    bodies = [b_ for b_ in program.blocks]
+    k, lines, lo, b = locate_lines(program, a, b)
+    bodies = list(program.blocks)
     keep = _reindent(new, lines[a - lo : b - lo + 1])
     bodies[k] = "".join(lines[: a - lo] + keep + lines[b - lo + 1 :])
     return tuple(bodies)

@@ -136,7 +136,7 @@ def lines_variants(program: Program, answer: str) -> Iterator[str]:
     those that compile."""
     try:
         a, b, new = parse_lines(answer)
-        k, lines, lo = locate_lines(program, a, b)
+        k, lines, lo, b = locate_lines(program, a, b)
     except PatchError:
         return
     old = [ln.rstrip("\n") for ln in lines[a - lo : b - lo + 1]]
