@@ -115,3 +115,27 @@ def test_the_engine_sends_a_broken_contract_back_before_evaluating_it(tmp_path: 
     evaluated = [r for r in records if r["kind"] == "rewrite"]
     assert len(evaluated) == 1 and evaluated[0]["correct"] is True  # only the repaired program ran
     assert outcome.stats["best"] == 5.0
+
+
+def test_a_local_read_before_it_is_assigned_is_found() -> None:
+    code = (
+        "import numpy as np\n\n\ndef build():\n    for i in range(3):\n        centers[i] = i\n"
+        "    centers = np.zeros(3)\n    return centers\n\n\nprint(build())\n"
+    )
+    (message,) = [p.message for p in problems(code)]
+    assert "`centers` is read in `build` (line 6" in message and "before it is assigned (line 7)" in message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "    total = 0\n    for i in range(3):\n        total += i\n    return total\n",  # bound first
+        "    for i in range(3):\n        if i:\n            last = prev\n        prev = i\n    return 0\n",  # one loop
+        "    xs = [k * 2 for k in range(3)]\n    return xs\n",  # a comprehension's own variable
+        "    global COUNT\n    COUNT += 1\n    return COUNT\n",  # a global, not a local
+        "    def inner():\n        return later\n    later = 1\n    return inner()\n",  # read when called
+    ],
+)
+def test_reads_that_run_after_a_bind_are_not_flagged(body: str) -> None:
+    code = f"COUNT = 0\n\n\ndef build():\n{body}\n\nprint(build())\n"
+    assert [p for p in problems(code) if p.kind == "unbound"] == []

@@ -9,7 +9,11 @@ code, not by running it:
 - a name a function (or the module) reads that is bound nowhere it can see: not in the function, not in an
   enclosing one, not at module level, not a builtin (a line-range edit that dropped the line defining ``radii``
   while a later line still returns it). Scopes come from the standard library's ``symtable``, as the compiler
-  sees them; a star import turns this check off.
+  sees them; a star import turns this check off;
+- a local read before anything assigns it (``UnboundLocalError``): in a function's own body, a statement reads a
+  name that only a later statement of that body binds (a line edit that moved ``radii = ...`` below its first
+  use). Judged statement by statement at the top of the body, so a read and a bind in the same loop or branch
+  are left alone.
 
 The first two are checked for top-level functions called by bare name anywhere in the program. A mistake the
 parent program already had is not the new code's: ``new_problems`` reports only those the parent did not have.
@@ -70,7 +74,7 @@ def _describe(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> _Function:
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # "no-return", "unpack" or "undefined"
+    kind: str  # "no-return", "unpack", "undefined" or "unbound"
     function: str
     caller: str  # the calling line's text
     message: str
@@ -110,6 +114,15 @@ def problems(code: str) -> list[Problem]:
                     size, line = wrong[0]
                     message = f"`{fn.name}` returns {size} values (line {line}) but {where} unpacks {len(target.elts)}"
                     found.setdefault(("unpack", fn.name, caller), Problem("unpack", fn.name, caller, message))
+    used = _used_functions(tree, [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)])
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in used:
+            for name, read, bound in read_before_bound(node):
+                caller = lines[read - 1].strip()
+                message = (
+                    f"`{name}` is read in `{node.name}` (line {read}: `{caller}`) before it is assigned (line {bound})"
+                )
+                found.setdefault(("unbound", name, caller), Problem("unbound", name, caller, message))
     for name, scope in undefined_names(code, tree):
         line = _first_read(tree, name)
         caller = lines[line - 1].strip() if line else ""
@@ -162,6 +175,59 @@ def undefined_names(code: str, tree: ast.Module | None = None) -> list[tuple[str
             if sym.is_referenced() and sym.is_global() and sym.get_name() not in known:
                 out.append((sym.get_name(), where))
     return list(dict.fromkeys(out))
+
+
+def _names(nodes: list[ast.AST]) -> tuple[dict[str, int], set[str]]:
+    """(first line reading each name, names bound) among ``nodes``; an augmented assignment reads its target."""
+    reads: dict[str, int] = {}
+    bound: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Name):
+            if isinstance(node.ctx, ast.Load):
+                reads[node.id] = min(reads.get(node.id, node.lineno), node.lineno)
+            else:
+                bound.add(node.id)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            reads[node.target.id] = min(reads.get(node.target.id, node.lineno), node.lineno)
+        elif isinstance(node, ast.alias):
+            bound.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.ExceptHandler | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name or "")
+    # a comprehension's loop variables are its own (a scope of their own since Python 3)
+    own = {
+        n.id for c in nodes if isinstance(c, ast.comprehension) for n in ast.walk(c.target) if isinstance(n, ast.Name)
+    }
+    return {k: v for k, v in reads.items() if k not in own}, bound - own - {""}
+
+
+def read_before_bound(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[str, int, int]]:
+    """(name, line read, line first bound) for each local of ``fn`` that a top-level statement of its body reads
+    before any earlier statement binds it; globals, nonlocals and parameters are not locals here."""
+    params = {a.arg for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]}
+    params |= {a.arg for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
+    declared = {n for node in _own_nodes(fn) if isinstance(node, ast.Global | ast.Nonlocal) for n in node.names}
+    per_statement = []
+    for stmt in fn.body:
+        nodes: list[ast.AST] = [stmt]
+        stack = list(ast.iter_child_nodes(stmt)) if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef
+                                                                 | ast.ClassDef) else []  # fmt: skip
+        while stack:
+            node = stack.pop()
+            nodes.append(node)
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+                stack.extend(ast.iter_child_nodes(node))
+        per_statement.append((stmt.lineno, *_names(nodes)))
+    local = set().union(*(b for _, _, b in per_statement)) - params - declared if per_statement else set()
+    first_bound: dict[str, int] = {}
+    out: list[tuple[str, int, int]] = []
+    for lineno, reads, bound in per_statement:
+        for name, line in sorted(reads.items()):
+            if name in local and name not in first_bound and name not in bound:
+                later = [ln for ln, _, b in per_statement if name in b and ln > lineno]
+                out.append((name, line, later[0] if later else lineno))
+        for name in bound:
+            first_bound.setdefault(name, lineno)
+    return out
 
 
 def _used_functions(tree: ast.Module, defs: list[ast.FunctionDef | ast.AsyncFunctionDef]) -> set[str]:
