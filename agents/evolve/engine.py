@@ -24,11 +24,13 @@ from agents.evolve.evaluation import Evaluation, SandboxLike, check_initial, eva
 from agents.evolve.novelty_gate import NoveltyGate
 from agents.evolve.population import Population, ProgramRecord, SampleRecord
 from agents.evolve.proposer import Proposal, Proposer
+from agents.evolve.reach import top_level_names
 from agents.evolve.scratchpad import Scratchpad
 from agents.evolve.selection import choose_operator, inspirations, migrants, operator_mix, origin, select_parent
 from agents.experiments.bandit import ucb_choice
 from agents.experiments.novelty import Embedder
 from agents.llm import LLM
+from agents.prompts import render_text
 from agents.rundir import RunDir
 from agents.settings import Settings
 
@@ -67,7 +69,10 @@ class EvolveEngine:
         self.pop = Population.load(self.root, self.cfg.islands, self.cfg.archive_size)
         self.proposer = Proposer(settings, llm, task)
         self.task = task
-        self.gate = NoveltyGate(self.cfg.islands, self.cfg.novelty_threshold, self.cfg.novelty_judge, llm, embed)
+        roots = top_level_names((self.root / "initial.py").read_text(encoding="utf-8"))
+        self.gate = NoveltyGate(
+            self.cfg.islands, self.cfg.novelty_threshold, self.cfg.novelty_judge, llm, embed, roots=roots
+        )
         for p in self.pop.all():
             self.gate.add(p.island, p.id, self.pop.code(p.id))
         self.scratch = Scratchpad(self.root / "scratchpad.jsonl", self.cfg.scratchpad_every)
@@ -254,8 +259,9 @@ class EvolveEngine:
         )
         self._emit("proposing", sample=job["n"], island=job["island"], parent=parent.id, op=job["kind"])
         prop: Proposal | None = None
+        rejected = ""  # why the last answer was a copy, told to the model when it is asked again
         for attempt in range(self.cfg.max_resamples + 1):
-            notes = self.scratch.notes()
+            notes = [*self.scratch.notes(), *([rejected] if rejected else [])]
             earlier = prop.answers if prop is not None else []
             prop = self.proposer.propose(job["kind"], job["model"], parent, parent_code, insp, notes, other)
             prop.answers = [*earlier, *prop.answers]  # every answer of the sample is kept on disk
@@ -266,6 +272,7 @@ class EvolveEngine:
             if verdict.novel:
                 break
             sample.detail = f"near-duplicate of {verdict.nearest} ({verdict.similarity:.4f}): {verdict.reason}"
+            rejected = render_text("evolve/rejected", {"reason": verdict.reason}).strip()
             self._emit("rejected", sample=job["n"], nearest=verdict.nearest, similarity=verdict.similarity)
             if attempt == self.cfg.max_resamples:
                 if verdict.exact:  # evaluating the same code again would teach nothing

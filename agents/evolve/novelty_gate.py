@@ -5,6 +5,10 @@ experiment manager, one per island). A candidate whose normalised block equals a
 one whose cosine similarity reaches ``evolve.novelty_threshold`` goes to a model judge (when
 ``evolve.novelty_judge``), which says whether it tries a meaningfully different idea. A rejected candidate is
 re-proposed at most ``evolve.max_resamples`` times.
+
+Before both, a candidate whose running code (``reach.running_code``: what can run, new functions that nothing
+calls left out) equals a program's on its island is a copy too, with the functions never called named in the
+reason: evaluating it would only score the same program again.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from agents.errors import StructuredOutputError
 from agents.evolve.blocks import split_program
+from agents.evolve.reach import running_code
 from agents.experiments.novelty import Embedder, NoveltyFilter
 from agents.llm import LLM
 
@@ -41,8 +46,18 @@ def block_text(code: str) -> str:
 class NoveltyGate:
     """Per-island memory of evaluated blocks and the embedding-then-judge test."""
 
-    def __init__(self, islands: int, threshold: float, judge: bool, llm: LLM, embed: Embedder | None = None) -> None:
+    def __init__(
+        self,
+        islands: int,
+        threshold: float,
+        judge: bool,
+        llm: LLM,
+        embed: Embedder | None = None,
+        roots: frozenset[str] = frozenset(),
+    ) -> None:
         self.threshold = threshold
+        self.roots = roots  # the program's interface: what may be called from outside (reach.running_code)
+        self._running: list[dict[str, str]] = [{} for _ in range(islands)]
         self.judge = judge
         self.llm = llm
         shared = embed
@@ -57,6 +72,7 @@ class NoveltyGate:
         text = block_text(code)
         self._blocks[pid] = text
         self.filters[island % len(self.filters)].add(pid, text)
+        self._running[island % len(self._running)][pid] = running_code(code, self.roots)[0]
 
     def check(self, island: int, code: str) -> Verdict:
         flt = self.filters[island % len(self.filters)]
@@ -64,6 +80,12 @@ class NoveltyGate:
         same = flt.copy_of(text)
         if same is not None:
             return Verdict(False, same, 1.0, reason="the same code as an existing program", exact=True)
+        running, unreached = running_code(code, self.roots)
+        twin = next((pid for pid, r in self._running[island % len(self._running)].items() if r == running), None)
+        if twin is not None:
+            never = ", ".join(f"`{n}`" for n in unreached)
+            why = f": {never} {'is' if len(unreached) == 1 else 'are'} never called" if unreached else ""
+            return Verdict(False, twin, 1.0, reason=f"the code that runs is the same as {twin}'s{why}", exact=True)
         if self.threshold >= 1.0:
             return Verdict(True, None, 0.0)
         nearest, sim = flt.nearest(text)

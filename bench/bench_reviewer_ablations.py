@@ -1,0 +1,155 @@
+"""What else was tried for the score head, and did not help: feature blocks and models beside the shipped ones.
+
+Every variant is scored the same way, on the shared ``train`` split (479 papers), with the same 5 stratified folds
+(one level of cross-validation, unlike the nested CV of ``bench_reviewer.py --head``: for comparing variants, not
+for quoting): ROC AUC and Pearson r of the out-of-fold predicted rating, and the best balanced accuracy over
+thresholds (optimistic, for comparison only). Stacks are non-negative linear regressions fitted out of fold.
+
+    PYTHONPATH=. python bench/bench_reviewer_ablations.py
+
+Variants: the shipped blocks (TF-IDF ridge, structure ridge, their stack); a TF-IDF block of the reference list
+(which works a paper cites); extra counts (reference years and venues, "state of the art", "we propose",
+decimals, +-, words, pages, "ablation", "github"); a random forest and gradient boosting on the counts; other
+ridge strengths and vocabulary sizes of the text block.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.metrics import balanced_accuracy_score, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+from sklearn.preprocessing import StandardScaler
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from reviewer.document import PaperText  # noqa: E402
+from reviewer.head import TOKEN_PATTERN, tfidf  # noqa: E402
+from reviewer.head_data import training_set  # noqa: E402
+from reviewer.head_fit import TrainingSet  # noqa: E402
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "reviewer" / "iclr2022"
+
+
+class Ablation:
+    def __init__(self, ts: TrainingSet) -> None:
+        self.ts = ts
+        self.y = ts.rating
+        self.n = len(ts)
+        self.folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(self.n), ts.accept))
+
+    def text(self, counts: sp.csr_matrix, alpha: float = 0.5, max_features: int = 20000) -> np.ndarray:
+        out = np.zeros(self.n)
+        for a, b in self.folds:
+            sub = counts[a]
+            df = np.asarray((sub > 0).sum(axis=0)).ravel()
+            keep = np.flatnonzero((df >= 3) & (df <= 0.9 * len(a)))
+            if len(keep) > max_features:
+                total = np.asarray(sub[:, keep].sum(axis=0)).ravel()
+                keep = np.sort(keep[np.argsort(-total, kind="stable")[:max_features]])
+            idf = np.log((1 + len(a)) / (1 + df[keep])) + 1.0
+            model = Ridge(alpha=alpha).fit(tfidf(sub[:, keep], idf), self.y[a])
+            out[b] = model.predict(tfidf(counts[b][:, keep], idf))
+        return out
+
+    def dense(self, x: np.ndarray, make: Callable[[], Any] | None = None) -> np.ndarray:
+        out = np.zeros(self.n)
+        for a, b in self.folds:
+            if make is None:
+                scaler = StandardScaler().fit(x[a])
+                out[b] = Ridge(alpha=300.0).fit(scaler.transform(x[a]), self.y[a]).predict(scaler.transform(x[b]))
+            else:
+                out[b] = make().fit(x[a], self.y[a]).predict(x[b])
+        return out
+
+    def stack(self, *preds: np.ndarray) -> np.ndarray:
+        x = np.column_stack(preds)
+        out = np.zeros(self.n)
+        inner = StratifiedKFold(5, shuffle=True, random_state=1).split(np.zeros(self.n), self.ts.accept)
+        for a, b in inner:
+            out[b] = LinearRegression(positive=True).fit(x[a], self.y[a]).predict(x[b])
+        return out
+
+    def row(self, name: str, pred: np.ndarray) -> dict[str, Any]:
+        acc = self.ts.accept
+        thresholds = np.quantile(pred, np.linspace(0.05, 0.95, 91))
+        best_ba = max(balanced_accuracy_score(acc, pred >= t) for t in thresholds)
+        r = float(np.corrcoef(pred, self.y)[0, 1])
+        auc = float(roc_auc_score(acc, pred))
+        print(f"{name:44} AUC {auc:.3f}   best BA {best_ba:.3f}   r {r:.3f}", flush=True)
+        return {"variant": name, "auc": round(auc, 4), "best_ba": round(float(best_ba), 4), "r": round(r, 4)}
+
+
+def extra_counts(paper: PaperText) -> list[float]:
+    full = paper.full_text(with_appendix=True)
+    body = paper.full_text(with_appendix=False)
+    refs = paper.references
+    years = [int(x) for x in re.findall(r"\b(19[5-9]\d|20[0-2]\d)\b", refs)]
+
+    def count(pattern: str, text: str) -> float:
+        return float(np.log1p(len(re.findall(pattern, text, re.IGNORECASE))))
+
+    return [
+        float(np.log1p(len(years))),
+        float(np.mean([y >= 2020 for y in years])) if years else 0.0,
+        float(np.median(years)) if years else 2015.0,
+        count(r"arxiv", refs),
+        count(r"NeurIPS|Neural Information|NIPS", refs),
+        count(r"ICML|International Conference on Machine Learning", refs),
+        count(r"ICLR|Learning Representations", refs),
+        count(r"state[- ]of[- ]the[- ]art", full),
+        count(r"\bwe (?:propose|introduce|present)\b", body),
+        count(r"\d+\.\d+", full),
+        count(r"±|\\pm", full),
+        float(np.log1p(paper.body_words)),
+        float(np.log1p(paper.pages or 0)),
+        count(r"ablation", full),
+        count(r"github", full),
+    ]
+
+
+def main() -> None:
+    t0 = time.monotonic()
+    ts, _, _ = training_set(
+        DATA / "labels.jsonl", DATA / "texts", splits=["train"], ngram_max=2, embeddings=False, cache_dir=None
+    )
+    ab = Ablation(ts)
+    print(f"{len(ts)} train papers, 5 folds, loaded in {time.monotonic() - t0:.0f} s\n")
+    text = ab.text(ts.counts)
+    structure = ab.dense(ts.structure)
+    ab.row("text (shipped block)", text)
+    ab.row("structure (shipped block)", structure)
+    ab.row("text + structure (the shipped head's stack)", ab.stack(text, structure))
+    refs = CountVectorizer(ngram_range=(1, 2), token_pattern=TOKEN_PATTERN, dtype=np.float64)
+    ref_counts = sp.csr_matrix(refs.fit_transform([p.references for p in ts.papers]))
+    ref_block = ab.text(ref_counts, alpha=3.0)
+    ab.row("reference-list TF-IDF", ref_block)
+    ab.row("text + structure + reference list", ab.stack(text, structure, ref_block))
+    extra = np.array([extra_counts(p) for p in ts.papers])
+    both = np.hstack([ts.structure, extra])
+    ab.row("extra counts", ab.dense(extra))
+    ab.row("text + (structure and extra counts)", ab.stack(text, ab.dense(both)))
+    forest = ab.dense(both, lambda: RandomForestRegressor(300, min_samples_leaf=5, random_state=0))
+    ab.row("random forest on structure + extra", forest)
+    ab.row("text + structure + that forest", ab.stack(text, structure, forest))
+    boost = ab.dense(both, lambda: HistGradientBoostingRegressor(max_depth=3, learning_rate=0.05, max_iter=200))
+    ab.row("gradient boosting on structure + extra", boost)
+    for alpha in (0.2, 2.0):
+        ab.row(f"text ridge alpha {alpha} (shipped 0.5)", ab.text(ts.counts, alpha=alpha))
+    for size in (50_000, 100_000):
+        ab.row(f"text + structure, {size} terms (shipped 20000)", ab.stack(ab.text(ts.counts, 1.0, size), structure))
+    print(f"\n{time.monotonic() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
