@@ -33,10 +33,10 @@ from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reviewer.document import PaperText  # noqa: E402
-from reviewer.head import TOKEN_PATTERN, tfidf  # noqa: E402
-from reviewer.head_data import training_set  # noqa: E402
-from reviewer.head_fit import TrainingSet  # noqa: E402
+from reviewer.document import PaperText
+from reviewer.head import TOKEN_PATTERN, tfidf
+from reviewer.head_data import training_set
+from reviewer.head_fit import TrainingSet
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "reviewer" / "iclr2022"
 
