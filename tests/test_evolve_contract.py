@@ -139,3 +139,37 @@ def test_a_local_read_before_it_is_assigned_is_found() -> None:
 def test_reads_that_run_after_a_bind_are_not_flagged(body: str) -> None:
     code = f"COUNT = 0\n\n\ndef build():\n{body}\n\nprint(build())\n"
     assert [p for p in problems(code) if p.kind == "unbound"] == []
+
+
+def test_a_module_level_read_before_the_assignment_is_found() -> None:
+    code = "import numpy as np\ncenters[0] = 1\ncenters = np.zeros(3)\nprint(len(centers))\n"
+    (message,) = [p.message for p in problems(code)]
+    assert "`centers` is read at module level (line 2" in message and "(line 3)" in message
+
+
+def test_an_import_of_a_module_that_is_not_installed_is_found() -> None:
+    code = "import numpy as np\nimport json\n\n\ndef f():\n    from circle_packing import pack\n    return pack()\n"
+    assert problems(code) == []  # the environment is not known: no judgement
+    (message,) = [p.message for p in problems(code, frozenset({"numpy", "scipy"}))]
+    assert "imports `circle_packing`, which is not installed" in message
+
+
+def test_code_after_a_return_is_not_judged() -> None:
+    code = "def f():\n    x = 1\n    return x\n    y = angle * 2\n\n\nprint(f())\n"
+    assert problems(code) == []
+
+
+def test_the_environments_modules_are_listed_from_its_site_packages(tmp_path: Path) -> None:
+    from agents.sandbox import pyenv
+
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    (site / "numpy").mkdir(parents=True)
+    (site / "numpy-2.0.dist-info").mkdir()
+    (site / "six.py").write_text("")
+    (site / "_cffi_backend.cpython-311-x86_64-linux-gnu.so").write_text("")
+    assert pyenv.importable(tmp_path) == frozenset()  # not built: unknown
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "python").write_text("")
+    (tmp_path / pyenv.STAMP).write_text(pyenv.requirements_hash())
+    pyenv.importable.cache_clear()
+    assert pyenv.importable(tmp_path) == {"numpy", "six", "_cffi_backend"}

@@ -13,7 +13,10 @@ code, not by running it:
 - a local read before anything assigns it (``UnboundLocalError``): in a function's own body, a statement reads a
   name that only a later statement of that body binds (a line edit that moved ``radii = ...`` below its first
   use). Judged statement by statement at the top of the body, so a read and a bind in the same loop or branch
-  are left alone.
+  are left alone;
+- an import of a module that is neither in the standard library nor installed in the experiment environment
+  (``import circle_packing_module``: the model imagines a library that solves the task), when the environment's
+  module list is known (``agents.sandbox.pyenv.importable``).
 
 The first two are checked for top-level functions called by bare name anywhere in the program. A mistake the
 parent program already had is not the new code's: ``new_problems`` reports only those the parent did not have.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import ast
 import builtins
 import symtable
+import sys
 from dataclasses import dataclass
 
 _MODULE_DUNDERS = {"__name__", "__file__", "__doc__", "__builtins__", "__spec__", "__loader__", "__package__"}
@@ -74,16 +78,17 @@ def _describe(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> _Function:
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str  # "no-return", "unpack", "undefined" or "unbound"
+    kind: str  # "no-return", "unpack", "undefined", "unbound" or "import"
     function: str
     caller: str  # the calling line's text
     message: str
 
 
-def problems(code: str) -> list[Problem]:
-    """The contract mistakes in ``code`` (none when it does not parse: syntax is checked elsewhere)."""
+def problems(code: str, modules: frozenset[str] = frozenset()) -> list[Problem]:
+    """The contract mistakes in ``code`` (none when it does not parse: syntax is checked elsewhere); imports are
+    checked against ``modules`` (what the experiment environment installs) when it is not empty."""
     try:
-        tree = ast.parse(code)
+        tree = without_dead_code(ast.parse(code))
     except SyntaxError:
         return []
     functions = {n.name: _describe(n) for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)}
@@ -123,6 +128,17 @@ def problems(code: str) -> list[Problem]:
                     f"`{name}` is read in `{node.name}` (line {read}: `{caller}`) before it is assigned (line {bound})"
                 )
                 found.setdefault(("unbound", name, caller), Problem("unbound", name, caller, message))
+    for name, read, bound in read_before_bound(tree):
+        caller = lines[read - 1].strip()
+        message = f"`{name}` is read at module level (line {read}: `{caller}`) before it is assigned (line {bound})"
+        found.setdefault(("unbound", name, caller), Problem("unbound", name, caller, message))
+    for name, line in missing_imports(tree, modules):
+        caller = lines[line - 1].strip()
+        message = (
+            f"line {line}: `{caller}` imports `{name}`, which is not installed: use the standard library and "
+            "the modules the program already imports"
+        )
+        found.setdefault(("import", name, caller), Problem("import", name, caller, message))
     for name, scope in undefined_names(code, tree):
         line = _first_read(tree, name)
         caller = lines[line - 1].strip() if line else ""
@@ -132,16 +148,32 @@ def problems(code: str) -> list[Problem]:
     return list(found.values())
 
 
+_ENDS = ast.Return | ast.Raise | ast.Continue | ast.Break
+
+
+def without_dead_code(tree: ast.Module) -> ast.Module:
+    """``tree`` without the statements that follow a ``return``, ``raise``, ``continue`` or ``break`` in the same
+    block: they never run, so nothing they read can fail (a small model often leaves old lines after a return)."""
+    for node in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody"):
+            block = getattr(node, field, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                end = next((i for i, st in enumerate(block) if isinstance(st, _ENDS)), None)
+                if end is not None:
+                    setattr(node, field, block[: end + 1])
+    return tree
+
+
 def undefined_names(code: str, tree: ast.Module | None = None) -> list[tuple[str, str]]:
     """(name, where) for each name read in a scope that would raise NameError: not bound in that scope or an
     enclosing one, not at module level, not a builtin. Only code that runs is judged: the module, class bodies,
     and the functions the program itself refers to (with what they nest); a function nothing refers to, and
     methods, are left alone (an unused helper with a typo never fails)."""
-    tree = tree or ast.parse(code)
+    tree = tree or without_dead_code(ast.parse(code))
     if any(isinstance(n, ast.ImportFrom) and any(a.name == "*" for a in n.names) for n in ast.walk(tree)):
         return []
     try:
-        top = symtable.symtable(code, "program.py", "exec")
+        top = symtable.symtable(ast.unparse(tree), "program.py", "exec")
     except SyntaxError:
         return []
     defs = [n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
@@ -177,6 +209,27 @@ def undefined_names(code: str, tree: ast.Module | None = None) -> list[tuple[str
     return list(dict.fromkeys(out))
 
 
+_LOCAL_MODULES = {"program", "evaluate", "shoal_evolve"}  # the files beside the program in its work dir
+
+
+def missing_imports(tree: ast.Module, modules: frozenset[str]) -> list[tuple[str, int]]:
+    """(top-level module, line) of each absolute import that is neither standard library nor in ``modules``;
+    nothing when ``modules`` is empty (the environment is not known)."""
+    if not modules:
+        return []
+    known = set(sys.stdlib_module_names) | modules | _LOCAL_MODULES
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        out += [(n.split(".")[0], node.lineno) for n in names if n.split(".")[0] not in known]
+    return out
+
+
 def _names(nodes: list[ast.AST]) -> tuple[dict[str, int], set[str]]:
     """(first line reading each name, names bound) among ``nodes``; an augmented assignment reads its target."""
     reads: dict[str, int] = {}
@@ -200,12 +253,16 @@ def _names(nodes: list[ast.AST]) -> tuple[dict[str, int], set[str]]:
     return {k: v for k, v in reads.items() if k not in own}, bound - own - {""}
 
 
-def read_before_bound(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[tuple[str, int, int]]:
-    """(name, line read, line first bound) for each local of ``fn`` that a top-level statement of its body reads
-    before any earlier statement binds it; globals, nonlocals and parameters are not locals here."""
-    params = {a.arg for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]}
-    params |= {a.arg for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
-    declared = {n for node in _own_nodes(fn) if isinstance(node, ast.Global | ast.Nonlocal) for n in node.names}
+def read_before_bound(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Module) -> list[tuple[str, int, int]]:
+    """(name, line read, line first bound) for each local of ``fn`` (or name of the module) that a top-level
+    statement of its body reads before any earlier statement binds it; globals, nonlocals and parameters are not
+    locals here, and at module level a builtin read before it is shadowed is no mistake."""
+    if isinstance(fn, ast.Module):
+        params, declared = set(dir(builtins)), set()
+    else:
+        params = {a.arg for a in [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]}
+        params |= {a.arg for a in (fn.args.vararg, fn.args.kwarg) if a is not None}
+        declared = {n for node in _own_nodes(fn) if isinstance(node, ast.Global | ast.Nonlocal) for n in node.names}
     per_statement = []
     for stmt in fn.body:
         nodes: list[ast.AST] = [stmt]
@@ -249,7 +306,7 @@ def _first_read(tree: ast.Module, name: str) -> int:
     return min(lines) if lines else 0
 
 
-def new_problems(parent_code: str, code: str) -> list[str]:
+def new_problems(parent_code: str, code: str, modules: frozenset[str] = frozenset()) -> list[str]:
     """The messages for the mistakes of ``code`` that ``parent_code`` did not have."""
-    before = {(p.kind, p.function, p.caller) for p in problems(parent_code)}
-    return [p.message for p in problems(code) if (p.kind, p.function, p.caller) not in before]
+    before = {(p.kind, p.function, p.caller) for p in problems(parent_code, modules)}
+    return [p.message for p in problems(code, modules) if (p.kind, p.function, p.caller) not in before]

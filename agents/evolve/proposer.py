@@ -27,6 +27,7 @@ from agents.evolve.population import ProgramRecord
 from agents.experiments.patches import PatchError, extract_plan, syntax_error
 from agents.llm import LLM
 from agents.prompts import render_messages, render_text
+from agents.sandbox import pyenv
 from agents.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,12 @@ def score_text(rec: ProgramRecord) -> str:
 class Proposer:
     """Builds prompts from the population and applies the answers."""
 
+    modules: frozenset[str] = frozenset()  # what the experiment environment installs (empty: not known)
+
     def __init__(self, settings: Settings, llm: LLM, task: str) -> None:
         self.settings = settings
+        # the local sandbox's environment; a Docker image is built from the same requirements file
+        self.modules = pyenv.importable(pyenv.env_path(settings.sandbox.python_env))
         self.cfg = settings.evolve
         self.llm = llm
         self.task = task
@@ -150,7 +155,7 @@ class Proposer:
         lost = lost_names(program, code)
         if lost:
             raise PatchError(f"the new code no longer defines {', '.join(lost)}, which the rest of the program uses")
-        broken = contract.new_problems(program.render(), code)
+        broken = contract.new_problems(program.render(), code, self.modules)
         if broken:
             raise PatchError("the new program would fail when run: " + "; ".join(broken))
         return code

@@ -10,6 +10,7 @@ sandbox it is mounted read-only at ``/opt/shoal-env``; its base interpreter's pr
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -44,6 +45,23 @@ def is_built(path: Path) -> bool:
     """The environment exists, runs, and was built from the current requirements file."""
     stamp = path / STAMP
     return (path / "bin" / "python").exists() and stamp.is_file() and stamp.read_text().strip() == requirements_hash()
+
+
+@functools.lru_cache(maxsize=4)
+def importable(path: Path) -> frozenset[str]:
+    """The top-level module names the environment at ``path`` installs (its site-packages: packages, modules,
+    extension modules); empty when it is not built. The standard library is not listed."""
+    if not is_built(path):
+        return frozenset()
+    names: set[str] = set()
+    for site in path.glob("lib/python*/site-packages"):
+        for entry in site.iterdir():
+            name = entry.name
+            if name.endswith((".dist-info", ".egg-info", ".pth")) or name.startswith(("__", ".")):
+                continue
+            if entry.is_dir() or name.endswith((".py", ".so", ".pyd")):
+                names.add(name.split(".")[0])
+    return frozenset(names)
 
 
 def base_prefix(path: Path) -> Path | None:
