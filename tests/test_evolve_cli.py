@@ -189,9 +189,11 @@ def test_ctrl_c_stops_at_once_and_says_how_to_resume(tmp_path: Path) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not list((tmp_path / "ws").glob("*/evolve/samples.jsonl")):
             time.sleep(0.1)
-        t0 = time.monotonic()
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
-        assert time.monotonic() - t0 < 10
+    # it stopped, it did not finish the 50 samples (0.4 s of evaluation each); a bound on seconds flaked when the
+    # machine was loaded (18.8 s with two embedded models running beside the suite)
+    samples = next((tmp_path / "ws").glob("*/evolve/samples.jsonl")).read_text().splitlines()
+    assert len(samples) < 10, len(samples)
     assert proc.returncode == 130, out
     assert "resume with: shoal resume" in " ".join(out.split())
