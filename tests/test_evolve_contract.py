@@ -173,3 +173,11 @@ def test_the_environments_modules_are_listed_from_its_site_packages(tmp_path: Pa
     (tmp_path / pyenv.STAMP).write_text(pyenv.requirements_hash())
     pyenv.importable.cache_clear()
     assert pyenv.importable(tmp_path) == {"numpy", "six", "_cffi_backend"}
+
+
+def test_an_assignment_reading_its_own_unbound_target_is_found() -> None:
+    code = "import numpy as np\ncenters = np.clip(centers, 0.01, 0.99)\n"
+    (message,) = [p.message for p in problems(code)]
+    assert "`centers` is read at module level (line 2" in message
+    fine = "import numpy as np\ncenters = np.zeros(3)\ncenters = np.clip(centers, 0.01, 0.99)\n"
+    assert problems(fine) == []

@@ -273,14 +273,18 @@ def read_before_bound(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Module) -
             nodes.append(node)
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
                 stack.extend(ast.iter_child_nodes(node))
-        per_statement.append((stmt.lineno, *_names(nodes)))
-    local = set().union(*(b for _, _, b in per_statement)) - params - declared if per_statement else set()
+        reads, bound = _names(nodes)
+        # an assignment evaluates its value before it binds: `x = f(x)` reads an x bound before it
+        value = stmt.value if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None else None
+        first = set(_names(list(ast.walk(value)))[0]) if value is not None else set()
+        per_statement.append((stmt.lineno, reads, bound, first))
+    local = set().union(*(b for _, _, b, _ in per_statement)) - params - declared if per_statement else set()
     first_bound: dict[str, int] = {}
     out: list[tuple[str, int, int]] = []
-    for lineno, reads, bound in per_statement:
+    for lineno, reads, bound, first in per_statement:
         for name, line in sorted(reads.items()):
-            if name in local and name not in first_bound and name not in bound:
-                later = [ln for ln, _, b in per_statement if name in b and ln > lineno]
+            if name in local and name not in first_bound and (name not in bound or name in first):
+                later = [ln for ln, _, b, _ in per_statement if name in b and ln >= lineno]
                 out.append((name, line, later[0] if later else lineno))
         for name in bound:
             first_bound.setdefault(name, lineno)
