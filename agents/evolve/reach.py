@@ -1,12 +1,12 @@
 """What of a program runs: the code a change must touch to change the score.
 
 A small model asked for "a better method" often writes one (a genetic algorithm, say) as a new function that
-nothing calls, and leaves the function the program runs as it was: 15 of 18 valid programs in one embedded-model
-run scored exactly the initial 0.9598 that way. Evaluating such a program teaches nothing. ``running_code``
-reduces a program to what can run: module-level statements, the functions and classes the program's interface
-names (``roots``: every top-level name of the initial program, so also an entry point only the evaluator calls)
-and, transitively, those they refer to; docstrings dropped, comments and layout gone with the parse. Two
-programs with the same running code compute the same thing; the novelty gate treats them as copies.
+nothing calls, and leaves the function the program runs as it was: 19 of 20 valid programs in one embedded-model
+run scored exactly their parent's 0.9598, most of them that way. Evaluating such a program teaches nothing.
+``running_code`` reduces a program to what can run: module-level statements, the functions and classes the
+program's interface names (``roots``: every top-level name of the initial program, so also an entry point only the
+evaluator calls) and, transitively, those they refer to; docstrings dropped, comments and layout gone with the
+parse. Two programs with the same running code compute the same thing; the novelty gate treats them as copies.
 """
 
 from __future__ import annotations
