@@ -8,6 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.evolve import evolve
+from agents.evolve.engine import Outcome
+from agents.rundir import RunDir
 from agents.settings import Settings, load_settings
 from agents.testing import RecordedRequest, Reply, ScriptedServer, json_reply, text
 
@@ -123,3 +126,17 @@ def hash_embed(texts: list[str]) -> np.ndarray:
 def constant_embed(texts: list[str]) -> np.ndarray:
     """Every text gets the same vector: every candidate is 'close' and goes to the judge."""
     return np.ones((len(texts), 8), dtype=np.float32)
+
+
+def one_rewrite_sample(
+    tmp: Path, rewrite: Reply, repair: Reply | None = None
+) -> tuple[RunDir, Outcome, list[RecordedRequest]]:
+    """One rewrite sample of the toy task with scripted answers: (run, outcome, the repair requests)."""
+    with ScriptedServer() as server:
+        server.always("evolve/rewrite", rewrite)
+        if repair is not None:
+            server.always("evolve/repair", repair)
+        settings = settings_for(server, tmp, "evolve.max_samples=1", "evolve.operators={rewrite = 1.0}")
+        prog, ev = write_task(tmp)
+        run, outcome = evolve(prog, ev, settings, embed=hash_embed)
+        return run, outcome, server.requests_for("evolve/repair")

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from agents.evolve import evolve
 from agents.evolve.blocks import apply_answer, split_program
 from agents.evolve.contract import new_problems, problems
-from agents.testing import ScriptedServer, text
-from tests.evolve_support import hash_embed, settings_for, write_task
+from agents.testing import text
+from tests.evolve_support import one_rewrite_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 CIRCLES = (ROOT / "examples" / "circle_packing" / "initial.py").read_text()
@@ -102,13 +101,9 @@ def test_a_problem_the_parent_already_had_is_not_the_new_codes() -> None:
 
 
 def test_the_engine_sends_a_broken_contract_back_before_evaluating_it(tmp_path: Path) -> None:
-    with ScriptedServer() as server:
-        server.always("evolve/rewrite", text("PLAN: more\n```python\ndef value():\n    base = 5\n```"))
-        server.always("evolve/repair", text("PLAN: fixed\n```python\ndef value():\n    base = 5\n    return base\n```"))
-        settings = settings_for(server, tmp_path, "evolve.max_samples=1", "evolve.operators={rewrite = 1.0}")
-        prog, ev = write_task(tmp_path)
-        run, outcome = evolve(prog, ev, settings, embed=hash_embed)
-        repairs = server.requests_for("evolve/repair")
+    broken = text("PLAN: more\n```python\ndef value():\n    base = 5\n```")
+    fixed = text("PLAN: fixed\n```python\ndef value():\n    base = 5\n    return base\n```")
+    run, outcome, repairs = one_rewrite_sample(tmp_path, broken, fixed)
     assert len(repairs) == 1
     assert "`value` returns nothing" in repairs[0].messages[-1]["content"]
     records = [json.loads(x) for x in (run.evolve_dir / "programs.jsonl").read_text().splitlines() if x.strip()]

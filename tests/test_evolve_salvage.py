@@ -6,12 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agents.evolve import evolve
 from agents.evolve.blocks import split_program
 from agents.evolve.proposer import Proposer
 from agents.evolve.salvage import cut_tail, reindented
-from agents.testing import ScriptedServer, text, truncated
-from tests.evolve_support import hash_embed, settings_for, write_task
+from agents.testing import text, truncated
+from tests.evolve_support import one_rewrite_sample
 
 PARENT = """import numpy as np
 # EVOLVE-BLOCK-START
@@ -95,25 +94,18 @@ def test_lines_written_at_a_loop_bodys_depth_are_shifted_to_the_lines_they_repla
 
 def test_the_engine_records_the_second_reading_and_evaluates_the_program(tmp_path: Path) -> None:
     cut = "PLAN: more\n```python\ndef value():\n    base = 9\n    return base\n\n\ndef spare(x):\n    return [x,\n"
-    with ScriptedServer() as server:
-        server.always("evolve/rewrite", text(cut))
-        settings = settings_for(server, tmp_path, "evolve.max_samples=1", "evolve.operators={rewrite = 1.0}")
-        prog, ev = write_task(tmp_path)
-        run, outcome = evolve(prog, ev, settings, embed=hash_embed)
-        assert server.requests_for("evolve/repair") == []
+    run, outcome, repairs = one_rewrite_sample(tmp_path, text(cut))
+    assert repairs == []
     samples = [json.loads(x) for x in (run.evolve_dir / "samples.jsonl").read_text().splitlines() if x.strip()]
     assert samples[0]["second_reading"] == "cut-tail" and samples[0]["correct"] is True
     assert outcome.stats["best"] == 9.0
 
 
 def test_the_repair_of_an_answer_cut_at_the_cap_asks_for_shorter_code(tmp_path: Path) -> None:
-    with ScriptedServer() as server:
-        server.always("evolve/rewrite", truncated("PLAN: more\n```python\ndef value(:\n    base = 9\n", keep=None))
-        server.always("evolve/repair", text("PLAN: fixed\n```python\ndef value():\n    return 8\n```"))
-        settings = settings_for(server, tmp_path, "evolve.max_samples=1", "evolve.operators={rewrite = 1.0}")
-        prog, ev = write_task(tmp_path)
-        _, outcome = evolve(prog, ev, settings, embed=hash_embed)
-        repairs = server.requests_for("evolve/repair")
+    cut = truncated("PLAN: more\n```python\ndef value(:\n    base = 9\n", keep=None)
+    _, outcome, repairs = one_rewrite_sample(
+        tmp_path, cut, text("PLAN: fixed\n```python\ndef value():\n    return 8\n```")
+    )
     assert len(repairs) == 1
     assert "cut off at the length limit" in repairs[0].messages[-1]["content"]
     assert outcome.stats["best"] == 8.0
