@@ -43,15 +43,23 @@ class _Function:
     tuple_sizes: tuple[tuple[int, int], ...]  # (size, line) of each `return a, b, ...` without a starred item
 
 
+_SCOPES = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef
+
+
 def _own_nodes(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
     """The nodes of ``fn``'s own body, not of the functions, lambdas and classes nested in it."""
+    return _scope_nodes(fn.body)
+
+
+def _scope_nodes(statements: list[ast.stmt]) -> list[ast.AST]:
+    """The nodes of ``statements`` and what they hold, not the insides of nested functions, lambdas and classes."""
     out: list[ast.AST] = []
-    stack: list[ast.AST] = list(fn.body)
+    stack: list[ast.AST] = list(statements)
     while stack:
         node = stack.pop()
         out.append(node)
         for child in ast.iter_child_nodes(node):
-            if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            if not isinstance(child, _SCOPES):
                 stack.append(child)
     return out
 
@@ -265,14 +273,7 @@ def read_before_bound(fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Module) -
         declared = {n for node in _own_nodes(fn) if isinstance(node, ast.Global | ast.Nonlocal) for n in node.names}
     per_statement = []
     for stmt in fn.body:
-        nodes: list[ast.AST] = [stmt]
-        stack = list(ast.iter_child_nodes(stmt)) if not isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef
-                                                                 | ast.ClassDef) else []  # fmt: skip
-        while stack:
-            node = stack.pop()
-            nodes.append(node)
-            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
-                stack.extend(ast.iter_child_nodes(node))
+        nodes: list[ast.AST] = [stmt] if isinstance(stmt, _SCOPES) else _scope_nodes([stmt])
         reads, bound = _names(nodes)
         # an assignment evaluates its value before it binds: `x = f(x)` reads an x bound before it
         value = stmt.value if isinstance(stmt, ast.Assign | ast.AnnAssign) and stmt.value is not None else None
