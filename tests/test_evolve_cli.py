@@ -177,6 +177,10 @@ def test_evolve_run_from_the_command_line(tmp_path: Path) -> None:
     assert "best program:" in result.output
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_at_once_and_says_how_to_resume(tmp_path: Path) -> None:
     prog, ev = write_task(tmp_path, INITIAL, SLOW_EVALUATOR)
     with ScriptedServer() as server:
@@ -184,7 +188,10 @@ def test_ctrl_c_stops_at_once_and_says_how_to_resume(tmp_path: Path) -> None:
         args = _global(server, tmp_path)
         cmd = [sys.executable, "-m", "agents.cli.main", "-q", *args, "evolve", str(prog), "--evaluator", str(ev)]
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        # as a terminal starts it: SIGINT at its default, so Python turns it into KeyboardInterrupt (a suite started
+        # in the background by a shell without job control inherits SIGINT ignored, and Python then keeps ignoring it)
         proc = subprocess.Popen([*cmd, "--max-samples", "50"], env=env, start_new_session=True,
+                                preexec_fn=_default_sigint,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not list((tmp_path / "ws").glob("*/evolve/samples.jsonl")):
