@@ -14,11 +14,11 @@ from pathlib import Path
 from agents.errors import UserInputError
 from agents.evolve.blocks import BlockError, split_program
 from agents.evolve.engine import EVOLVE_DIR, EvolveEngine, Listener, Outcome, initial_task
-from agents.evolve.evaluation import SandboxLike
 from agents.experiments.novelty import Embedder
 from agents.experiments.patches import syntax_error
 from agents.llm import LLM, Ledger
 from agents.rundir import RunDir, create_run
+from agents.sandbox.base import SandboxRunner
 from agents.settings import Settings
 
 
@@ -63,7 +63,7 @@ def create_evolve_run(settings: Settings, program: Path, evaluator: Path) -> Run
 def make_engine(
     run: RunDir,
     settings: Settings,
-    sandbox: SandboxLike,
+    sandbox: SandboxRunner,
     *,
     llm: LLM | None = None,
     embed: Embedder | None = None,
@@ -82,7 +82,7 @@ def evolve(
     evaluator: Path,
     settings: Settings,
     *,
-    sandbox: SandboxLike | None = None,
+    sandbox: SandboxRunner | None = None,
     embed: Embedder | None = None,
     on_event: Listener | None = None,
 ) -> tuple[RunDir, Outcome]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import BudgetExceeded, ModelCallError, UserInputError
-from agents.evolve.evaluation import Evaluation, SandboxLike, check_initial, evaluate
+from agents.evolve.evaluation import Evaluation, check_initial, evaluate
 from agents.evolve.novelty_gate import NoveltyGate
 from agents.evolve.population import Population, ProgramRecord, SampleRecord
 from agents.evolve.proposer import Proposal, Proposer
@@ -32,6 +32,7 @@ from agents.experiments.novelty import Embedder
 from agents.llm import LLM
 from agents.prompts import render_text
 from agents.rundir import RunDir
+from agents.sandbox.base import SandboxRunner
 from agents.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ class EvolveEngine:
         run: RunDir,
         settings: Settings,
         llm: LLM,
-        sandbox: SandboxLike,
+        sandbox: SandboxRunner,
         *,
         task: str,
         embed: Embedder | None = None,

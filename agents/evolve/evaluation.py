@@ -1,6 +1,6 @@
 """Running the user's evaluator on one candidate, in the sandbox, and reading its ``metrics.json``.
 
-Any SandboxLike object works (``run(workdir, argv, *, timeout_s, env, mounts)``): the local or docker sandbox, or
+Any SandboxRunner object works (``run(workdir, argv, *, timeout_s, env, mounts)``): the local or docker sandbox, or
 an executor that runs elsewhere and leaves the outputs in ``workdir``. The evaluator, the candidate (as
 ``program.py``) and ``shoal_evolve.py`` are copied into a fresh work directory; ``results/metrics.json`` is read
 back. What goes wrong becomes an ``Evaluation`` with ``correct=False`` and a ``problem`` naming it: for a candidate
@@ -12,28 +12,15 @@ from __future__ import annotations
 import json
 import math
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from agents.evolve import shoal_evolve
-from agents.sandbox.base import ReadOnlyMount, SandboxResult
+from agents.sandbox.base import SandboxResult, SandboxRunner
 
 RESULTS = "results"
-
-
-class SandboxLike(Protocol):
-    def run(
-        self,
-        workdir: Path,
-        argv: list[str],
-        *,
-        timeout_s: float | None = None,
-        env: dict[str, str] | None = None,
-        mounts: Sequence[ReadOnlyMount] = (),
-    ) -> SandboxResult: ...
 
 
 class Evaluation(BaseModel):
@@ -93,7 +80,7 @@ def parse_metrics(path: Path) -> tuple[Evaluation | None, str]:
 
 
 def evaluate(
-    sandbox: SandboxLike, workdir: Path, code: str, evaluator: Path, timeout_s: float, keep: Path | None = None
+    sandbox: SandboxRunner, workdir: Path, code: str, evaluator: Path, timeout_s: float, keep: Path | None = None
 ) -> Evaluation:
     """Run ``evaluator`` on ``code`` inside ``sandbox`` in ``workdir`` (made fresh, removed after)."""
     if workdir.exists():

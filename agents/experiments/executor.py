@@ -11,9 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import ValidationError
 
@@ -21,7 +20,7 @@ from agents.experiments import shoal_helper
 from agents.experiments.journal import ExecResult, MetricValue, Node
 from agents.experiments.patches import syntax_error
 from agents.experiments.program import entry_point, is_bundle, write_bundle
-from agents.sandbox.base import ReadOnlyMount
+from agents.sandbox.base import SandboxRunner
 
 if TYPE_CHECKING:
     from agents.data.session import DataSession
@@ -30,27 +29,6 @@ log = logging.getLogger(__name__)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TAIL_CHARS = 4000
-
-
-class RunResult(Protocol):
-    exit_code: int | None
-    timed_out: bool
-    duration_s: float
-    stdout: str
-    stderr: str
-    killed_reason: str | None
-
-
-class SandboxLike(Protocol):
-    def run(
-        self,
-        workdir: Path,
-        argv: list[str],
-        *,
-        timeout_s: float | None = None,
-        env: dict[str, str] | None = None,
-        mounts: Sequence[ReadOnlyMount] = (),
-    ) -> Any: ...
 
 
 def node_dir(run_path: Path, node_id: str) -> Path:
@@ -107,7 +85,7 @@ def collect_plots(d: Path) -> tuple[list[str], Literal["none", "ok", "failed", "
 
 
 def execute(
-    sandbox: SandboxLike, run_path: Path, node: Node, timeout_s: float, data: DataSession | None = None
+    sandbox: SandboxRunner, run_path: Path, node: Node, timeout_s: float, data: DataSession | None = None
 ) -> None:
     """Run ``node`` and fill its exec result, metrics, plots and bug verdict (not its status).
 

@@ -28,7 +28,7 @@ from agents.errors import BudgetExceeded, ModelCallError, UserInputError
 from agents.experiments import judgements
 from agents.experiments.bandit import choose_model
 from agents.experiments.coder import Coder, metrics_text, seed_summary
-from agents.experiments.executor import SandboxLike, execute
+from agents.experiments.executor import execute
 from agents.experiments.journal import Node, StageRecord
 from agents.experiments.journal_index import index_of, touch
 from agents.experiments.journal_store import JournalStore
@@ -47,6 +47,7 @@ from agents.experiments.stages import (
 from agents.experiments.workers import Job, drive
 from agents.llm import LLM
 from agents.rundir import RunDir
+from agents.sandbox.base import SandboxRunner
 from agents.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class ExperimentManager:
         run: RunDir,
         settings: Settings,
         llm: LLM,
-        sandbox: SandboxLike,
+        sandbox: SandboxRunner,
         idea: dict[str, Any] | None = None,
         *,
         stages: tuple[int, int] = (1, 4),
@@ -387,7 +388,7 @@ def run_experiments(
     run: RunDir,
     settings: Settings,
     llm: LLM,
-    sandbox: SandboxLike,
+    sandbox: SandboxRunner,
     idea: dict[str, Any] | None = None,
     *,
     stages: tuple[int, int] = (1, 4),

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agents.experiments.executor import SandboxLike
 from agents.experiments.journal import Node
 from agents.experiments.manager import EventSink, ExperimentManager, SearchOutcome
 from agents.llm import LLM
 from agents.rundir import RunDir
+from agents.sandbox.base import SandboxRunner
 from agents.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ def experiments_stage(
     run: RunDir,
     settings: Settings,
     llm: LLM,
-    sandbox: SandboxLike,
+    sandbox: SandboxRunner,
     *,
     stages: tuple[int, int] = (1, 4),
     on_event: EventSink | None = None,

@@ -45,6 +45,21 @@ class SandboxResult(BaseModel):
         return self.exit_code == 0 and not self.timed_out
 
 
+class SandboxRunner(Protocol):
+    """What the experiment executor and the evolve evaluator need of a sandbox (a backend, the Ray executor, a
+    test double): run ``argv`` (relative to ``workdir``) and say what happened."""
+
+    def run(
+        self,
+        workdir: Path,
+        argv: list[str],
+        *,
+        timeout_s: float | None = None,
+        env: dict[str, str] | None = None,
+        mounts: Sequence[ReadOnlyMount] = (),
+    ) -> SandboxResult: ...
+
+
 @runtime_checkable
 class Sandbox(Protocol):
     """Runs ``argv`` (relative to ``workdir``) under the configured limits; never raises for what the code does."""
