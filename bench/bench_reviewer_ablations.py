@@ -10,7 +10,9 @@ thresholds (optimistic, for comparison only). Stacks are non-negative linear reg
 Variants: the shipped blocks (TF-IDF ridge, structure ridge, their stack); a TF-IDF block of the reference list
 (which works a paper cites); extra counts (reference years and venues, "state of the art", "we propose",
 decimals, +-, words, pages, "ablation", "github"); a random forest and gradient boosting on the counts; other
-ridge strengths and vocabulary sizes of the text block.
+ridge strengths and vocabulary sizes of the text block; the text block fitted on the rating plus the decision, or as
+a logistic regression on the decision; character 3-5-grams of the body; word n-grams of the abstract and the first
+two sections alone.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
-from sklearn.feature_extraction.text import CountVectorizer
-from sklearn.linear_model import LinearRegression, Ridge
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
@@ -48,7 +50,17 @@ class Ablation:
         self.n = len(ts)
         self.folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(self.n), ts.accept))
 
-    def text(self, counts: sp.csr_matrix, alpha: float = 0.5, max_features: int = 20000) -> np.ndarray:
+    def text(
+        self,
+        counts: sp.csr_matrix,
+        alpha: float = 0.5,
+        max_features: int = 20000,
+        target: np.ndarray | None = None,
+        logistic_c: float | None = None,
+    ) -> np.ndarray:
+        """Out-of-fold predictions of the shipped text block (ridge on the rating), or of a variant of it: another
+        regression ``target``, or a logistic regression on the decision with ``C = logistic_c``."""
+        y = self.y if target is None else target
         out = np.zeros(self.n)
         for a, b in self.folds:
             sub = counts[a]
@@ -58,8 +70,21 @@ class Ablation:
                 total = np.asarray(sub[:, keep].sum(axis=0)).ravel()
                 keep = np.sort(keep[np.argsort(-total, kind="stable")[:max_features]])
             idf = np.log((1 + len(a)) / (1 + df[keep])) + 1.0
-            model = Ridge(alpha=alpha).fit(tfidf(sub[:, keep], idf), self.y[a])
-            out[b] = model.predict(tfidf(counts[b][:, keep], idf))
+            train, test = tfidf(sub[:, keep], idf), tfidf(counts[b][:, keep], idf)
+            if logistic_c is not None:
+                clf = LogisticRegression(C=logistic_c, max_iter=2000).fit(train, self.ts.accept[a])
+                out[b] = clf.decision_function(test)
+            else:
+                out[b] = Ridge(alpha=alpha).fit(train, y[a]).predict(test)
+        return out
+
+    def documents(self, docs: list[str], vectorizer: Callable[[], TfidfVectorizer], alpha: float) -> np.ndarray:
+        """Out-of-fold ridge predictions on a vectorizer fitted to each fold's training documents."""
+        out = np.zeros(self.n)
+        for a, b in self.folds:
+            vec = vectorizer()
+            train = vec.fit_transform([docs[i] for i in a])
+            out[b] = Ridge(alpha=alpha).fit(train, self.y[a]).predict(vec.transform([docs[i] for i in b]))
         return out
 
     def dense(self, x: np.ndarray, make: Callable[[], Any] | None = None) -> np.ndarray:
@@ -148,6 +173,32 @@ def main() -> None:
         ab.row(f"text ridge alpha {alpha} (shipped 0.5)", ab.text(ts.counts, alpha=alpha))
     for size in (50_000, 100_000):
         ab.row(f"text + structure, {size} terms (shipped 20000)", ab.stack(ab.text(ts.counts, 1.0, size), structure))
+    accept = ts.accept.astype(float)
+    for k in (1.0, 2.0):
+        mixed = ab.text(ts.counts, target=ts.rating + k * accept)
+        ab.row(f"text on rating + {k:g} x accept", mixed)
+        ab.row("  that + structure", ab.stack(mixed, structure))
+    logistic = ab.text(ts.counts, logistic_c=3.0)
+    ab.row("logistic regression on accept, C 3 (text)", logistic)
+    ab.row("  text + that + structure", ab.stack(text, logistic, structure))
+    bodies = [p.full_text(with_appendix=False)[:30000] for p in ts.papers]
+
+    def chars() -> TfidfVectorizer:
+        return TfidfVectorizer(
+            analyzer="char_wb", ngram_range=(3, 5), min_df=3, max_df=0.9, sublinear_tf=True, max_features=50000
+        )
+
+    char_block = ab.documents(bodies, chars, alpha=1.0)
+    ab.row("character 3-5-grams, first 30,000 body chars", char_block)
+    ab.row("  text + structure + that", ab.stack(text, structure, char_block))
+    fronts = [p.abstract + " " + " ".join(s.text for s in p.sections[:2]) for p in ts.papers]
+
+    def words() -> TfidfVectorizer:
+        return TfidfVectorizer(ngram_range=(1, 2), min_df=3, max_df=0.9, sublinear_tf=True)
+
+    front_block = ab.documents(fronts, words, alpha=1.0)
+    ab.row("abstract + first two sections, word n-grams", front_block)
+    ab.row("  text + structure + that", ab.stack(text, structure, front_block))
     print(f"\n{time.monotonic() - t0:.0f} s")
 
 
