@@ -8,8 +8,13 @@ Structure counts (``log1p`` of each, so a 100-page appendix does not dominate):
 
 - characters of the body (abstract + sections), of the appendix and of the reference list; sections and appendix
   sections; distinct figures and tables referenced; numbered display equations ("(12)" at a line end);
-  theorem/lemma/proposition statements; reference entries from 2019 on (recent literature); "et al." citations
-  in the body; links (``[URL removed]`` placeholders: code and data releases).
+  theorem/lemma/proposition statements; recent literature: years in the reference list no more than two years
+  before the paper's own newest (its third-latest year, so one stray late year does not move the window), which
+  reads a 2017 paper as a 2017 paper rather than by the training papers' calendar; citations in the body: "et al."
+  mentions, or, when the reference list is numbered ("[1] ..."), bracketed numbers ("[12]", "[2, 16]"), so a
+  numeric-style paper does not read as citing nothing; whether the reference list is numbered (another venue's
+  style: the ICLR papers in the training data that used it were mostly rejected, a cue the head may learn, but
+  then under its own name); links (``[URL removed]`` placeholders: code and data releases).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ STRUCTURE = (
     "theorems",
     "recent_references",
     "citations",
+    "numbered_references",
     "links",
 )
 _CONCLUSION = re.compile(r"conclu|discussion|summary", re.IGNORECASE)
@@ -39,8 +45,11 @@ _FIGURE = re.compile(r"\b(?:Figure|Fig\.)\s+(\d+)")
 _TABLE = re.compile(r"\bTable\s+(\d+)")
 _EQUATION = re.compile(r"\(\d{1,3}\)\s*$", re.MULTILINE)
 _THEOREM = re.compile(r"\b(?:Theorem|Lemma|Proposition|Corollary)\s+\d")
-_RECENT = re.compile(r"\b20(?:19|2\d)\b")
+_YEAR = re.compile(r"\b(19[5-9]\d|20\d\d)\b")
 _ETAL = re.compile(r"\bet al\.")
+_NUMBERED_ENTRY = re.compile(r"^\s*\[\d{1,3}\]", re.MULTILINE)
+_NUMERIC_CITATION = re.compile(r"\[\d{1,3}(?:\s*[,–-]\s*\d{1,3})*\]")
+RECENT_YEARS = 2  # a reference is recent when its year is at most this many years before the paper's newest
 
 
 def head_text(paper: PaperText) -> str:
@@ -68,11 +77,34 @@ def structure_counts(paper: PaperText) -> dict[str, float]:
         "tables": len(set(_TABLE.findall(full))),
         "equations": len(_EQUATION.findall(full)),
         "theorems": len(_THEOREM.findall(full)),
-        "recent_references": len(_RECENT.findall(paper.references)),
-        "citations": len(_ETAL.findall(body)),
+        "recent_references": recent_references(paper.references),
+        "citations": citations(body, paper.references),
+        "numbered_references": int(numbered(paper.references)),
         "links": full.count("[URL removed]"),
     }
     return {name: float(counts[name]) for name in STRUCTURE}
+
+
+def recent_references(references: str) -> int:
+    """Year mentions in the reference list within ``RECENT_YEARS`` of the paper's newest (its third-latest)."""
+    years = sorted(int(y) for y in _YEAR.findall(references))
+    if not years:
+        return 0
+    newest = years[-min(3, len(years))]
+    return sum(y >= newest - RECENT_YEARS for y in years)
+
+
+def numbered(references: str) -> bool:
+    """Whether the reference list is numbered ("[1] ..."), the citation style of many venues but not ICLR's."""
+    return len(_NUMBERED_ENTRY.findall(references)) >= 3
+
+
+def citations(body: str, references: str) -> int:
+    """Citations in the body: "et al." mentions, or bracketed numbers when the reference list is numbered."""
+    count = len(_ETAL.findall(body))
+    if numbered(references):
+        count = max(count, len(_NUMERIC_CITATION.findall(body)))
+    return count
 
 
 def passages(paper: PaperText) -> list[str]:

@@ -198,3 +198,20 @@ def test_a_head_trained_with_review_scores_works_with_and_without_them(small_set
     assert with_llm.p_accept == pytest.approx(p_llm[5], abs=1e-4) and without.p_accept == pytest.approx(
         p_plain[5], abs=1e-4
     )
+
+
+def test_structure_counts_read_numeric_citations_and_the_papers_own_era() -> None:
+    """A 2017 paper with a numbered reference list is counted as citing what it cites, and its recent references
+    are those of its own time, not of the training papers' (2019 on)."""
+    from reviewer.features import citations, recent_references
+
+    numbered = "\n".join(f"[{i}] A. Author. A paper. In NIPS, {2010 + i}." for i in range(1, 8))
+    body = "As in [1], and [2, 3] or [4-6], on [0, 1]; see [7]."
+    assert citations(body, numbered) == 5  # an interval such as [0, 1] counts too in a numbered paper
+    author_year = "A. Author. A paper. In NIPS, 2016.\nB. Author. Another. In ICML, 2015.\n"
+    assert citations("Smith et al. (2016) on [0, 1]; Jones et al. (2015).", author_year) == 2  # no brackets counted
+    # newest years 2015-2017 (third-latest 2015): 2013 and older are not recent
+    assert recent_references(numbered) == 5  # 2013..2017
+    # one stray late year moves the window by one year (2014 on: 2014..2017 and the stray), not to 2022 on
+    assert recent_references(numbered + "\n[9] Z. Stray. 2024.") == 5
+    assert recent_references("no years here") == 0
