@@ -11,8 +11,9 @@ Variants: the shipped blocks (TF-IDF ridge, structure ridge, their stack); a TF-
 (which works a paper cites); extra counts (reference years and venues, "state of the art", "we propose",
 decimals, +-, words, pages, "ablation", "github"); a random forest and gradient boosting on the counts; other
 ridge strengths and vocabulary sizes of the text block; the text block fitted on the rating plus the decision, or as
-a logistic regression on the decision; character 3-5-grams of the body; word n-grams of the abstract and the first
-two sections alone.
+a logistic regression on the decision; an NB-SVM (naive-Bayes log-count ratios of binary n-grams, then a
+logistic regression); character 3-5-grams of the body; word n-grams of the abstract and the first two sections
+alone.
 """
 
 from __future__ import annotations
@@ -76,6 +77,23 @@ class Ablation:
                 out[b] = clf.decision_function(test)
             else:
                 out[b] = Ridge(alpha=alpha).fit(train, y[a]).predict(test)
+        return out
+
+    def nbsvm(self, counts: sp.csr_matrix, c: float) -> np.ndarray:
+        """Out-of-fold decision values of an NB-SVM: binary n-grams scaled by their naive-Bayes log-count ratio
+        between accepted and rejected training papers, then a logistic regression of the decision."""
+        x = sp.csr_matrix((counts > 0).astype(np.float64))
+        out = np.zeros(self.n)
+        for a, b in self.folds:
+            y = self.ts.accept[a]
+            df = np.asarray(x[a].sum(axis=0)).ravel()
+            keep = np.flatnonzero((df >= 3) & (df <= 0.9 * len(a)))
+            train, test = x[a][:, keep], x[b][:, keep]
+            pos = np.asarray(train[y].sum(axis=0)).ravel() + 1.0
+            neg = np.asarray(train[~y].sum(axis=0)).ravel() + 1.0
+            ratio = np.log((pos / pos.sum()) / (neg / neg.sum()))
+            clf = LogisticRegression(C=c, max_iter=3000).fit(sp.csr_matrix(train.multiply(ratio)), y)
+            out[b] = clf.decision_function(sp.csr_matrix(test.multiply(ratio)))
         return out
 
     def documents(self, docs: list[str], vectorizer: Callable[[], TfidfVectorizer], alpha: float) -> np.ndarray:
@@ -181,6 +199,9 @@ def main() -> None:
     logistic = ab.text(ts.counts, logistic_c=3.0)
     ab.row("logistic regression on accept, C 3 (text)", logistic)
     ab.row("  text + that + structure", ab.stack(text, logistic, structure))
+    nb = ab.nbsvm(ts.counts, c=0.1)
+    ab.row("NB-SVM, C 0.1 (text)", nb)
+    ab.row("  text + that + structure", ab.stack(text, nb, structure))
     bodies = [p.full_text(with_appendix=False)[:30000] for p in ts.papers]
 
     def chars() -> TfidfVectorizer:

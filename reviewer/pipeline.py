@@ -23,12 +23,13 @@ from reviewer.aggregate import Aggregate, aggregate
 from reviewer.blind import BlindReport, blind_clean
 from reviewer.digest import Digest, build_digest
 from reviewer.document import PaperText
+from reviewer.findings import run_findings
 from reviewer.form import FigureReview, MetaReview, ReviewForm
 from reviewer.head import HeadScore
 from reviewer.ingest import load_paper
 from reviewer.outputs import write_outputs
 from reviewer.procedure import ReflectionRecord, run_procedure
-from reviewer.verdict import Verdict, decide, load_head, run_findings
+from reviewer.verdict import Verdict, decide, load_head
 
 log = logging.getLogger(__name__)
 

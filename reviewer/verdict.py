@@ -1,5 +1,4 @@
-"""The decision rule that joins the score head and the written review, the flags where they disagree, and the
-writeup findings a Shoal run hands to its reviewer.
+"""The decision rule that joins the score head and the written review, and the flags where they disagree.
 
 Decision rules (``review.decision_rule``):
 
@@ -15,22 +14,19 @@ decision differs from the head's.
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from agents.errors import UserInputError
 from agents.settings import ReviewSettings
 from reviewer.aggregate import Aggregate
 from reviewer.form import SCORES_1_4
 from reviewer.head import SHIPPED, HeadScore, ScoreHead, sigmoid_p
 
 SUBSCORE_GAP = 1.5
-MAX_FINDINGS = 20
 
 
 class Verdict(BaseModel):
@@ -117,56 +113,3 @@ def decide(
         f"P(accept) {p:.2f} vs threshold {stacker.threshold:.2f}",
         flags=flags,
     )
-
-
-def findings_lines(data: Any, prefix: str = "") -> list[str]:
-    """A findings file (any JSON: a list of strings, a dict of lists, records with a message) as short lines.
-
-    The writeup's own findings (``{"numbers": [{"section", "number", "source"}], "sent_back": [...],
-    "removed_numbers": [...], "removed_citations": [...], "removed_claims": [...]}``) keep only the numbers whose
-    source is ``unmatched``: the others were checked against recorded results."""
-    out: list[str] = []
-    if isinstance(data, str):
-        out = [f"{prefix}{data}"] if data.strip() else []
-    elif isinstance(data, list):
-        for item in data:
-            out += findings_lines(item, prefix)
-    elif isinstance(data, dict) and {"number", "source"} <= set(data):
-        # a provenance row of the writeup's number check: only a number with no recorded source is a problem
-        if data["source"] == "unmatched":
-            out = [f"{prefix}{data['number']} in {data.get('section', '?')} matches no recorded result"]
-    elif isinstance(data, dict):
-        text = next((data[k] for k in ("message", "finding", "problem", "what", "text") if k in data), None)
-        if isinstance(text, str):
-            why = data.get("why") or data.get("fix") or ""
-            out = [f"{prefix}{text}" + (f" ({why})" if isinstance(why, str) and why else "")]
-        else:
-            for key, value in data.items():
-                if isinstance(value, bool | int | float) or value in (None, "", [], {}):
-                    continue
-                out += findings_lines(value, f"{prefix}{key}: ")
-    return [line[:300] for line in out][:MAX_FINDINGS]
-
-
-def read_findings(path: Path) -> list[str]:
-    """Findings from a JSON file the user names (``shoal review --findings FILE``)."""
-    if not path.is_file():
-        raise UserInputError(f"{path}: findings file not found")
-    try:
-        return findings_lines(json.loads(path.read_text(encoding="utf-8")))
-    except json.JSONDecodeError as exc:
-        raise UserInputError(f"{path}: not JSON ({exc.msg} at line {exc.lineno}); give a JSON list or object") from exc
-
-
-def run_findings(paper: Path) -> list[str]:
-    """The writeup findings of the Shoal run ``paper`` belongs to (the run folder, or a file in it or its paper
-    folder), through the run's own reader; empty outside a run or before a writing round."""
-    from agents.rundir import open_run
-
-    for folder in (paper, paper.parent, paper.parent.parent):
-        try:
-            run = open_run(folder)
-        except UserInputError:
-            continue
-        return findings_lines(run.writeup_findings())
-    return []

@@ -18,12 +18,13 @@ from agents.testing.shared_data import shared_data_dir
 from reviewer.aggregate import aggregate
 from reviewer.blind import blind_clean
 from reviewer.calibrate import load_labels, text_file
+from reviewer.findings import findings_lines
 from reviewer.form import ReviewForm
 from reviewer.head import SHIPPED, HeadConfig, HeadScore, ScoreHead, tfidf
 from reviewer.head_data import training_set
 from reviewer.head_fit import fit_head, head_predict
 from reviewer.ingest import load_paper
-from reviewer.verdict import decide, findings_lines
+from reviewer.verdict import decide
 
 ICLR = shared_data_dir() / "reviewer" / "iclr2022"
 LABELS, TEXTS = ICLR / "labels.jsonl", ICLR / "texts"
@@ -165,10 +166,37 @@ def test_findings_of_any_shape_become_lines() -> None:
         "removed_claims": [],
     }
     assert findings_lines(writeup) == [
-        "numbers: 12% in Abstract matches no recorded result",
-        "sent_back: Results: claims an improvement the table does not show",
-        "removed_citations: smith2020 (not in the library)",
+        "12% in Abstract matches no recorded result",
+        "removed before compiling, not in the paper: citation smith2020 (not in the library)",
     ]
+
+
+def test_writeup_findings_say_what_is_true_of_the_final_paper() -> None:
+    """As the demo's run wrote them: twenty issues sent back about hyper-parameter values, which the checks then
+    removed, and two removed claims. Sent-back issues are not given (each was fixed or ended in a removal), removed
+    numbers come as one line a section, and the removed claims are not cut off by the cap."""
+    values = [f"{0.05 * k:.2f}" for k in range(1, 10)]
+    writeup = {
+        "numbers": [{"section": "abstract", "number": "0.632", "source": "node a: val_mse (mean over 3 seeds)"}],
+        "sent_back": [f"abstract: the number {v} matches no recorded value" for v in values] * 3,
+        "removed_numbers": [f"abstract: {v}" for v in values] + ["experimental_setup: 100", "appendix: 0.05"],
+        "removed_citations": [],
+        "removed_claims": [
+            "experimental_setup: the sentence claims an improvement, but no comparison was recorded: 'Improved it.'",
+            "appendix: 'significant' without a test over seeds saying so: 'a significant improvement'",
+        ],
+    }
+    lines = findings_lines(writeup)
+    assert lines == [
+        "removed before compiling, not in the paper: claim in experimental_setup: the sentence claims an "
+        "improvement, but no comparison was recorded: 'Improved it.'",
+        "removed before compiling, not in the paper: claim in appendix: 'significant' without a test over seeds "
+        "saying so: 'a significant improvement'",
+        "removed before compiling, not in the paper: numbers in abstract with no recorded source: " + ", ".join(values),
+        "removed before compiling, not in the paper: numbers in experimental_setup with no recorded source: 100",
+        "removed before compiling, not in the paper: numbers in appendix with no recorded source: 0.05",
+    ]
+    assert findings_lines({"numbers": [{"message": "12% vs 1.2%"}]}) == ["numbers: 12% vs 1.2%"]  # not the writeup's
 
 
 @needs_iclr

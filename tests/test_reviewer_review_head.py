@@ -17,8 +17,8 @@ from agents.rundir import RunDir
 from agents.settings import Settings
 from agents.testing import ScriptedServer, json_reply
 from agents.testing.shared_data import shared_data_dir
+from reviewer.findings import run_findings
 from reviewer.pipeline import review_paper
-from reviewer.verdict import run_findings
 
 DATA = shared_data_dir()
 ICLR = DATA / "reviewer" / "iclr2022"

@@ -77,9 +77,9 @@ def review(
     """Review one paper, or score every paper in a folder into a CSV (resumable): the written review and the
     score head's P(accept), predicted rating and the features that moved it."""
     from reviewer.batch import paper_files, review_directory
+    from reviewer.findings import read_findings
     from reviewer.ingest import load_paper
     from reviewer.pipeline import review_paper
-    from reviewer.verdict import read_findings
 
     settings = get_settings(ctx)
     with cli_errors():
