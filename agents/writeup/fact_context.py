@@ -93,18 +93,23 @@ def mentions(words: set[str], context: list[str]) -> bool:
 def code_constant_names(code: str) -> list[tuple[str, list[str]]]:
     """Each numeric constant of a program (as Python writes it) with the names it is given: the target of its
     assignment (tuple assignments element by element), its keyword argument or parameter default, its dictionary
-    key, its loop variable, or the function it is passed to (and that function's parameter where the program
-    defines it: ``make(name, 40)`` with ``def make(name, n)`` names 40 "n"). Constants elsewhere (an index) come
-    with no name."""
+    key, its loop variable (also through a name: ``for momentum in momenta`` names the constants of ``momenta``), or
+    the function it is passed to (and that function's parameter where the program defines it: ``make(name, 40)``
+    with ``def make(name, n)`` names 40 "n"). Constants elsewhere (an index) come with no name."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return []
     named: dict[int, list[str]] = {}
     params: dict[str, list[str]] = {}  # a function of the program -> its positional parameters
+    values: dict[str, list[ast.expr]] = {}  # a plain name -> what it is assigned (for a loop over that name)
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             params[node.name] = [p.arg for p in (*node.args.posonlyargs, *node.args.args)]
+        elif isinstance(node, ast.Assign):
+            for t in node.targets:
+                if isinstance(t, ast.Name):
+                    values.setdefault(t.id, []).append(node.value)
 
     def name_of(node: ast.AST) -> list[str]:
         if isinstance(node, ast.Name):
@@ -144,6 +149,9 @@ def code_constant_names(code: str) -> list[tuple[str, list[str]]]:
                 give(positional_arg, called + own[i : i + 1])
         elif isinstance(node, ast.For | ast.comprehension):
             give(node.iter, name_of(node.target))  # for epoch in range(100)
+            if isinstance(node.iter, ast.Name):  # momenta = [0.1, 0.5]; for momentum in momenta: "momentum" too
+                for value in values.get(node.iter.id, []):
+                    give(value, name_of(node.target))
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             a = node.args
             positional = [*a.posonlyargs, *a.args]
