@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
+from typing import Any
 
 from agents.errors import UserInputError
 from reviewer.document import PaperText, split_document
 from reviewer.pdftext import clean_pages, normalize_text
+from reviewer.pdftitle import layout_title, page_runs
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +110,17 @@ def read_pdf(path: Path, *, max_pages: int = 150) -> tuple[str, str, int]:
     except Exception:  # broken metadata is not worth failing for
         title = ""
     if title.lower() in ("", "untitled") or title.lower().endswith((".dvi", ".pdf", ".tex")):
-        title = ""
+        title = _first_page_title(reader, raw_pages[0])
     return clean_pages(raw_pages), title, n_pages
+
+
+def _first_page_title(reader: Any, page_text: str) -> str:
+    """The title set in the largest type on the first page (``pdftitle``), or "" (the text's first line is used)."""
+    try:
+        return normalize_text(layout_title(page_text, page_runs(reader.pages[0])))
+    except Exception as exc:  # pypdf raises many types on damaged content streams; the title is not worth failing for
+        log.debug("no layout title (%s)", exc)
+        return ""
 
 
 # -- LaTeX ----------------------------------------------------------------------------------------------------------

@@ -49,6 +49,31 @@ def test_single_column_long_paper_with_appendix() -> None:
 
 
 @needs_pdfs
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        # a diagonal watermark and a running header came first; small-caps title in two type sizes
+        ("ai_scientist_generated/gan_diffusion.pdf", "GAN-ENHANCED DIFFUSION: BOOSTING SAMPLE QUALITY AND DIVERSITY"),
+        # a proceedings stamp and a copyright line came first
+        (
+            "papermage_fixtures/2023.eacl-main.121.pdf",
+            "LONGEVAL: Guidelines for Human Evaluation of Faithfulness in Long-form Summarization",
+        ),
+        # a title wrapped onto a second line that is not in capitals
+        (
+            "papermage_fixtures/2206.10883v3.pdf",
+            "Multi-LexSum: Real-World Summaries of Civil Rights Lawsuits at Multiple Granularities",
+        ),
+        # a logo in larger type than the title
+        ("paperqa_stub_data/pasa.pdf", "PaSa: An LLM Agent for Comprehensive Academic Paper Search"),
+        ("ai_scientist_fewshot/132_automated_relational.pdf", "AUTOMATED RELATIONAL META-LEARNING"),
+    ],
+)
+def test_a_pdf_without_a_metadata_title_is_titled_by_its_largest_type(path: str, title: str) -> None:
+    assert load_paper(PDFS / path).title == title
+
+
+@needs_pdfs
 def test_table_excerpt_keeps_numbers_and_invents_no_headings() -> None:
     paper = load_paper(PDFS / "papermage_fixtures" / "1903.10676.pdf")
     text = paper.full_text()
