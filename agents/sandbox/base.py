@@ -61,20 +61,11 @@ class SandboxRunner(Protocol):
 
 
 @runtime_checkable
-class Sandbox(Protocol):
-    """Runs ``argv`` (relative to ``workdir``) under the configured limits; never raises for what the code does."""
+class Sandbox(SandboxRunner, Protocol):
+    """A sandbox backend: runs ``argv`` (relative to ``workdir``) under the configured limits; never raises for what
+    the code does."""
 
     name: str
-
-    def run(
-        self,
-        workdir: Path,
-        argv: list[str],
-        *,
-        timeout_s: float | None = None,
-        env: dict[str, str] | None = None,
-        mounts: Sequence[ReadOnlyMount] = (),
-    ) -> SandboxResult: ...
 
 
 def classify_kill(
