@@ -13,11 +13,13 @@ decimals, +-, words, pages, "ablation", "github"); a random forest and gradient 
 ridge strengths and vocabulary sizes of the text block; the text block fitted on the rating plus the decision, or as
 a logistic regression on the decision; an NB-SVM (naive-Bayes log-count ratios of binary n-grams, then a
 logistic regression); character 3-5-grams of the body; word n-grams of the abstract and the first two sections
-alone.
+alone; the text block with training papers weighted by their number of reviews or their reviewers' agreement, or
+fitted on the lowest or median rating instead of the mean.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 import time
@@ -58,9 +60,11 @@ class Ablation:
         max_features: int = 20000,
         target: np.ndarray | None = None,
         logistic_c: float | None = None,
+        weight: np.ndarray | None = None,
     ) -> np.ndarray:
         """Out-of-fold predictions of the shipped text block (ridge on the rating), or of a variant of it: another
-        regression ``target``, or a logistic regression on the decision with ``C = logistic_c``."""
+        regression ``target``, training papers weighted by ``weight``, or a logistic regression on the decision with
+        ``C = logistic_c``."""
         y = self.y if target is None else target
         out = np.zeros(self.n)
         for a, b in self.folds:
@@ -76,7 +80,8 @@ class Ablation:
                 clf = LogisticRegression(C=logistic_c, max_iter=2000).fit(train, self.ts.accept[a])
                 out[b] = clf.decision_function(test)
             else:
-                out[b] = Ridge(alpha=alpha).fit(train, y[a]).predict(test)
+                w = None if weight is None else weight[a]
+                out[b] = Ridge(alpha=alpha).fit(train, y[a], sample_weight=w).predict(test)
         return out
 
     def nbsvm(self, counts: sp.csr_matrix, c: float) -> np.ndarray:
@@ -220,6 +225,16 @@ def main() -> None:
     front_block = ab.documents(fronts, words, alpha=1.0)
     ab.row("abstract + first two sections, word n-grams", front_block)
     ab.row("  text + structure + that", ab.stack(text, structure, front_block))
+    labels = {row["paper_id"]: row for row in map(json.loads, (DATA / "labels.jsonl").open())}
+    ratings = [np.asarray(labels[i]["ratings"], dtype=float) for i in ts.ids]
+    n_reviews = np.array([len(r) for r in ratings], dtype=float)
+    agreement = n_reviews / (1.0 + np.array([r.var() for r in ratings]))
+    for name, weight in (("the number of reviews", n_reviews), ("reviews / (1 + rating variance)", agreement)):
+        ab.row(f"  text weighted by {name} + structure", ab.stack(ab.text(ts.counts, weight=weight), structure))
+    lowest, median = np.array([r.min() for r in ratings]), np.array([np.median(r) for r in ratings])
+    for name, target in (("lowest", lowest), ("median", median)):
+        ab.row(f"text on the {name} rating", other := ab.text(ts.counts, target=target))
+        ab.row("  text + that + structure", ab.stack(text, other, structure))
     print(f"\n{time.monotonic() - t0:.0f} s")
 
 

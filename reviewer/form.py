@@ -48,6 +48,12 @@ def empty_required(review: ReviewForm) -> list[str]:
     return [name for name in REQUIRED_LISTS if not getattr(review, name)]
 
 
+def saturated(review: ReviewForm) -> bool:
+    """Every 1-4 sub-score at its maximum although the review lists weaknesses: scores that say nothing (a small
+    model's habit), not an assessment of the paper."""
+    return bool(review.weaknesses) and all(getattr(review, name) == 4 for name in SCORES_1_4)
+
+
 def _trim(value: Any) -> Any:
     if isinstance(value, str):
         value = [value] if value.strip() else []
@@ -116,7 +122,8 @@ class ReviewForm(BaseModel):
 
 
 class CheckedReviewForm(ReviewForm):
-    """The review form as the model must fill it: decision agrees with overall, nothing copied from examples."""
+    """The review form as the model must fill it: decision agrees with overall, Weaknesses and Questions not empty,
+    sub-scores not all at their maximum beside listed weaknesses, nothing copied from examples."""
 
     @model_validator(mode="after")
     def _checks(self) -> CheckedReviewForm:
@@ -126,6 +133,12 @@ class CheckedReviewForm(ReviewForm):
             problems.append(
                 f"{name} is empty: every paper has {name} worth writing down; give at least one concrete item about "
                 "this paper (a claim that is not supported, a missing baseline, an unclear step)"
+            )
+        if saturated(self):
+            problems.append(
+                f"every sub-score is 4 (excellent) although the review lists {len(self.weaknesses)} weakness(es); "
+                "score each aspect for what this paper shows and lower the ones its weaknesses touch (soundness for "
+                "unsupported claims, presentation for unclear writing, significance for a small effect)"
             )
         for name, item in copied_items(self.list_fields()):
             problems.append(

@@ -7,10 +7,11 @@ prompt caching (llama.cpp, the embedded model) re-reads only the new tokens. A r
 ``revise: false`` ends the rounds for that review. A review the model cannot produce within the bounded repairs is
 recorded as an error and the ensemble goes on with the others; only when every review fails is it an error.
 
-The model must fill ``CheckedReviewForm`` (decision agrees with overall, nothing copied from the examples). When a
-review still breaks only those rules after the repairs, it is kept and settled deterministically: copied items
-are dropped and the decision follows the overall score (the number the calibration uses); each such change is
-listed in ``adjustments``.
+The model must fill ``CheckedReviewForm`` (decision agrees with overall, Weaknesses and Questions given, not every
+sub-score at its maximum beside listed weaknesses, nothing copied from the examples). When a review still breaks
+only those rules after the repairs, it is kept and settled deterministically: copied items are dropped and the
+decision follows the overall score (the number the calibration uses); an empty list or saturated scores get a
+note; each such change is listed in ``adjustments``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from reviewer.form import (
     ReviewForm,
     decision_for,
     empty_required,
+    saturated,
 )
 
 log = logging.getLogger(__name__)
@@ -61,8 +63,8 @@ class ProcedureResult(BaseModel):
 
 def settle(exc: StructuredOutputError, index: int) -> tuple[ReviewForm, list[str]]:
     """The last answer of a failed ``CheckedReviewForm`` call, when only the decision/overall agreement, copied
-    items or empty Weaknesses/Questions were wrong: copied items dropped, decision set from overall, an empty list
-    kept with a note. Re-raises ``exc`` otherwise."""
+    items, empty Weaknesses/Questions or sub-scores all at their maximum were wrong: copied items dropped, decision
+    set from overall, an empty list or saturated scores kept with a note. Re-raises ``exc`` otherwise."""
     try:
         review = ReviewForm.model_validate(extract_json(exc.raw))
     except (JSONExtractionError, ValidationError):
@@ -79,6 +81,11 @@ def settle(exc: StructuredOutputError, index: int) -> tuple[ReviewForm, list[str
             f"review {index + 1}: decision {review.decision} disagreed with overall {review.overall}; set to {decision}"
         )
         review = review.model_copy(update={"decision": decision})
+    if saturated(review):
+        notes.append(
+            f"review {index + 1}: every sub-score at its maximum beside {len(review.weaknesses)} listed weakness(es), "
+            "after the repairs; the sub-scores do not assess this paper"
+        )
     for name in empty_required(review):
         notes.append(
             f"review {index + 1}: no {name} after the repairs; the form is incomplete, so do not read its silence "

@@ -7,8 +7,10 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from test_reviewer_procedure import KEEP, make_llm, review, small_paper
 from typer.testing import CliRunner
 
@@ -18,6 +20,7 @@ from agents.settings import Settings
 from agents.testing import ScriptedServer, json_reply
 from agents.testing.shared_data import shared_data_dir
 from reviewer.findings import run_findings
+from reviewer.form import CheckedReviewForm
 from reviewer.pipeline import review_paper
 
 DATA = shared_data_dir()
@@ -61,6 +64,45 @@ def test_a_review_that_stays_empty_is_kept_with_a_clear_note(
     assert outcome.verdict is not None and outcome.head is not None
     assert any("points from the head's predicted rating" in f for f in outcome.verdict.flags)
     assert "## Flags" in md
+
+
+MAXED: dict[str, Any] = dict.fromkeys(
+    ("originality", "quality", "clarity", "significance", "soundness", "presentation", "contribution"), 4
+)
+
+
+def test_every_sub_score_at_its_maximum_beside_weaknesses_is_sent_back_then_noted(
+    scripted_llm: ScriptedServer, llm_settings: Settings, tmp_path: Path
+) -> None:
+    """The embedded model's habit on an AI Scientist paper: Accept 8/10, all seven sub-scores 4, three weaknesses.
+    It is sent back; a repaired review is kept as it is, one that stays saturated is kept with a note."""
+    llm_settings.review.num_reflections = 0
+    maxed = review(8, weaknesses=["Training time grows with the gradient penalty."], **MAXED)
+    scripted_llm.script("reviewer/review", json_reply(maxed), json_reply(review(5)))
+    outcome = review_paper(small_paper(tmp_path), make_llm(llm_settings, tmp_path), llm_settings, tmp_path / "a")
+    repair = scripted_llm.requests_for("reviewer/review")[1].messages[-1]["content"]
+    assert "every sub-score is 4 (excellent) although the review lists 1 weakness(es)" in repair
+    assert outcome.reviews[0].overall == 5 and not outcome.adjustments
+
+    scripted_llm.always("reviewer/review", json_reply(maxed))
+    outcome = review_paper(small_paper(tmp_path), make_llm(llm_settings, tmp_path), llm_settings, tmp_path / "b")
+    assert outcome.reviews[0].overall == 8
+    assert outcome.adjustments == [
+        "review 1: every sub-score at its maximum beside 1 listed weakness(es), after the repairs; the sub-scores do "
+        "not assess this paper"
+    ]
+    assert "the sub-scores do not assess this paper" in (tmp_path / "b" / "review.md").read_text()
+    # a strong paper may earn the maximum everywhere; without weaknesses that is the empty-list repair, not this one
+    no_weakness = review(9, weaknesses=[], **MAXED)
+    assert "every sub-score" not in " ".join(_problems(no_weakness))
+
+
+def _problems(answer: dict[str, object]) -> list[str]:
+    try:
+        CheckedReviewForm.model_validate(answer)
+    except ValidationError as exc:
+        return [str(e["msg"]) for e in exc.errors()]
+    return []
 
 
 def test_findings_reach_the_reviewer_given_or_from_the_run(
