@@ -21,6 +21,7 @@ from agents.experiments.journal import ExecResult, MetricValue, Node
 from agents.experiments.patches import syntax_error
 from agents.experiments.program import entry_point, is_bundle, write_bundle
 from agents.sandbox.base import SandboxRunner
+from agents.sandbox.leftovers import write_own
 
 if TYPE_CHECKING:
     from agents.data.session import DataSession
@@ -106,8 +107,8 @@ def execute(
         res = sandbox.run(d, argv, timeout_s=timeout_s, env=env, mounts=data.mounts())
     else:
         res = sandbox.run(d, argv, timeout_s=timeout_s, env=env)
-    (d / "stdout.txt").write_text(res.stdout, encoding="utf-8")
-    (d / "stderr.txt").write_text(res.stderr, encoding="utf-8")
+    write_own(d / "stdout.txt", res.stdout)
+    write_own(d / "stderr.txt", res.stderr)
     node.exec = ExecResult(
         exit_code=res.exit_code,
         timed_out=res.timed_out,

@@ -29,6 +29,7 @@ from agents.figures.lint import Finding, format_findings, has_errors, lint_figur
 from agents.figures.runner import extract_code, run_plot_script
 from agents.llm import LLM
 from agents.sandbox import Sandbox
+from agents.sandbox.leftovers import write_own
 from agents.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def plot_node(
         if not script:
             problems = "the answer contained no python code block"
             continue
-        (node_dir / SCRIPT_NAME).write_text(script + "\n", encoding="utf-8")
+        write_own(node_dir / SCRIPT_NAME, script + "\n")
         run = run_plot_script(sandbox, node_dir, SCRIPT_NAME, cfg.script_timeout_s)
         made = run.pngs
         if not run.ok:

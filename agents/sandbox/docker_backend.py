@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import ConfigError
-from agents.sandbox import privileges
+from agents.sandbox import leftovers, privileges
 from agents.sandbox.base import ReadOnlyMount, SandboxResult, checked_run_args, classify_kill, verdict_for
 from agents.sandbox.bwrap import check_mounts
 from agents.sandbox.env import build_env
@@ -121,11 +121,14 @@ class DockerSandbox:
         workdir, timeout = checked_run_args(workdir, argv, timeout_s, self.settings.timeout_s)
         check_mounts(mounts)
         ids = privileges.sandbox_ids(self.settings.uid)
+        leftovers.scrub(workdir)
         mode = privileges.hand_over(workdir, ids)
         try:
-            return self._run(workdir, argv, timeout, env, mounts)
+            result = self._run(workdir, argv, timeout, env, mounts)
         finally:
+            removed = leftovers.scrub(workdir)  # the container is gone: nothing writes the tree any more
             privileges.take_back(workdir, ids, mode)
+        return leftovers.reported(result, removed)
 
     def _run(
         self,

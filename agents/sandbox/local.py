@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agents.errors import ConfigError
-from agents.sandbox import bwrap, cgroups, prestart, privileges, pyenv, reaping, supervise, watch
+from agents.sandbox import bwrap, cgroups, leftovers, prestart, privileges, pyenv, reaping, supervise, watch
 from agents.sandbox.base import KilledReason, ReadOnlyMount, SandboxResult, checked_run_args, classify_kill, verdict_for
 from agents.sandbox.env import build_env
 from agents.sandbox.isolation import Isolation, enforce, probe_isolation
@@ -152,11 +152,14 @@ class LocalSandbox:
         else:
             group = cgroups.RunGroup.create(cgroups.Limits.of(s)) if iso.cgroup else None
         try:
+            leftovers.scrub(workdir)  # before the tree is chowned: an earlier run's links never reach the chown
             mode = privileges.hand_over(workdir, iso.ids)
             try:
-                return self._run(workdir, program, timeout, env, mounts, group, started)
+                result = self._run(workdir, program, timeout, env, mounts, group, started)
             finally:
+                removed = leftovers.scrub(workdir)  # every process of the run is dead by now
                 privileges.take_back(workdir, iso.ids, mode)
+            return leftovers.reported(result, removed)
         finally:
             if started is not None and started.args_w is not None:  # never launched
                 started.discard()

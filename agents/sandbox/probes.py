@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sysconfig
 import tempfile
@@ -29,6 +30,7 @@ from typing import Any
 
 from agents.sandbox import probe_programs as P
 from agents.sandbox.base import SandboxResult
+from agents.sandbox.leftovers import write_own
 from agents.sandbox.local import LocalSandbox
 from agents.sandbox.watch import dir_bytes
 from agents.settings import SandboxSettings
@@ -195,6 +197,29 @@ def _disk_judge(res: SandboxResult, sc: Scene, seconds: float) -> str:
     return reason or (f"{written >> 20} MiB were left in the node directory" if written > 150 << 20 else "")
 
 
+def _links_judge(res: SandboxResult, sc: Scene, seconds: float) -> str:
+    """Nothing but files and folders is left, and Shoal's own writes and reads after the run stay in the node."""
+    if "GOT " not in res.stdout:
+        return f"the probe did not finish (exit {res.exit_code}): {res.stderr[-300:]!r}"
+    problems = [*_got(res)]
+    left = []
+    for folder, dirs, names in os.walk(sc.node):
+        for name in (*dirs, *names):
+            mode = os.lstat(os.path.join(folder, name)).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                left.append(os.path.relpath(os.path.join(folder, name), sc.node))
+    if left:
+        problems.append(f"left in the node directory: {', '.join(sorted(left))}")
+        return "; ".join(problems)
+    write_own(sc.node / "stdout.txt", res.stdout)  # what the executor does next
+    write_own(sc.node / "stderr.txt", res.stderr)
+    for name in ("metrics.json", "plot.png"):
+        path = sc.node / name
+        if path.is_file() and sc.secret.encode() in path.read_bytes():
+            problems.append(f"Shoal would read the secret from {name}")
+    return "; ".join(problems)
+
+
 def _orphans_judge(res: SandboxResult, sc: Scene, seconds: float) -> str:
     if not res.timed_out or "daemon started" not in res.stdout:
         return f"the program did not run as planned (timed_out={res.timed_out}, stdout={res.stdout[-200:]!r})"
@@ -210,6 +235,12 @@ PROBES: tuple[Probe, ...] = (
     Probe("signals", "signal a host process (and Shoal itself) by pid", P.SIGNALS),
     Probe("writes", "write into Shoal's venv, its source, the user's home, /etc", P.WRITES),
     Probe("siblings", "read and overwrite a sibling node, the journal, the run config", P.SIBLINGS),
+    Probe(
+        "links",
+        "leave links, FIFOs and hard links for Shoal to write or read through after the run",
+        P.LINKS,
+        judge=_links_judge,
+    ),
     Probe(
         "fork-bomb",
         "fork without end",

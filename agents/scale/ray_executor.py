@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.errors import ConfigError
+from agents.sandbox import leftovers
 from agents.sandbox.base import ReadOnlyMount, SandboxResult
 from agents.scale.packing import pack, unpack
 from agents.settings import SandboxSettings, Settings
@@ -206,6 +207,7 @@ class RayExecutor:
                 f"{self.settings.max_retries} re-run(s) allowed): {first}"
             )
         unpack(files, workdir)
+        leftovers.scrub(workdir)  # the worker's sandbox already did; the files came over the network
         with self._lock:
             self.bytes_sent += len(payload)
             self.bytes_received += len(files)

@@ -1,0 +1,117 @@
+"""What a sandboxed program may leave in its directory: regular files and folders, nothing else.
+
+The node directory is the one place generated code can write, and Shoal reads and writes it afterwards with its
+own privileges (root in CI): it writes ``stdout.txt``, reads ``metrics.json`` and the plots, embeds images in the
+report. A symbolic link left there (``stdout.txt -> /etc/cron.d/job``, ``metrics.json -> /root/.ssh/id_rsa``)
+would make Shoal write or read a host file the program could never reach; a FIFO would make it block; a hard link
+to a file outside the directory would be chowned with the tree; a set-uid bit would outlive the run.
+
+``scrub`` runs after every sandboxed run, once every process of it is dead (and before the next hands the
+directory over): it walks the tree without following links and removes symbolic links, FIFOs, sockets and
+device files, and regular files with a link outside the tree; it clears set-uid, set-gid and sticky bits. It
+returns one line per removal for the run's stderr, so the model learns why a file it made is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import stat
+from collections import Counter
+from pathlib import Path
+
+from agents.sandbox.base import SandboxResult
+
+log = logging.getLogger(__name__)
+
+_KINDS = {
+    stat.S_IFLNK: "symbolic link",
+    stat.S_IFIFO: "FIFO",
+    stat.S_IFSOCK: "socket",
+    stat.S_IFCHR: "character device",
+    stat.S_IFBLK: "block device",
+}
+_SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
+
+
+def _describe(path: str, root: str, st: os.stat_result) -> str:
+    rel = os.path.relpath(path, root)
+    kind = _KINDS.get(stat.S_IFMT(st.st_mode), "special file")
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            return f"{rel} ({kind} to {os.readlink(path)})"
+        except OSError:
+            pass
+    return f"{rel} ({kind})"
+
+
+def _unreadable(exc: OSError) -> None:
+    raise RuntimeError(f"cannot check what a sandboxed program left in {exc.filename}: {exc}") from exc
+
+
+def scrub(root: Path) -> list[str]:
+    """Remove from ``root`` what is not a regular file or a folder (see the module doc); one line per removal."""
+    top = str(root)
+    removed: list[str] = []
+    files: list[tuple[str, os.stat_result]] = []
+    mode = stat.S_IMODE(os.lstat(top).st_mode)
+    if mode & 0o700 != 0o700:
+        os.chmod(top, mode | 0o700)
+    for folder, dirs, names in os.walk(top, onerror=_unreadable, followlinks=False):
+        for name in list(dirs):  # os.walk lists links to folders among the folders
+            path = os.path.join(folder, name)
+            st = os.lstat(path)
+            if not stat.S_ISDIR(st.st_mode):
+                dirs.remove(name)
+                names.append(name)
+            elif st.st_mode & _SPECIAL_BITS or st.st_mode & 0o700 != 0o700:  # a folder it made unreadable is walked too
+                mode = (stat.S_IMODE(st.st_mode) & ~_SPECIAL_BITS) | 0o700
+                os.chmod(path, mode, follow_symlinks=False)
+        for name in names:
+            path = os.path.join(folder, name)
+            try:
+                st = os.lstat(path)
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                files.append((path, st))
+                continue
+            removed.append(_describe(path, top, st))
+            os.unlink(path)
+    inside = Counter((st.st_dev, st.st_ino) for _, st in files)
+    for path, st in files:
+        if st.st_nlink > inside[(st.st_dev, st.st_ino)]:
+            removed.append(f"{os.path.relpath(path, top)} (hard link to a file outside the directory)")
+            os.unlink(path)
+        elif st.st_mode & _SPECIAL_BITS:
+            os.chmod(path, stat.S_IMODE(st.st_mode) & ~_SPECIAL_BITS, follow_symlinks=False)
+    if removed:
+        log.warning("removed from %s what a sandboxed program left there: %s", root, "; ".join(removed[:10]))
+    return removed
+
+
+def note(removed: list[str], limit: int = 10) -> str:
+    """The stderr line that tells the program's author what was removed ("" when nothing was)."""
+    if not removed:
+        return ""
+    more = f" and {len(removed) - limit} more" if len(removed) > limit else ""
+    return (
+        "\n[shoal] removed what the program left that is not a regular file or a folder (links, FIFOs, sockets, "
+        f"devices are not kept): {'; '.join(removed[:limit])}{more}\n"
+    )
+
+
+def reported(result: SandboxResult, removed: list[str]) -> SandboxResult:
+    """``result`` with the removals noted at the end of its stderr."""
+    return result.model_copy(update={"stderr": result.stderr + note(removed)}) if removed else result
+
+
+def write_own(path: Path, text: str) -> None:
+    """Write one of Shoal's own files into a directory a sandboxed program has written: whatever the program left
+    under that name (a folder; links are gone after ``scrub``) is replaced, never written through."""
+    if path.is_symlink() or (path.exists() and not path.is_dir()):
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+    path.write_text(text, encoding="utf-8")
