@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -27,7 +28,7 @@ def _make_run(tmp_path: Path) -> tuple[RunDir, Node]:
     run = create_run(load_settings(None, workspace=tmp_path / "ws"), "report test")
     journal = Journal()
     draft = journal.add(
-        Node(stage=1, kind="draft", status="done", plan="fit a line", code="print('</script><b>x</b>')",
+        Node(stage=1, kind="draft", status="done", plan="fit a line", code="print('<!--<script></script><b>x</b>&')",
              metric=MetricValue(metrics=[Metric(name="mse", direction="minimize", values={"toy": 0.25})]),
              exec=ExecResult(exit_code=0, stdout_tail="mse 0.25"), plots=["fit.png"], plots_status="ok")
     )  # fmt: skip
@@ -52,7 +53,10 @@ def test_report_contents_are_escaped_and_complete(tmp_path: Path) -> None:
     html = write_report(run).read_text()
     assert "Lines &lt;are&gt; fun" in html
     assert "<b>x</b>" not in html.split('id="report-data"')[0]
-    assert "<\\/script>" in html  # the embedded JSON cannot close its script tag
+    # the embedded JSON can neither close its script tag nor switch the parser's script states
+    payload = html.split('id="report-data" type="application/json">')[1].split("</script>")[0]
+    assert "\\u003c!--\\u003cscript\\u003e\\u003c/script\\u003e" in payload and not set("<>&") & set(payload)
+    assert json.loads(payload)["nodes"][0]["code"].startswith("print('<!--<script></script><b>x</b>&')")
     assert "experiments" in html and "0.0100" in html
     assert str(tmp_path) not in html  # relative links only: the run dir stays movable
 

@@ -24,8 +24,10 @@ def _env(root: Path) -> jinja2.Environment:
 
 def render_report(data: ReportData) -> str:
     template = _env(templates_root() / "report").get_template("report.html.j2")
-    # JSON for the script tag: "</" must not close the tag early
-    payload = json.dumps(data.model_dump(mode="json"), ensure_ascii=False).replace("</", "<\\/")
+    # JSON for the script tag, where node output (written by generated code) must neither close the tag ("</")
+    # nor switch the HTML parser's script states ("<!--", "<script"): no "<", ">" or "&" appears raw
+    payload = json.dumps(data.model_dump(mode="json"), ensure_ascii=False)
+    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return template.render(data=data, payload=payload)
 
 
