@@ -100,3 +100,17 @@ def test_the_links_probe_finds_links_when_nothing_removes_them(monkeypatch: pyte
         outcome = run_probe(probe, sc, SETTINGS)
     assert not outcome.blocked
     assert "left in the node directory" in outcome.detail and "stdout.txt" in outcome.detail
+
+
+def test_outputs_too_large_to_load_are_refused_not_read(tmp_path: Path) -> None:
+    """What Shoal loads into its own memory from a node is bounded: a sparse 17 MiB metrics.json is refused with a
+    reason the coder can act on; plots are recognised by their first bytes only."""
+    from agents.experiments.executor import MAX_METRICS_BYTES, collect_plots, read_metrics
+
+    with (tmp_path / "metrics.json").open("wb") as fh:
+        fh.truncate(MAX_METRICS_BYTES + (1 << 20))
+    metric, why = read_metrics(tmp_path)
+    assert metric is None and "metrics.json is 17 MiB (more than 16 MiB)" in why
+    (tmp_path / "ok.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+    (tmp_path / "fake.png").write_bytes(b"GIF89a")
+    assert collect_plots(tmp_path) == (["ok.png"], "invalid")

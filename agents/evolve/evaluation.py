@@ -21,6 +21,7 @@ from agents.evolve import shoal_evolve
 from agents.sandbox.base import SandboxResult, SandboxRunner
 
 RESULTS = "results"
+MAX_METRICS_BYTES = 16 << 20  # read with Shoal's memory
 
 
 class Evaluation(BaseModel):
@@ -49,6 +50,8 @@ def parse_metrics(path: Path) -> tuple[Evaluation | None, str]:
     """An Evaluation from ``metrics.json``, or (None, what is wrong with the file)."""
     if not path.is_file():
         return None, "the evaluator wrote no metrics.json"
+    if path.stat().st_size > MAX_METRICS_BYTES:
+        return None, f"metrics.json is larger than {MAX_METRICS_BYTES >> 20} MiB: keep it to the scores"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TAIL_CHARS = 4000
+MAX_METRICS_BYTES = 16 << 20  # read with Shoal's memory: a program must not make it load gigabytes
 
 
 def node_dir(run_path: Path, node_id: str) -> Path:
@@ -67,6 +68,11 @@ def read_metrics(d: Path) -> tuple[MetricValue | None, str]:
     path = d / "metrics.json"
     if not path.is_file():
         return None, "no metrics.json: the program must call log_metric(...) from shoal_helper"
+    if path.stat().st_size > MAX_METRICS_BYTES:
+        return None, (
+            f"metrics.json is {path.stat().st_size / 2**20:.0f} MiB (more than {MAX_METRICS_BYTES >> 20} MiB): log "
+            "summary numbers with log_metric and save raw arrays under results/"
+        )
     try:
         mv = MetricValue.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, ValidationError) as exc:
@@ -76,11 +82,16 @@ def read_metrics(d: Path) -> tuple[MetricValue | None, str]:
     return mv, ""
 
 
+def _starts_with(path: Path, magic: bytes) -> bool:
+    with path.open("rb") as fh:
+        return fh.read(len(magic)) == magic
+
+
 def collect_plots(d: Path) -> tuple[list[str], Literal["none", "ok", "failed", "invalid"]]:
     pngs = sorted(p for p in d.rglob("*.png") if p.is_file())
     if not pngs:
         return [], "none"
-    ok = [p for p in pngs if p.read_bytes()[:8] == PNG_MAGIC]
+    ok = [p for p in pngs if _starts_with(p, PNG_MAGIC)]
     rel = [str(p.relative_to(d)) for p in ok]
     return rel, "ok" if len(ok) == len(pngs) else "invalid"
 

@@ -19,7 +19,6 @@ kept in ``figures/work/`` (``aggregate_round<N>.py``). Figures still invalid or 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shutil
@@ -31,7 +30,7 @@ from pydantic import BaseModel, Field
 from agents.errors import ModelCallError, StructuredOutputError, UserInputError
 from agents.experiments.journal import Journal
 from agents.figures.critic import CritiqueResult, critique_figures
-from agents.figures.data import example_series
+from agents.figures.data import example_series, load_json
 from agents.figures.lint import Finding, format_findings, image_hash, lint_figures, read_probe
 from agents.figures.runner import extract_code, install_helpers, run_plot_script
 from agents.figures.selection import catalog, select_nodes, stage_data
@@ -311,9 +310,8 @@ def _fallback(sandbox: Sandbox, settings: Settings, work: Path) -> tuple[dict[st
     if not run.ok:
         log.warning("the deterministic figure script failed: %s", run.error[-500:])
     report = lint_figures(work, [p for p in run.pngs if "/" not in p], settings.figures, allowed_reads=ALLOWED_READS)
-    texts = (
-        json.loads((work / "fallback_captions.json").read_text()) if (work / "fallback_captions.json").is_file() else {}
-    )
+    texts = load_json(work / "fallback_captions.json")  # tolerant: the work folder is the sandbox's
+    texts = texts if isinstance(texts, dict) else {}
     chosen: dict[str, _Version] = {}
     for png, lint in report.items():
         name = png[: -len(".png")]

@@ -6,16 +6,25 @@ The plotting model never sees a raw data dump: it sees names, lengths and ranges
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 from typing import Any
 
+log = logging.getLogger(__name__)
+
 MAX_FILES = 8
+MAX_JSON_BYTES = 64 << 20
 MAX_KEYS = 12
 
 
 def load_json(path: Path) -> Any:
+    """A node's JSON file, or None when it is unreadable, not JSON, or over MAX_JSON_BYTES (loaded with Shoal's
+    memory; the program that wrote it is untrusted)."""
     try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            log.warning("%s is over %d MiB; not read", path, MAX_JSON_BYTES >> 20)
+            return None
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
