@@ -59,6 +59,22 @@ def paper_files(directory: Path) -> list[Path]:
     return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
 
 
+def _few(names: list[str], n: int = 5) -> str:
+    return ", ".join(names[:n]) + (", ..." if len(names) > n else "")
+
+
+def not_papers(directory: Path) -> str:
+    """What a folder holds that is not reviewed (other file types, subfolders), as one line; "" when nothing."""
+    others = sorted(p.name for p in directory.iterdir() if p.is_file() and p.suffix.lower() not in SUFFIXES)
+    folders = sorted(p.name + "/" for p in directory.iterdir() if p.is_dir() and not p.name.startswith("."))
+    parts = []
+    if others:
+        parts.append(f"{len(others)} file(s) of another type ({_few(others)}; .pdf, .tex, .md and .txt are read)")
+    if folders:
+        parts.append(f"{len(folders)} subfolder(s) ({_few(folders)}; give each as its own folder)")
+    return f"not reviewed: {'; '.join(parts)}" if parts else ""
+
+
 def read_rows(path: Path) -> dict[str, dict[str, str]]:
     if not path.is_file():
         return {}

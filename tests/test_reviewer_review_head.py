@@ -138,9 +138,13 @@ def test_cli_head_only_one_paper_and_a_folder(tmp_path: Path) -> None:
     for name in ("-8sBpe7rDiV", "-AW3SFO63GO", "-7UeX2KPqs"):
         (folder / f"{name}.txt").write_text((ICLR / "texts" / f"{name}.txt").read_text())
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 garbage")
+    (folder / "notes.docx").write_text("not a paper")
+    (folder / "more").mkdir()
     out = tmp_path / "scores.csv"
     batch = runner.invoke(app, ["review", str(folder), "--head-only", "--out", str(out)], env=ENV)
     assert batch.exit_code == 1 and "3 scored, 0 already done, 1 failed" in flat(batch.output)
+    assert "not reviewed: 1 file(s) of another type (notes.docx;" in flat(batch.output)
+    assert "1 subfolder(s) (more/; give each as its own folder)" in flat(batch.output)
     rows = {r["paper"]: r for r in csv.DictReader(out.open())}
     assert rows["broken.pdf"]["status"] == "error"
     assert all(0 < float(rows[f"{n}.txt"]["head_p_accept"]) < 1 for n in ("-8sBpe7rDiV", "-AW3SFO63GO"))

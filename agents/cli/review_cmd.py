@@ -76,7 +76,7 @@ def review(
 ) -> None:
     """Review one paper, or score every paper in a folder into a CSV (resumable): the written review and the
     score head's P(accept), predicted rating and the features that moved it."""
-    from reviewer.batch import paper_files, review_directory
+    from reviewer.batch import not_papers, paper_files, review_directory
     from reviewer.findings import read_findings
     from reviewer.ingest import load_paper
     from reviewer.pipeline import review_paper
@@ -97,6 +97,8 @@ def review(
             files = paper_files(target)
             if not files:
                 raise UserInputError(f"{target}: no .pdf/.tex/.md/.txt files to review")
+            if skipped := not_papers(target):
+                console.print(skipped)
             ledger = Ledger(out_csv.parent / f"{out_csv.stem}_reviews" / "llm_calls.jsonl")
             llm = LLM(settings, ledger, context={"stage": "review"})
             with _progress() as bar:
@@ -157,7 +159,7 @@ def _print_head(head: HeadScore, title: str = "") -> None:
 
 
 def _head_only(settings: Settings, target: Path, out: Path | None) -> None:
-    from reviewer.batch import paper_files
+    from reviewer.batch import not_papers, paper_files
     from reviewer.headonly import score_directory, score_file
 
     if not target.is_dir():
@@ -167,6 +169,8 @@ def _head_only(settings: Settings, target: Path, out: Path | None) -> None:
     files = paper_files(target)
     if not files:
         raise UserInputError(f"{target}: no .pdf/.tex/.md/.txt files to score")
+    if skipped := not_papers(target):
+        console.print(skipped)
     out_csv = out or Path("scores.csv")
     with _progress() as bar:
         task = bar.add_task("scoring", total=len(files), current="")
