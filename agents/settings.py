@@ -142,6 +142,9 @@ class SandboxSettings(Section):
     cpu_s: int = Field(default=600, ge=1, description="CPU seconds of a run as a whole, and per process")
     file_size_mb: int = Field(default=512, ge=1, description="largest file a run may write (RLIMIT_FSIZE)")
     disk_mb: int = Field(default=2048, ge=1, description="total bytes a run may have in its node directory")
+    max_files: int = Field(
+        default=100_000, ge=100, description="files and folders a run may add to its node directory (inodes)"
+    )
     max_processes: int = Field(default=256, ge=8, description="processes and threads of a run as a whole")
     min_isolation: list[IsolationPiece] = Field(
         default_factory=lambda: list(_ISOLATION_PIECES),

@@ -3,6 +3,7 @@ report; and a run below sandbox.min_isolation is refused, or allowed with a warn
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from agents.experiments.journal import Journal, Node
 from agents.report.collect import collect
 from agents.report.html import render_report
 from agents.rundir import create_run
-from agents.sandbox import Isolation, LocalSandbox
+from agents.sandbox import Isolation, LocalSandbox, watch
 from agents.sandbox.privileges import sandbox_ids
 from agents.settings import SandboxSettings, load_settings
 
@@ -89,10 +90,7 @@ def test_the_report_shows_an_allow_weak_warning(workspace: Path) -> None:
 
 def test_bytes_past_the_disk_limit_never_stay_in_the_node_dir(tmp_path: Path) -> None:
     """What a watcher that looked too late let through is removed after the run: newest files, largest first."""
-    import os
     import time
-
-    from agents.sandbox import watch
 
     old = tmp_path / "code.py"
     old.write_bytes(b"x" * 4096)
@@ -103,3 +101,35 @@ def test_bytes_past_the_disk_limit_never_stay_in_the_node_dir(tmp_path: Path) ->
     files, freed = watch.trim_written(tmp_path, since, excess=4 << 20)
     assert files == 2 and freed >= 5 << 20
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b.bin", "code.py"]
+
+
+SPRAY = """
+import os, time
+os.makedirs("many", exist_ok=True)
+for i in range({files}):
+    open(f"many/{{i}}", "w").close()
+os.makedirs("late", exist_ok=True)
+for k in range(3):
+    with open(f"late/big{{k}}.bin", "wb") as fh:
+        fh.write(b"x" * (1 << 20))
+time.sleep(0.5)
+print("ALL WRITTEN", flush=True)
+"""
+
+
+@pytest.mark.parametrize(("files", "reason"), [(400, "files"), (150, "disk")])
+def test_a_spray_of_files_neither_passes_the_file_limit_nor_hides_bytes(
+    tmp_path: Path, files: int, reason: str
+) -> None:
+    """Found by hand on 7 December 2026: the watcher stopped counting at 100,000 entries, so 110,000 empty files
+    hid 300 MiB written after them under a 64 MiB disk limit (and millions would exhaust the host's inodes). Now
+    the entries are a limit of their own (``sandbox.max_files``) and, below it, every byte is counted."""
+    box = LocalSandbox(SandboxSettings(backend="local", max_files=300, disk_mb=1, file_size_mb=2, memory_mb=1024))
+    (tmp_path / "code.py").write_text(SPRAY.format(files=files))
+    res = box.run(tmp_path, ["python", "code.py"], timeout_s=60)
+    assert res.killed_reason == reason, (res.verdict, res.stderr[-500:])
+    entries = sum(len(d) + len(f) for _, d, f in os.walk(tmp_path))
+    assert entries <= 300 + 1
+    assert watch.dir_bytes(tmp_path) < 2 << 20
+    if reason == "files":
+        assert res.verdict == "killed: file limit 300 files and folders in the node directory"

@@ -80,7 +80,9 @@ class ExecResult(BaseModel):
     duration_s: float = 0.0
     stdout_tail: str = ""
     error: str = Field(default="", description="cleaned traceback or sandbox message")
-    killed_reason: str | None = Field(default=None, description="timeout | memory | file_size | cpu | pids | disk")
+    killed_reason: str | None = Field(
+        default=None, description="timeout | memory | file_size | cpu | pids | disk | files"
+    )
     verdict: str | None = Field(default=None, description="the sandbox's line, e.g. 'killed: memory limit 4096 MiB'")
 
 

@@ -11,7 +11,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-KilledReason = Literal["timeout", "memory", "file_size", "cpu", "pids", "disk"]
+KilledReason = Literal["timeout", "memory", "file_size", "cpu", "pids", "disk", "files"]
 
 _MEMORY = re.compile(r"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory", re.IGNORECASE)
 _FILE_SIZE = re.compile(r"File too large|\[Errno 27\]")
@@ -103,6 +103,7 @@ def verdict_for(reason: str | None, limits: Any, timeout_s: float) -> str | None
         "file_size": f"file size limit {limits.file_size_mb} MiB",
         "pids": f"process limit {getattr(limits, 'max_processes', '?')}",
         "disk": f"disk limit {getattr(limits, 'disk_mb', '?')} MiB in the node directory",
+        "files": f"file limit {getattr(limits, 'max_files', '?')} files and folders in the node directory",
     }[reason]
     return f"killed: {text}"
 

@@ -105,7 +105,9 @@ class Isolation(BaseModel):
             ok=True,
             how=f"{cg} memory limit of the whole run" if cg else "watcher (resident memory of the tree polled)",
         )
-        disk = Piece(name="disk", ok=True, how="watcher (bytes in the node directory polled) + RLIMIT_FSIZE per file")
+        disk = Piece(
+            name="disk", ok=True, how="watcher (bytes and entries in the node directory polled) + RLIMIT_FSIZE per file"
+        )
         return [user, fs, net, pids, memory, disk]
 
     def missing(self, required: Sequence[str], *, network_requested: bool) -> list[Piece]:

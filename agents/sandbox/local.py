@@ -205,7 +205,7 @@ class LocalSandbox:
             else []
         )
         status_r, status_w = os.pipe()  # the launcher's exit status (weaker modes); stays empty with bwrap
-        disk = watch.DiskWatch(workdir)  # (the process tree is watched once the child exists)
+        disk = watch.DiskWatch(workdir, s.max_files)  # (the process tree is watched once the child exists)
         start = time.monotonic()
         started_wall = time.time()  # files the run writes are newer than this
         try:
@@ -326,13 +326,22 @@ class LocalSandbox:
         watcher's looks, or after its last one) are removed, newest files largest first, and the run is judged
         killed by the disk limit."""
         limit = self.settings.disk_mb * _MB
-        excess = watch.dir_bytes(workdir) - disk.baseline - limit
+        used, entries = watch.dir_usage(workdir)  # every entry: the watcher killed the run near the file limit
+        notes = ""
+        extra = entries - disk.baseline_entries - self.settings.max_files
+        if extra > 0:
+            if "files" not in limits_hit:
+                limits_hit.insert(0, "files")
+            gone = watch.trim_entries(workdir, since, extra)
+            notes += f"\nshoal: {gone} file(s) and folder(s) made past the file limit were removed\n"
+            used = watch.dir_bytes(workdir)
+        excess = used - disk.baseline - limit
         if excess <= 0:
-            return ""
+            return notes
         if "disk" not in limits_hit:
             limits_hit.insert(0, "disk")
         files, freed = watch.trim_written(workdir, since, excess)
-        return f"\nshoal: {files} file(s), {freed >> 20} MiB, written past the disk limit were removed\n"
+        return notes + f"\nshoal: {files} file(s), {freed >> 20} MiB, written past the disk limit were removed\n"
 
     def _over_limit(
         self, tree: watch.TreeWatch, disk: watch.DiskWatch, group: cgroups.RunGroup | None
@@ -353,6 +362,8 @@ class LocalSandbox:
             if rss > s.memory_mb * _MB:
                 return "memory"
         added = disk.added()
+        if disk.too_many:
+            return "files"
         if added is not None and added > s.disk_mb * _MB:
             return "disk"
         return None

@@ -9,8 +9,14 @@ from pathlib import Path
 from agents.sandbox._launcher import descendants  # one /proc walk for the launcher and the host
 
 
-def dir_bytes(root: Path, limit_entries: int = 100_000) -> int:
-    """Allocated bytes under ``root`` (hard links once, symlinks not followed); stops counting past the cap."""
+def dir_bytes(root: Path) -> int:
+    """Allocated bytes under ``root`` (hard links once, symlinks not followed), every entry counted."""
+    return dir_usage(root)[0]
+
+
+def dir_usage(root: Path, max_entries: int | None = None) -> tuple[int, int]:
+    """(allocated bytes, entries) under ``root``; with ``max_entries`` the walk stops once it has seen more than
+    that many, and the entry count says so (the bytes are then a lower bound)."""
     total = 0
     seen: set[tuple[int, int]] = set()
     stack = [str(root)]
@@ -23,8 +29,8 @@ def dir_bytes(root: Path, limit_entries: int = 100_000) -> int:
         with it:
             for entry in it:
                 entries += 1
-                if entries > limit_entries:
-                    return total
+                if max_entries is not None and entries > max_entries:
+                    return total, entries
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except OSError:
@@ -38,7 +44,7 @@ def dir_bytes(root: Path, limit_entries: int = 100_000) -> int:
                         continue
                     seen.add(key)
                 total += max(st.st_blocks * 512, 0)
-    return total
+    return total, entries
 
 
 class DiskWatch:
@@ -47,23 +53,49 @@ class DiskWatch:
     A watcher overshoots by what the run writes between two looks: every 20 ms for a small directory, so tens
     of MiB at page-cache speed; RLIMIT_FSIZE bounds any single file exactly."""
 
-    def __init__(self, root: Path, min_interval_s: float = 0.02) -> None:
+    def __init__(self, root: Path, max_files: int = 100_000, min_interval_s: float = 0.02) -> None:
         self.root = root
+        self.max_files = max_files
         self.min_interval_s = min_interval_s
         t0 = time.monotonic()
-        self.baseline = dir_bytes(root)
+        self.baseline, self.baseline_entries = dir_usage(root)
         self._cost = time.monotonic() - t0
         self._next = 0.0
+        self.too_many = False  # the run added more than max_files entries: its byte count is incomplete
 
     def added(self) -> int | None:
-        """Bytes added since the start, or None when it is not time to look again."""
+        """Bytes added since the start, or None when it is not time to look again. A walk stops past the file
+        limit (``too_many``), so a directory of millions of empty files can neither hide bytes nor slow the look."""
         now = time.monotonic()
         if now < self._next:
             return None
-        total = dir_bytes(self.root)
+        total, entries = dir_usage(self.root, self.baseline_entries + self.max_files)
+        self.too_many = entries > self.baseline_entries + self.max_files
         self._cost = time.monotonic() - now
         self._next = now + max(self.min_interval_s, 10 * self._cost)
         return total - self.baseline
+
+
+def trim_entries(root: Path, since: float, excess: int) -> int:
+    """Remove files and then empty folders the run made (modified at or after ``since``), deepest first, until
+    ``excess`` entries are gone; returns how many were removed. Links are never followed."""
+    removed = 0
+    for folder, dirs, files in os.walk(root, topdown=False, followlinks=False):
+        for name in (*files, *dirs):
+            if removed >= excess:
+                return removed
+            path = os.path.join(folder, name)
+            try:
+                if os.lstat(path).st_mtime < since:
+                    continue
+                if name in dirs:
+                    os.rmdir(path)  # only when empty: a folder with older files inside stays
+                else:
+                    os.unlink(path)
+            except OSError:
+                continue
+            removed += 1
+    return removed
 
 
 def trim_written(root: Path, since: float, excess: int) -> tuple[int, int]:
