@@ -265,6 +265,14 @@ for i in range(H["files"]):
 print("ALL WRITTEN", flush=True)
 """
 
+FILE_SPRAY = """
+os.makedirs("spray", exist_ok=True)
+for i in range(H["files"]):
+    open(f"spray/{i}", "w").close()
+time.sleep(1)
+print("ALL MADE", flush=True)
+"""
+
 ORPHANS = """
 pid = os.fork()
 if pid == 0:

@@ -263,6 +263,13 @@ PROBES: tuple[Probe, ...] = (
         judge=_disk_judge,
     ),
     Probe(
+        "file-spray",
+        "3,000 empty files under a 500-file limit (the host's inodes)",
+        P.FILE_SPRAY,
+        {"max_files": 500},
+        judge=_killed_by("files", "ALL MADE"),
+    ),
+    Probe(
         "orphans", "a setsid double-forked daemon outliving a timeout", P.ORPHANS, timeout_s=1.5, judge=_orphans_judge
     ),
 )
@@ -270,6 +277,7 @@ _EXTRA = {
     "fork-bomb": {},
     "memory-children": {"children": 3, "child_mb": 300},
     "disk-files": {"files": 6, "file_mb": 40},
+    "file-spray": {"files": 3000},
 }
 
 
