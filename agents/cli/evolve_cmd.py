@@ -15,6 +15,7 @@ from rich.live import Live
 from rich.table import Table
 
 from agents.cli.common import cli_errors, console, err_console, get_settings
+from agents.terminal import plain
 
 
 class EvolveProgress:
@@ -40,7 +41,7 @@ class EvolveProgress:
         t.add_row("apply rate", f"{s.get('apply_rate', 0.0):.0%}")
         t.add_row("mix", ", ".join(f"{k} {v:.0%}" for k, v in (s.get("mix") or {}).items()))
         t.add_row("spend", f"${s.get('spend_usd', 0.0):.4f}, {s.get('tokens', 0):,} tokens, {s.get('calls', 0)} calls")
-        t.add_row("last", last)
+        t.add_row("last", plain(last))
         return t
 
     def __call__(self, event: str, data: dict[str, Any]) -> None:
@@ -104,10 +105,10 @@ def drive(ctx: typer.Context, run_path: Path, fresh: bool) -> None:
             stop_shared_servers()
     stats = outcome.stats
     if outcome.status in ("budget", "error"):
-        err_console.print(f"[yellow]stopped ({outcome.status}):[/] {outcome.message}")
+        err_console.print(f"[yellow]stopped ({outcome.status}):[/]", plain(outcome.message))
         err_console.print(f"resume with: shoal resume {run.path}")
         raise typer.Exit(3 if outcome.status == "budget" else 1)
-    console.print(f"[green]done[/] ({outcome.status}): {outcome.message}")
+    console.print(f"[green]done[/] ({outcome.status}):", plain(outcome.message))
     console.print(
         f"valid rate {stats['valid_rate']:.0%}, apply rate {stats['apply_rate']:.0%}, "
         f"{stats['calls']} model calls, ${stats['spend_usd']:.4f}"

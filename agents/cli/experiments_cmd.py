@@ -19,6 +19,7 @@ from rich.table import Table
 from agents.cli.common import cli_errors, console, get_settings
 from agents.cli.data_opts import DataOpt, GoalOpt, HoldoutOpt, LowerOpt, MetricOpt, TargetOpt, TestOpt, resolve_task
 from agents.errors import UserInputError
+from agents.terminal import plain
 
 
 class _Progress:
@@ -36,9 +37,9 @@ class _Progress:
         t = Table.grid(padding=(0, 2))
         t.add_row("stage", str(s.get("current_stage") or "-"))
         t.add_row("nodes", f"{s.get('done', 0)} done, {s.get('buggy', 0)} buggy, {s.get('running', 0)} running")
-        t.add_row("best", str(s.get("best", "-")))
+        t.add_row("best", plain(s.get("best", "-")))
         t.add_row("spend", f"${s.get('spend_usd', 0.0):.4f}, {s.get('tokens', 0):,} tokens")
-        t.add_row("last", last)
+        t.add_row("last", plain(last))
         return t
 
     def __call__(self, event: str, data: dict[str, Any]) -> None:
@@ -150,14 +151,14 @@ def experiments(
             progress.live = None
     outcome = result.outcome
     if outcome.status != "complete":
-        console.print(f"[red]no working implementation:[/] {outcome.message}")
+        console.print("[red]no working implementation:[/]", plain(outcome.message))
         console.print(f"journal: {run.journal_path}")
         raise typer.Exit(1)
     best = result.best
-    console.print(f"[green]search complete[/] ({outcome.message})")
+    console.print("[green]search complete[/]", plain(f"({outcome.message})"))
     if best is not None:
         from agents.experiments.coder import metrics_text
 
-        console.print(f"best node {best.id} (stage {best.stage}, {best.kind}): {metrics_text(best)}")
+        console.print(plain(f"best node {best.id} (stage {best.stage}, {best.kind}): {metrics_text(best)}"))
         console.print(f"code: {run.node_dir(best.id) / 'code.py'}")
     console.print(f"journal: {run.journal_path}")

@@ -17,6 +17,7 @@ from agents.data.task import DataTask
 from agents.errors import UserInputError
 from agents.ideation.schema import Idea
 from agents.settings import Settings
+from agents.terminal import plain
 
 
 def _run_path(run: Path, workspace: Path) -> Path:
@@ -46,13 +47,13 @@ def ideas_table(ideas: list[Idea], chosen: str | None, title: str) -> Table:
         top = f" ({check.closest_papers[0].similarity:.2f})" if check.closest_papers else ""
         table.add_row(
             str(i),
-            ("* " if idea.name == chosen else "") + idea.name,
-            idea.title,
+            plain(("* " if idea.name == chosen else "") + idea.name),
+            plain(idea.title),
             str(idea.interestingness.value),
             str(idea.feasibility.value),
             str(idea.novelty.value),
             check.decision + top,
-            ", ".join(idea.sources_consulted) or "none",
+            plain(", ".join(idea.sources_consulted) or "none"),
         )
     return table
 

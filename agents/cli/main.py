@@ -21,6 +21,7 @@ from agents.cli import (
 )
 from agents.cli.common import CLIState, cli_errors, console, get_settings, setup_logging
 from agents.cli.model_cmd import model_app
+from agents.terminal import plain
 
 app = typer.Typer(
     name="shoal",
@@ -117,10 +118,10 @@ def demo(
         with console.status("asking the model (the embedded model loads in a few seconds)..."):
             answer = llm.structured("ideation", "demo/hello", DemoAnswer, {"topic": topic})
     (run.path / "demo.json").write_text(answer.model_dump_json(indent=2), encoding="utf-8")
-    console.print(f"[bold]{answer.title}[/]  (feasibility {answer.feasibility}/10)")
-    console.print(f"hypothesis: {answer.hypothesis}")
+    console.print(plain(answer.title, style="bold"), f" (feasibility {answer.feasibility}/10)")
+    console.print("hypothesis:", plain(answer.hypothesis))
     for i, step in enumerate(answer.steps, 1):
-        console.print(f"  {i}. {step}")
+        console.print(f"  {i}.", plain(step))
     t = llm.ledger.totals()
     console.print(f"\n{t.calls} model call(s), {t.tokens_in} tokens in / {t.tokens_out} out, ${t.cost_usd:.4f}")
     console.print(f"run directory: {run.path}")

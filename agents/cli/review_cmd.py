@@ -21,6 +21,7 @@ from agents.cli.common import cli_errors, console, err_console, get_settings
 from agents.errors import UserInputError
 from agents.llm import LLM, Ledger
 from agents.settings import Settings
+from agents.terminal import plain
 
 if TYPE_CHECKING:
     from reviewer.head import HeadScore
@@ -118,7 +119,7 @@ def review(
         out_dir = out or Path("reviews") / target.stem
         llm = LLM(settings, Ledger(out_dir / "llm_calls.jsonl"), context={"stage": "review"})
         outcome = review_paper(target, llm, settings, out_dir, findings=given)
-    table = Table(title=f"{outcome.title or outcome.paper}")
+    table = Table(title=plain(outcome.title or outcome.paper))
     table.add_column("score")
     table.add_column("mean", justify="right")
     table.add_column("spread", justify="right")
@@ -131,13 +132,15 @@ def review(
     if outcome.head is not None:
         _print_head(outcome.head)
     if outcome.verdict is not None:
-        console.print(f"[bold]Decision: {outcome.decision}[/] ({outcome.verdict.rule}: {outcome.verdict.explanation})")
+        console.print(
+            f"[bold]Decision: {outcome.decision}[/]", plain(f"({outcome.verdict.rule}: {outcome.verdict.explanation})")
+        )
         for flag in outcome.verdict.flags:
-            console.print(f"  [yellow]flag[/]: {flag}")
+            console.print("  [yellow]flag[/]:", plain(flag))
     if outcome.findings:
         console.print(f"the reviewer was given {len(outcome.findings)} writeup finding(s)")
     for req in outcome.revision_requests[:5]:
-        console.print(f"  - {req}")
+        console.print("  -", plain(req))
     console.print(
         f"{len(outcome.reviews)} review(s), {outcome.seconds:.0f} s, {outcome.tokens_in}+{outcome.tokens_out} tokens"
         f" -> {out_dir / 'review.md'}"
@@ -146,14 +149,16 @@ def review(
 
 def _print_head(head: HeadScore, title: str = "") -> None:
     console.print(
-        f"[bold]Score head{': ' + title if title else ''}[/]: P(accept) {head.p_accept:.2f} "
-        f"(threshold {head.threshold:.2f} -> {head.decision}), predicted mean rating {head.rating:.1f}/10"
+        plain(f"Score head{': ' + title if title else ''}", style="bold"),
+        f": P(accept) {head.p_accept:.2f} (threshold {head.threshold:.2f} -> {head.decision}), predicted mean rating "
+        f"{head.rating:.1f}/10",
+        sep="",
     )
     table = Table(title="what moved it most (points of rating vs the average training paper)")
     for col in ("feature", "block", "value", "effect"):
         table.add_column(col, justify="right" if col in ("value", "effect") else "left")
     for c in head.top:
-        table.add_row(c.feature, c.block, f"{c.value:.3g}", f"{c.effect:+.3f}")
+        table.add_row(plain(c.feature), c.block, f"{c.value:.3g}", f"{c.effect:+.3f}")
     console.print(table)
     console.print("by block: " + ", ".join(f"{name} {effect:+.2f}" for name, effect in head.blocks.items()))
 

@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 
 from agents.llm.ledger import Ledger
+from agents.terminal import plain
 
 
 class Progress:
@@ -57,18 +58,18 @@ class Progress:
                 self.best = str(prog["best"])
         self.last = kind
         if self.quiet:
-            self.console.log(f"{kind} {data if data else ''}", highlight=False)
+            self.console.log(plain(f"{kind} {data if data else ''}"), highlight=False)
         elif self._live is not None:
             self._live.update(self.render())
 
     def render(self) -> Table:
         t = self.ledger.totals()
         table = Table(show_header=False, box=None, padding=(0, 1))
-        table.add_row("stage", self.stage)
+        table.add_row("stage", plain(self.stage))
         table.add_row("nodes", f"{self.nodes_done} done, {self.nodes_buggy} buggy")
         if self.current:
-            table.add_row("running", ", ".join(self.current))
-        table.add_row("best", self.best or "-")
+            table.add_row("running", plain(", ".join(self.current)))
+        table.add_row("best", plain(self.best or "-"))
         table.add_row("model", f"{t.calls} calls, {t.tokens_in:,} in / {t.tokens_out:,} out tokens, ${t.cost_usd:.4f}")
         table.add_row("elapsed", f"{time.monotonic() - self.start:,.0f} s")
         return table
