@@ -167,3 +167,16 @@ def test_as_an_ordinary_user(tmp_path: Path) -> None:
     # no cgroup is ours as an ordinary user: the kernel's per-namespace task cap still holds a fork loop at the
     # probe's limit (64) instead of letting it fill the machine's process table between two looks of the watcher
     assert out["peak"] <= 64 + 8, out["peak"]
+
+
+def test_keyring_probe_finds_the_channel_without_the_filter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Control for the keyring probe: with no seccomp filter a run can leave a key in its uid's keyring for every
+    later run (found by hand on 7 December 2026: a second run read the first run's key)."""
+    _bwrap_or_skip()
+    from agents.sandbox import seccomp
+
+    monkeypatch.setattr(seccomp, "filter_fd", lambda: None)
+    probe = next(p for p in PROBES if p.name == "keyring")
+    with scene() as sc:
+        outcome = run_probe(probe, sc, SETTINGS)
+    assert not outcome.blocked and "in the uid's keyring for later runs" in outcome.detail

@@ -68,8 +68,8 @@ class Isolation(BaseModel):
     def pieces(self, *, network_requested: bool = False) -> list[Piece]:
         """user, filesystem, network, pids, memory, disk: what holds and how."""
         who = f"host uid {self.ids[0]}, no capabilities, no_new_privs" if self.ids else f"your uid {os.getuid()}"
-        if self.bwrap and self.ids and seccomp.program() is not None:
-            who += ", no new user namespaces (seccomp)"
+        if self.bwrap and seccomp.program() is not None:
+            who += ", no new user namespaces or keyrings (seccomp)" if self.ids else ", no keyrings (seccomp)"
         # as root bwrap sets up as root and setpriv drops to the sandbox uid: no user namespace there
         userns = (self.bwrap is not None and self.ids is None) or "-r" in self.prefix
         user_ok = self.ids is not None or (os.geteuid() != 0 and userns)

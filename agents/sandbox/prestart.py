@@ -106,7 +106,7 @@ def start_bwrap(iso: Isolation, settings: SandboxSettings) -> Started:
     # no cgroup of ours in a user namespace: the kernel still caps the run's tasks there
     nproc = s.max_processes if group is None and iso.ids is None else None
     inner = [*bwrap.inner_prefix(iso.ids, nproc), "/bin/sh", "-c", TRAMPOLINE]
-    seccomp_fd = seccomp.filter_fd() if iso.ids is not None else None  # --disable-userns does it otherwise
+    seccomp_fd = seccomp.filter_fd()  # no user namespaces (as root), no keyrings (both modes)
     args_r, args_w = os.pipe()
     try:
         proc = subprocess.Popen(

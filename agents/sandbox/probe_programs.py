@@ -223,6 +223,22 @@ except OSError:
 done()
 """
 
+KEYRING = """
+# the kernel's keyrings are per uid and outlive a run: the host's key (user mode: the same uid), a channel to
+# later runs (root mode: every run is shoal-sandbox)
+kid = libc.syscall(249, b"user", ("shoal-probe-" + H["token"]).encode(), None, 0)  # request_key
+if kid > 0:
+    buf = ctypes.create_string_buffer(256)
+    n = libc.syscall(250, 11, kid, buf, 256)  # keyctl(KEYCTL_READ)
+    if n > 0 and H["secret"].encode() in buf.raw[:n]:
+        note("read the host's key " + str(kid))
+made = libc.syscall(248, b"user", ("shoal-probe-left-" + H["token"]).encode(), b"for the next run", 16, -4)
+if made > 0:
+    note("left key " + str(made) + " in the uid's keyring for later runs")
+    libc.syscall(250, 21, made)  # keyctl(KEYCTL_INVALIDATE): do no harm
+done()
+"""
+
 FORK_BOMB = """
 children = 0
 while True:
@@ -269,7 +285,7 @@ FILE_SPRAY = """
 os.makedirs("spray", exist_ok=True)
 for i in range(H["files"]):
     open(f"spray/{i}", "w").close()
-time.sleep(1)
+time.sleep(3)  # the watcher looks long before this ends
 print("ALL MADE", flush=True)
 """
 

@@ -10,6 +10,7 @@ changed, nothing is left running. Used by ``shoal sandbox check`` and tests/test
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import json
 import logging
@@ -140,6 +141,7 @@ def scene(workspace: Path | None = None) -> Iterator[Scene]:
     source = Path(agents.__file__)
     writes = [source, canary_home, *reads]
     dirs = [Path(sysconfig.get_paths()["purelib"]), source.parent, Path.home(), canary_home.parent, Path("/etc")]
+    key = _plant_key(f"shoal-probe-{token}", secret)
     victim = subprocess.Popen(
         [shutil.which("sleep", path="/usr/bin:/bin") or "sleep", f"600.{token}"],
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OPENAI_API_KEY": secret},
@@ -161,6 +163,20 @@ def scene(workspace: Path | None = None) -> Iterator[Scene]:
             (d / f"zz_shoal_probe_{token}.pth").unlink(missing_ok=True)
         canary_home.unlink(missing_ok=True)
         shutil.rmtree(base, ignore_errors=True)
+        if key > 0:
+            _keyctl(21, key)  # KEYCTL_INVALIDATE
+
+
+def _keyctl(*args: int) -> int:
+    libc = ctypes.CDLL(None, use_errno=True)
+    return int(libc.syscall(250, *args))
+
+
+def _plant_key(description: str, secret: str) -> int:
+    """A key holding ``secret`` in this uid's user keyring (what the keyring probe must not read); -1 if refused."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    data = secret.encode()
+    return int(libc.syscall(248, b"user", description.encode(), data, len(data), -4))  # add_key, user keyring
 
 
 @dataclass(frozen=True)
@@ -235,6 +251,7 @@ PROBES: tuple[Probe, ...] = (
     Probe("signals", "signal a host process (and Shoal itself) by pid", P.SIGNALS),
     Probe("writes", "write into Shoal's venv, its source, the user's home, /etc", P.WRITES),
     Probe("siblings", "read and overwrite a sibling node, the journal, the run config", P.SIBLINGS),
+    Probe("keyring", "read the host's kernel key, leave one for later runs", P.KEYRING),
     Probe(
         "links",
         "leave links, FIFOs and hard links for Shoal to write or read through after the run",

@@ -1,10 +1,17 @@
-"""A small seccomp filter for the root mode: no new user namespaces inside the sandbox.
+"""A small seccomp filter for every bubblewrap run: no new user namespaces, no kernel keyrings.
 
-As an ordinary user bubblewrap's ``--disable-userns`` does this; as root bwrap builds no user namespace of its
-own, so the program (already an unprivileged uid with no capability) could still create one and, inside it,
-reach more of the kernel. The filter refuses ``unshare``/``clone`` with CLONE_NEWUSER (EPERM), answers ``clone3``
-with ENOSYS (its flags live in memory a filter cannot read; libc falls back to ``clone``) and refuses the x32
-ABI. x86-64 only; elsewhere no filter is added and ``Isolation.pieces`` does not claim it.
+User namespaces: as an ordinary user bubblewrap's ``--disable-userns`` refuses them; as root bwrap builds no user
+namespace of its own, so the program (already an unprivileged uid with no capability) could still create one and,
+inside it, reach more of the kernel. The filter refuses ``unshare``/``clone`` with CLONE_NEWUSER (EPERM), answers
+``clone3`` with ENOSYS (its flags live in memory a filter cannot read; libc falls back to ``clone``) and refuses
+the x32 ABI.
+
+Keyrings: the kernel keeps a keyring per uid, not per namespace, and it outlives a run. As root every run is the
+same ``shoal-sandbox`` uid, so one run's ``add_key`` was readable by every later run (of any user's experiment);
+as an ordinary user the run's uid is the user's own, whose keys (Kerberos, ecryptfs) it could read. ``add_key``,
+``request_key`` and ``keyctl`` are refused (EPERM), as Docker's default profile does.
+
+x86-64 only; elsewhere no filter is added and ``Isolation.pieces`` does not claim it.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import platform
 import struct
 
 _AUDIT_ARCH_X86_64 = 0xC000003E
-_NR = {"clone": 56, "unshare": 272, "clone3": 435}
+_NR = {"clone": 56, "unshare": 272, "clone3": 435, "add_key": 248, "request_key": 249, "keyctl": 250}
 _X32_BIT = 0x40000000
 _CLONE_NEWUSER = 0x10000000
 _ALLOW, _ERRNO = 0x7FFF0000, 0x00050000
@@ -36,16 +43,19 @@ def program() -> bytes | None:
         _insn(_JEQ, 1, 0, _AUDIT_ARCH_X86_64),  # 1: x86-64 -> 3
         _insn(_RET, 0, 0, _ALLOW),  # 2: another arch's syscalls: not ours to judge
         _insn(_LD, 0, 0, 0),  # 3: syscall number
-        _insn(_JGE, 6, 0, _X32_BIT),  # 4: x32 ABI -> 11 (EPERM)
-        _insn(_JEQ, 3, 0, _NR["unshare"]),  # 5: -> 9
-        _insn(_JEQ, 2, 0, _NR["clone"]),  # 6: -> 9
-        _insn(_JEQ, 5, 0, _NR["clone3"]),  # 7: -> 13 (ENOSYS)
-        _insn(_RET, 0, 0, _ALLOW),  # 8
-        _insn(_LD, 0, 0, 16),  # 9: low word of the first argument (the flags)
-        _insn(_JSET, 0, 1, _CLONE_NEWUSER),  # 10: NEWUSER -> 11, else -> 12
-        _insn(_RET, 0, 0, _ERRNO | _EPERM),  # 11
-        _insn(_RET, 0, 0, _ALLOW),  # 12
-        _insn(_RET, 0, 0, _ERRNO | _ENOSYS),  # 13
+        _insn(_JGE, 9, 0, _X32_BIT),  # 4: x32 ABI -> 14 (EPERM)
+        _insn(_JEQ, 6, 0, _NR["unshare"]),  # 5: -> 12
+        _insn(_JEQ, 5, 0, _NR["clone"]),  # 6: -> 12
+        _insn(_JEQ, 8, 0, _NR["clone3"]),  # 7: -> 16 (ENOSYS)
+        _insn(_JEQ, 5, 0, _NR["add_key"]),  # 8: -> 14 (EPERM)
+        _insn(_JEQ, 4, 0, _NR["request_key"]),  # 9: -> 14
+        _insn(_JEQ, 3, 0, _NR["keyctl"]),  # 10: -> 14
+        _insn(_RET, 0, 0, _ALLOW),  # 11
+        _insn(_LD, 0, 0, 16),  # 12: low word of the first argument (the flags)
+        _insn(_JSET, 0, 1, _CLONE_NEWUSER),  # 13: NEWUSER -> 14, else -> 15
+        _insn(_RET, 0, 0, _ERRNO | _EPERM),  # 14
+        _insn(_RET, 0, 0, _ALLOW),  # 15
+        _insn(_RET, 0, 0, _ERRNO | _ENOSYS),  # 16
     ]
     return b"".join(insns)
 
