@@ -6,10 +6,11 @@ inside it, reach more of the kernel. The filter refuses ``unshare``/``clone`` wi
 ``clone3`` with ENOSYS (its flags live in memory a filter cannot read; libc falls back to ``clone``) and refuses
 the x32 ABI.
 
-Keyrings: the kernel keeps a keyring per uid, not per namespace, and it outlives a run. As root every run is the
-same ``shoal-sandbox`` uid, so one run's ``add_key`` was readable by every later run (of any user's experiment);
-as an ordinary user the run's uid is the user's own, whose keys (Kerberos, ecryptfs) it could read. ``add_key``,
-``request_key`` and ``keyctl`` are refused (EPERM), as Docker's default profile does.
+Keyrings: the kernel keeps a user keyring per uid (and user namespace), and it outlives a run. As root every run
+is the same ``shoal-sandbox`` uid in the initial namespace, so one run's ``add_key`` was readable by every later
+run (of any user's experiment). As an ordinary user the run has a user namespace of its own, whose keyring the
+host's keys are not in (checked: a key of the user's was not found from inside); the filter applies there too,
+as Docker's default profile refuses ``add_key``, ``request_key`` and ``keyctl`` everywhere (EPERM).
 
 x86-64 only; elsewhere no filter is added and ``Isolation.pieces`` does not claim it.
 """
