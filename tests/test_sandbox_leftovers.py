@@ -7,6 +7,7 @@ Shoal overwrite that host file with the program's output, as root."""
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -16,8 +17,9 @@ from test_sandbox_escape import SETTINGS, _bwrap_or_skip
 
 from agents.experiments.executor import execute
 from agents.experiments.journal import Node
-from agents.sandbox import leftovers
+from agents.sandbox import leftovers, tree
 from agents.sandbox.probes import PROBES, run_probe, scene
+from agents.sandbox.tree import Walk
 
 
 def test_scrub_keeps_files_and_folders_and_removes_the_rest(tmp_path: Path) -> None:
@@ -114,3 +116,49 @@ def test_outputs_too_large_to_load_are_refused_not_read(tmp_path: Path) -> None:
     (tmp_path / "ok.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
     (tmp_path / "fake.png").write_bytes(b"GIF89a")
     assert collect_plots(tmp_path) == (["ok.png"], "invalid")
+
+
+DEEP = """
+import os
+for i in range({levels}):
+    os.mkdir({name!r})
+    os.chdir({name!r})
+with open("leaf.bin", "wb") as fh:
+    fh.write(b"x" * 4096)
+print("DEEP DONE", flush=True)
+"""
+
+
+@pytest.mark.parametrize(("levels", "name"), [(3000, "d"), (20, "n" * 200)])
+def test_a_tree_too_deep_to_walk_is_removed_and_stops_the_run(tmp_path: Path, levels: int, name: str) -> None:
+    """Found by hand on 7 December 2026: 3,000 nested folders made Shoal's own walk raise RecursionError (os.walk
+    recurses), ending the whole command; paths past PATH_MAX hid what was in them from the disk watcher. Deep or
+    long parts are now removed and the run is judged by the file limit; both shapes are tried: many levels, and
+    few levels of long names."""
+    node = tmp_path / "node"
+    node.mkdir()
+    (node / "code.py").write_text(DEEP.format(levels=levels, name=name))
+    res = S.sandbox().run(node, ["python", "code.py"])
+    assert res.killed_reason == "files" and "nested at most 32 deep" in (res.verdict or "")
+    assert "(folders nested over 32 deep or too long)" in res.stderr
+    deepest = max((len(e.path) for e in Walk(str(node))), default=0)
+    assert deepest <= tree.MAX_PATH + 300 and len(list(Walk(str(node)))) <= 40
+    shutil.rmtree(node)  # what Shoal does to a node directory later works again
+
+
+def test_remove_tree_takes_any_depth(tmp_path: Path) -> None:
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    os.mkdir("top", dir_fd=fd)
+    cur = os.open("top", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+    for _ in range(2500):
+        os.mkdir("d", dir_fd=cur)
+        nxt = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=cur)
+        os.close(cur)
+        cur = nxt
+    os.close(os.open("f", os.O_WRONLY | os.O_CREAT, dir_fd=cur))
+    os.close(cur)
+    os.close(fd)
+    walk = Walk(str(tmp_path))
+    assert sum(e.too_deep for e in walk) == 1 and len(walk.hidden) == 1
+    tree.remove_tree(str(tmp_path / "top"))
+    assert list(tmp_path.iterdir()) == []

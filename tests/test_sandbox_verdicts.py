@@ -132,4 +132,4 @@ def test_a_spray_of_files_neither_passes_the_file_limit_nor_hides_bytes(
     assert entries <= 300 + 1
     assert watch.dir_bytes(tmp_path) < 2 << 20
     if reason == "files":
-        assert res.verdict == "killed: file limit 300 files and folders in the node directory"
+        assert res.verdict == "killed: file limit 300 files and folders in the node directory, nested at most 32 deep"

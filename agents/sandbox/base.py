@@ -11,6 +11,8 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from agents.sandbox.tree import MAX_DEPTH
+
 KilledReason = Literal["timeout", "memory", "file_size", "cpu", "pids", "disk", "files"]
 
 _MEMORY = re.compile(r"MemoryError|Cannot allocate memory|std::bad_alloc|out of memory", re.IGNORECASE)
@@ -103,7 +105,10 @@ def verdict_for(reason: str | None, limits: Any, timeout_s: float) -> str | None
         "file_size": f"file size limit {limits.file_size_mb} MiB",
         "pids": f"process limit {getattr(limits, 'max_processes', '?')}",
         "disk": f"disk limit {getattr(limits, 'disk_mb', '?')} MiB in the node directory",
-        "files": f"file limit {getattr(limits, 'max_files', '?')} files and folders in the node directory",
+        "files": (
+            f"file limit {getattr(limits, 'max_files', '?')} files and folders in the node directory, "
+            f"nested at most {MAX_DEPTH} deep"
+        ),
     }[reason]
     return f"killed: {text}"
 

@@ -7,9 +7,10 @@ would make Shoal write or read a host file the program could never reach; a FIFO
 to a file outside the directory would be chowned with the tree; a set-uid bit would outlive the run.
 
 ``scrub`` runs after every sandboxed run, once every process of it is dead (and before the next hands the
-directory over): it walks the tree without following links and removes symbolic links, FIFOs, sockets and
-device files, and regular files with a link outside the tree; it clears set-uid, set-gid and sticky bits. It
-returns one line per removal for the run's stderr, so the model learns why a file it made is gone.
+directory over): it walks the tree without following links (iteratively, ``agents.sandbox.tree``) and removes
+symbolic links, FIFOs, sockets and device files, regular files with a link outside the tree, and folders nested
+too deep to walk safely; it clears set-uid, set-gid and sticky bits. It returns one line per removal for the
+run's stderr, so the model learns why a file it made is gone.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 from agents.sandbox.base import SandboxResult
+from agents.sandbox.tree import MAX_DEPTH, Walk, remove_tree
 
 log = logging.getLogger(__name__)
 
@@ -46,39 +48,33 @@ def _describe(path: str, root: str, st: os.stat_result) -> str:
     return f"{rel} ({kind})"
 
 
-def _unreadable(exc: OSError) -> None:
-    raise RuntimeError(f"cannot check what a sandboxed program left in {exc.filename}: {exc}") from exc
-
-
 def scrub(root: Path) -> list[str]:
-    """Remove from ``root`` what is not a regular file or a folder (see the module doc); one line per removal."""
+    """Remove from ``root`` what is not a regular file or a folder (see the module doc), and folders nested too
+    deep to walk (``agents.sandbox.tree``); one line per removal."""
     top = str(root)
     removed: list[str] = []
     files: list[tuple[str, os.stat_result]] = []
     mode = stat.S_IMODE(os.lstat(top).st_mode)
     if mode & 0o700 != 0o700:
         os.chmod(top, mode | 0o700)
-    for folder, dirs, names in os.walk(top, onerror=_unreadable, followlinks=False):
-        for name in list(dirs):  # os.walk lists links to folders among the folders
-            path = os.path.join(folder, name)
-            st = os.lstat(path)
-            if not stat.S_ISDIR(st.st_mode):
-                dirs.remove(name)
-                names.append(name)
-            elif st.st_mode & _SPECIAL_BITS or st.st_mode & 0o700 != 0o700:  # a folder it made unreadable is walked too
-                mode = (stat.S_IMODE(st.st_mode) & ~_SPECIAL_BITS) | 0o700
-                os.chmod(path, mode, follow_symlinks=False)
-        for name in names:
-            path = os.path.join(folder, name)
-            try:
-                st = os.lstat(path)
-            except FileNotFoundError:
-                continue
-            if stat.S_ISREG(st.st_mode):
-                files.append((path, st))
-                continue
+    walk = Walk(top)
+    for entry in walk:
+        path, st = entry.path, entry.st
+        if entry.too_deep:
+            removed.append(f"{os.path.relpath(path, top)[:80]}... (folders nested over {MAX_DEPTH} deep or too long)")
+            remove_tree(path)
+        elif stat.S_ISDIR(st.st_mode):
+            if st.st_mode & _SPECIAL_BITS or st.st_mode & 0o700 != 0o700:  # a folder it locked is walked too
+                os.chmod(path, (stat.S_IMODE(st.st_mode) & ~_SPECIAL_BITS) | 0o700)  # a folder: lstat said so
+        elif stat.S_ISREG(st.st_mode):
+            files.append((path, st))
+        else:
             removed.append(_describe(path, top, st))
             os.unlink(path)
+    for folder in walk.hidden:  # unreadable even to us: nothing in it is kept
+        if os.path.isdir(folder) and not os.path.islink(folder) and folder != top:
+            removed.append(f"{os.path.relpath(folder, top)[:80]} (a folder Shoal could not read)")
+            remove_tree(folder)
     inside = Counter((st.st_dev, st.st_ino) for _, st in files)
     for path, st in files:
         if st.st_nlink > inside[(st.st_dev, st.st_ino)]:

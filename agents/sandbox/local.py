@@ -326,9 +326,11 @@ class LocalSandbox:
         watcher's looks, or after its last one) are removed, newest files largest first, and the run is judged
         killed by the disk limit."""
         limit = self.settings.disk_mb * _MB
-        used, entries = watch.dir_usage(workdir)  # every entry: the watcher killed the run near the file limit
-        notes = ""
-        extra = entries - disk.baseline_entries - self.settings.max_files
+        found = watch.dir_usage(workdir)  # every entry: the watcher killed the run near the file limit
+        used, notes = found.bytes, ""
+        if found.hidden and "files" not in limits_hit:  # removed with what is in them by agents.sandbox.leftovers
+            limits_hit.insert(0, "files")
+        extra = found.entries - disk.baseline_entries - self.settings.max_files
         if extra > 0:
             if "files" not in limits_hit:
                 limits_hit.insert(0, "files")

@@ -15,6 +15,8 @@ import pwd
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from agents.sandbox.tree import Walk
+
 SANDBOX_USER = "shoal-sandbox"
 FALLBACK_UID = 2_147_400_000  # far above any real account; no passwd entry needed
 _PR_SET_PDEATHSIG = 1
@@ -113,16 +115,11 @@ def take_back(workdir: Path, ids: tuple[int, int] | None, mode: int) -> None:
 
 def _chown_tree(root: Path, uid: int, gid: int, limit: int = 200_000) -> None:
     os.chown(root, uid, gid, follow_symlinks=False)
-    seen = 0
-    for dirpath, dirnames, filenames in os.walk(root):  # never follows symlinks to directories
-        for name in (*dirnames, *filenames):
-            seen += 1
-            if seen > limit:
-                return
-            try:
-                os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
-            except FileNotFoundError:
-                continue
+    for entry in Walk(root, max_entries=limit):  # iterative, links not followed, depth bounded (scrubbed before)
+        try:
+            os.chown(entry.path, uid, gid, follow_symlinks=False)
+        except FileNotFoundError:
+            continue
 
 
 def unreachable_parent(path: Path) -> Path | None:

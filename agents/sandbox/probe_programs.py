@@ -292,6 +292,15 @@ time.sleep(3)  # the watcher looks long before this ends
 print("ALL MADE", flush=True)
 """
 
+DEEP_TREE = """
+for i in range(3000):  # deeper than a recursive walk can go, longer than PATH_MAX
+    os.mkdir("d" * 20)
+    os.chdir("d" * 20)
+with open("hidden.bin", "wb") as fh:
+    fh.write(b"x" * (1 << 20))
+print("nested", flush=True)
+"""
+
 ORPHANS = """
 pid = os.fork()
 if pid == 0:

@@ -287,6 +287,12 @@ PROBES: tuple[Probe, ...] = (
         judge=_killed_by("files", "ALL MADE"),
     ),
     Probe(
+        "deep-tree",
+        "3,000 nested folders (Shoal's walks, paths past PATH_MAX)",
+        P.DEEP_TREE,
+        judge=_killed_by("files", ""),
+    ),
+    Probe(
         "orphans", "a setsid double-forked daemon outliving a timeout", P.ORPHANS, timeout_s=1.5, judge=_orphans_judge
     ),
 )

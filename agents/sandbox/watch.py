@@ -3,48 +3,43 @@
 from __future__ import annotations
 
 import os
+import stat
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from agents.sandbox._launcher import descendants  # one /proc walk for the launcher and the host
+from agents.sandbox.tree import Walk
 
 
 def dir_bytes(root: Path) -> int:
     """Allocated bytes under ``root`` (hard links once, symlinks not followed), every entry counted."""
-    return dir_usage(root)[0]
+    return dir_usage(root).bytes
 
 
-def dir_usage(root: Path, max_entries: int | None = None) -> tuple[int, int]:
-    """(allocated bytes, entries) under ``root``; with ``max_entries`` the walk stops once it has seen more than
-    that many, and the entry count says so (the bytes are then a lower bound)."""
+class Usage(NamedTuple):
+    bytes: int  # allocated bytes of the files (hard links once); a lower bound when ``hidden`` or truncated
+    entries: int  # files and folders seen
+    hidden: int  # folders not entered: nested too deep, paths too long, unreadable (agents.sandbox.tree)
+
+
+def dir_usage(root: Path, max_entries: int | None = None) -> Usage:
+    """What is under ``root``; with ``max_entries`` the walk stops once it has seen more than that many, and the
+    entry count says so."""
     total = 0
     seen: set[tuple[int, int]] = set()
-    stack = [str(root)]
-    entries = 0
-    while stack:
-        try:
-            it = os.scandir(stack.pop())
-        except OSError:
+    walk = Walk(root, max_entries=max_entries)
+    for entry in walk:
+        st = entry.st
+        if stat.S_ISDIR(st.st_mode):
             continue
-        with it:
-            for entry in it:
-                entries += 1
-                if max_entries is not None and entries > max_entries:
-                    return total, entries
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                    continue
-                key = (st.st_dev, st.st_ino)
-                if st.st_nlink > 1:
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                total += max(st.st_blocks * 512, 0)
-    return total, entries
+        if st.st_nlink > 1:
+            key = (st.st_dev, st.st_ino)
+            if key in seen:
+                continue
+            seen.add(key)
+        total += max(st.st_blocks * 512, 0)
+    return Usage(total, walk.entries, len(walk.hidden))
 
 
 class DiskWatch:
@@ -58,10 +53,11 @@ class DiskWatch:
         self.max_files = max_files
         self.min_interval_s = min_interval_s
         t0 = time.monotonic()
-        self.baseline, self.baseline_entries = dir_usage(root)
+        start = dir_usage(root)
+        self.baseline, self.baseline_entries = start.bytes, start.entries
         self._cost = time.monotonic() - t0
         self._next = 0.0
-        self.too_many = False  # the run added more than max_files entries: its byte count is incomplete
+        self.too_many = False  # past max_files, or folders it cannot look into: its byte count is incomplete
 
     def added(self) -> int | None:
         """Bytes added since the start, or None when it is not time to look again. A walk stops past the file
@@ -69,32 +65,30 @@ class DiskWatch:
         now = time.monotonic()
         if now < self._next:
             return None
-        total, entries = dir_usage(self.root, self.baseline_entries + self.max_files)
-        self.too_many = entries > self.baseline_entries + self.max_files
+        found = dir_usage(self.root, self.baseline_entries + self.max_files)
+        self.too_many = found.entries > self.baseline_entries + self.max_files or found.hidden > 0
         self._cost = time.monotonic() - now
         self._next = now + max(self.min_interval_s, 10 * self._cost)
-        return total - self.baseline
+        return found.bytes - self.baseline
 
 
 def trim_entries(root: Path, since: float, excess: int) -> int:
     """Remove files and then empty folders the run made (modified at or after ``since``), deepest first, until
     ``excess`` entries are gone; returns how many were removed. Links are never followed."""
     removed = 0
-    for folder, dirs, files in os.walk(root, topdown=False, followlinks=False):
-        for name in (*files, *dirs):
-            if removed >= excess:
-                return removed
-            path = os.path.join(folder, name)
-            try:
-                if os.lstat(path).st_mtime < since:
-                    continue
-                if name in dirs:
-                    os.rmdir(path)  # only when empty: a folder with older files inside stays
-                else:
-                    os.unlink(path)
-            except OSError:
-                continue
-            removed += 1
+    for entry in reversed(list(Walk(root))):  # preorder reversed: what a folder holds before the folder
+        if removed >= excess:
+            break
+        if entry.st.st_mtime < since or entry.too_deep:  # too deep: agents.sandbox.leftovers removes it
+            continue
+        try:
+            if stat.S_ISDIR(entry.st.st_mode):
+                os.rmdir(entry.path)  # only when empty: a folder with older files inside stays
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            continue
+        removed += 1
     return removed
 
 
@@ -102,16 +96,9 @@ def trim_written(root: Path, since: float, excess: int) -> tuple[int, int]:
     """Remove files the run wrote (modified at or after ``since``), largest first, until ``excess`` bytes are
     gone: what a watcher that looked too late let through never stays in the node directory. Returns (files,
     bytes) removed; symlinks are never followed."""
-    written: list[tuple[int, str]] = []
-    for folder, _dirs, files in os.walk(root, followlinks=False):
-        for name in files:
-            path = os.path.join(folder, name)
-            try:
-                st = os.lstat(path)
-            except OSError:
-                continue
-            if st.st_mtime >= since:
-                written.append((st.st_blocks * 512, path))
+    written = [
+        (e.st.st_blocks * 512, e.path) for e in Walk(root) if not stat.S_ISDIR(e.st.st_mode) and e.st.st_mtime >= since
+    ]
     removed = freed = 0
     for size, path in sorted(written, reverse=True):
         if freed >= excess:
