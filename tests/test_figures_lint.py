@@ -106,6 +106,17 @@ def test_different_figures_are_not_duplicates(tmp_path: Path) -> None:
     assert "duplicate_figure" not in codes(report)
 
 
+def test_a_figure_saved_again_after_it_was_closed_is_still_inspected(tmp_path: Path) -> None:
+    """The demo's plot script of 7 December 2026 saved one figure under three names through save_figure, which
+    closes it: the probe could not inspect the second and third ('FigureCanvasBase' has no get_renderer), so the
+    lint missed that the three PNGs were one figure."""
+    body = GOOD + "\nplt.close(fig)\nfig.savefig('again.png')\nfig.savefig('and_again.png')\n"
+    _, report = draw(tmp_path, body)
+    assert set(report) == {"fig.png", "again.png", "and_again.png"}
+    assert "duplicate_figure" in codes(report)
+    assert not any(f.code == "no_metadata" for fs in report.values() for f in fs), report
+
+
 def test_image_without_metadata_and_unreadable_png(tmp_path: Path) -> None:
     Image.new("RGB", (200, 100), "white").save(tmp_path / "plain.png")
     (tmp_path / "broken.png").write_bytes(b"not a png")

@@ -197,8 +197,13 @@ def _axes_record(ax, renderer) -> dict:  # type: ignore[no-untyped-def]
 
 
 def _record(fig, fname, tight: bool) -> None:  # type: ignore[no-untyped-def]
-    fig.canvas.draw()
-    renderer = fig.canvas.get_renderer()
+    canvas = fig.canvas
+    if not hasattr(canvas, "get_renderer"):  # a figure closed before it was saved (again): savefig still works
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
     w, h = fig.get_size_inches()
     suptitle = fig._suptitle.get_text() if getattr(fig, "_suptitle", None) is not None else ""
     path = os.path.relpath(os.path.abspath(os.fspath(fname)), _CWD).replace(os.sep, "/")
