@@ -9,12 +9,11 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any
 
 from agents.errors import UserInputError
 from reviewer.document import PaperText, split_document
 from reviewer.pdftext import clean_pages, normalize_text
-from reviewer.pdftitle import layout_title, page_runs
+from reviewer.pdftitle import layout_title, text_and_runs
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +90,14 @@ def read_pdf(path: Path, *, max_pages: int = 150) -> tuple[str, str, int]:
     if n_pages > max_pages:
         raise UserInputError(f"{path}: the PDF has {n_pages} pages (> {max_pages}; raise review.max_pages)")
     raw_pages: list[str] = []
+    first_runs: list[tuple[float, str]] = []  # page 1's type sizes, for the title (reviewer.pdftitle)
     for i, page in enumerate(reader.pages):
         try:
-            raw_pages.append(page.extract_text() or "")
+            if i == 0:
+                text, first_runs = text_and_runs(page)
+            else:
+                text = page.extract_text() or ""
+            raw_pages.append(text)
         except Exception as exc:  # pypdf raises many types on damaged content streams
             log.warning("%s: page %d unreadable (%s); skipped", path.name, i + 1, exc)
             raw_pages.append("")
@@ -110,17 +114,8 @@ def read_pdf(path: Path, *, max_pages: int = 150) -> tuple[str, str, int]:
     except Exception:  # broken metadata is not worth failing for
         title = ""
     if title.lower() in ("", "untitled") or title.lower().endswith((".dvi", ".pdf", ".tex")):
-        title = _first_page_title(reader, raw_pages[0])
+        title = normalize_text(layout_title(raw_pages[0], first_runs))  # "": the text's first line is used
     return clean_pages(raw_pages), title, n_pages
-
-
-def _first_page_title(reader: Any, page_text: str) -> str:
-    """The title set in the largest type on the first page (``pdftitle``), or "" (the text's first line is used)."""
-    try:
-        return normalize_text(layout_title(page_text, page_runs(reader.pages[0])))
-    except Exception as exc:  # pypdf raises many types on damaged content streams; the title is not worth failing for
-        log.debug("no layout title (%s)", exc)
-        return ""
 
 
 # -- LaTeX ----------------------------------------------------------------------------------------------------------

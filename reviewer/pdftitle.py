@@ -32,8 +32,9 @@ def _letters(text: str) -> str:
     return "".join(_ALNUM.findall(text)).lower()
 
 
-def page_runs(page: Any) -> list[tuple[float, str]]:
-    """(font size in points, letters) of the upright text runs of a pypdf page with four or more letters."""
+def text_and_runs(page: Any) -> tuple[str, list[tuple[float, str]]]:
+    """A pypdf page's text (what ``extract_text()`` returns) and, from the same pass, (font size in points, letters)
+    of its upright text runs with four or more letters."""
     runs: list[tuple[float, str]] = []
 
     def visit(text: str, cm: list[float], tm: list[float], font: Any, size: float) -> None:
@@ -47,8 +48,8 @@ def page_runs(page: Any) -> list[tuple[float, str]]:
             return
         runs.append((round(float(size) * math.hypot(c, d), 1), letters))
 
-    page.extract_text(visitor_text=visit)
-    return runs
+    text = page.extract_text(visitor_text=visit) or ""
+    return text, runs
 
 
 def _line_size(line: str, runs: list[tuple[float, str]]) -> float:

@@ -19,9 +19,9 @@ from pydantic import BaseModel, Field
 
 from agents.evolve import shoal_evolve
 from agents.sandbox.base import SandboxResult, SandboxRunner
+from agents.sandbox.leftovers import MAX_METRICS_BYTES
 
 RESULTS = "results"
-MAX_METRICS_BYTES = 16 << 20  # read with Shoal's memory
 
 
 class Evaluation(BaseModel):

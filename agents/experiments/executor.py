@@ -21,7 +21,7 @@ from agents.experiments.journal import ExecResult, MetricValue, Node
 from agents.experiments.patches import syntax_error
 from agents.experiments.program import entry_point, is_bundle, write_bundle
 from agents.sandbox.base import SandboxRunner
-from agents.sandbox.leftovers import write_own
+from agents.sandbox.leftovers import MAX_METRICS_BYTES, write_own
 
 if TYPE_CHECKING:
     from agents.data.session import DataSession
@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 TAIL_CHARS = 4000
-MAX_METRICS_BYTES = 16 << 20  # read with Shoal's memory: a program must not make it load gigabytes
 
 
 def node_dir(run_path: Path, node_id: str) -> Path:

@@ -121,13 +121,8 @@ class DockerSandbox:
         workdir, timeout = checked_run_args(workdir, argv, timeout_s, self.settings.timeout_s)
         check_mounts(mounts)
         ids = privileges.sandbox_ids(self.settings.uid)
-        leftovers.scrub(workdir)
-        mode = privileges.hand_over(workdir, ids)
-        try:
+        with leftovers.handed_over(workdir, ids) as removed:  # the container is gone when _run returns
             result = self._run(workdir, argv, timeout, env, mounts)
-        finally:
-            removed = leftovers.scrub(workdir)  # the container is gone: nothing writes the tree any more
-            privileges.take_back(workdir, ids, mode)
         return leftovers.reported(result, removed)
 
     def _run(

@@ -20,12 +20,17 @@ import os
 import shutil
 import stat
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from agents.sandbox import privileges
 from agents.sandbox.base import SandboxResult
 from agents.sandbox.tree import MAX_DEPTH, Walk, remove_tree
 
 log = logging.getLogger(__name__)
+
+MAX_METRICS_BYTES = 16 << 20  # the largest metrics.json Shoal loads (with its own memory) from a run's directory
 
 _KINDS = {
     stat.S_IFLNK: "symbolic link",
@@ -96,6 +101,21 @@ def note(removed: list[str], limit: int = 10) -> str:
         "\n[shoal] removed what the program left that is not a regular file or a folder (links, FIFOs, sockets, "
         f"devices are not kept): {'; '.join(removed[:limit])}{more}\n"
     )
+
+
+@contextmanager
+def handed_over(workdir: Path, ids: tuple[int, int] | None) -> Iterator[list[str]]:
+    """The node directory for one run, as every backend hands it over: scrubbed (an earlier run's links never reach
+    the chown), given to the sandbox uid, and after the run (every process of it dead) scrubbed again and taken
+    back. Yields the list the second scrub's removals are added to (for ``reported``)."""
+    scrub(workdir)
+    mode = privileges.hand_over(workdir, ids)
+    removed: list[str] = []
+    try:
+        yield removed
+    finally:
+        removed += scrub(workdir)
+        privileges.take_back(workdir, ids, mode)
 
 
 def reported(result: SandboxResult, removed: list[str]) -> SandboxResult:

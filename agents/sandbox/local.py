@@ -152,13 +152,8 @@ class LocalSandbox:
         else:
             group = cgroups.RunGroup.create(cgroups.Limits.of(s)) if iso.cgroup else None
         try:
-            leftovers.scrub(workdir)  # before the tree is chowned: an earlier run's links never reach the chown
-            mode = privileges.hand_over(workdir, iso.ids)
-            try:
+            with leftovers.handed_over(workdir, iso.ids) as removed:
                 result = self._run(workdir, program, timeout, env, mounts, group, started)
-            finally:
-                removed = leftovers.scrub(workdir)  # every process of the run is dead by now
-                privileges.take_back(workdir, iso.ids, mode)
             return leftovers.reported(result, removed)
         finally:
             if started is not None and started.args_w is not None:  # never launched
@@ -328,12 +323,10 @@ class LocalSandbox:
         limit = self.settings.disk_mb * _MB
         found = watch.dir_usage(workdir)  # every entry: the watcher killed the run near the file limit
         used, notes = found.bytes, ""
-        if found.hidden and "files" not in limits_hit:  # removed with what is in them by agents.sandbox.leftovers
-            limits_hit.insert(0, "files")
         extra = found.entries - disk.baseline_entries - self.settings.max_files
+        if (found.hidden or extra > 0) and "files" not in limits_hit:  # hidden: removed by agents.sandbox.leftovers
+            limits_hit.insert(0, "files")
         if extra > 0:
-            if "files" not in limits_hit:
-                limits_hit.insert(0, "files")
             gone = watch.trim_entries(workdir, since, extra)
             notes += f"\nshoal: {gone} file(s) and folder(s) made past the file limit were removed\n"
             used = watch.dir_bytes(workdir)
