@@ -93,3 +93,18 @@ def ray_settings(llm_settings: Settings, ray_cluster: RayCluster) -> Settings:
     sandbox = llm_settings.sandbox.model_copy(update={"backend": "local", "timeout_s": 60.0, "memory_mb": 1024})
     ray = llm_settings.ray.model_copy(update={"address": ray_cluster.address, "num_cpus": 1.0})
     return llm_settings.model_copy(update={"executor": "ray", "ray": ray, "sandbox": sandbox})
+
+
+@pytest.fixture(scope="session")
+def writeup_run_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One run directory for the writeup tests, built once per session (seven nodes and three seed runs executed
+    for real); each test copies it (``writeup_support.copy_run``)."""
+    from writeup_support import build_run
+
+    from agents.rundir import create_run
+    from agents.settings import load_settings
+
+    root = tmp_path_factory.mktemp("writeup-run")
+    run = create_run(load_settings(None, [], workspace=root, cache_dir=root / "cache"), "noise injection")
+    build_run(run.path)
+    return run.path

@@ -11,35 +11,25 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from writeup_support import IDEA, StubLiterature, build_run, key_numbers, script_writer, user_text
+from writeup_paper import copy_run
+from writeup_paper import paper_tex as _body_tex
+from writeup_paper import write_run_paper as _write
+from writeup_paper import writeup_report as _report
+from writeup_support import IDEA, StubLiterature, key_numbers, script_writer, user_text
 
 from agents.experiments.journal import Journal
-from agents.llm import LLM, Ledger
-from agents.rundir import RunDir, create_run, open_run
-from agents.settings import Settings, load_settings
+from agents.rundir import RunDir
+from agents.settings import Settings
 from agents.testing import RecordedRequest, Reply, ScriptedServer, text
-from agents.writeup import write_paper
 from agents.writeup.compile import TexUnavailable
 from agents.writeup.context import fmt
-from agents.writeup.writer import WriteupReport
 
 needs_tex = pytest.mark.skipif(shutil.which("latexmk") is None, reason="LaTeX (latexmk) is not installed")
 
 
-@pytest.fixture(scope="session")
-def run_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One run directory built once per session (seven nodes and three seed runs executed for real)."""
-    root = tmp_path_factory.mktemp("writeup-run")
-    run = create_run(load_settings(None, [], workspace=root, cache_dir=root / "cache"), "noise injection")
-    build_run(run.path)
-    return run.path
-
-
 @pytest.fixture
-def run(run_template: Path, tmp_path: Path) -> RunDir:
-    dest = tmp_path / run_template.name
-    shutil.copytree(run_template, dest)
-    return open_run(dest)
+def run(writeup_run_template: Path, tmp_path: Path) -> RunDir:
+    return copy_run(writeup_run_template, tmp_path)
 
 
 @pytest.mark.slow
@@ -77,19 +67,6 @@ def test_seeded_numbers_are_means_with_n_and_every_number_has_a_source(
     assert quoted["source"] == f"node {best.id}: val_accuracy on gauss (mean over {n} seeds)"
     html = write_report(run).read_text()
     assert "where it came from" in html and f"node {best.id}: val_accuracy on gauss (mean over {n} seeds)" in html
-
-
-def _write(run: RunDir, settings: Settings, literature: StubLiterature | None = None) -> Path:
-    llm = LLM(settings, Ledger(run.ledger_path))
-    return write_paper(run, llm, settings, literature or StubLiterature())
-
-
-def _report(run: RunDir) -> WriteupReport:
-    return WriteupReport.model_validate_json((run.path / "paper" / "report.json").read_text())
-
-
-def _body_tex(run: RunDir) -> str:
-    return (run.path / "paper" / "paper.tex").read_text()
 
 
 @pytest.mark.slow
@@ -311,46 +288,6 @@ def test_wrong_number_the_writer_keeps_is_dropped(
     assert report.integrity_dropped == ["results: 0.981"]
     tex = _body_tex(run)
     assert "0.981" not in tex and "shows the tuned baseline at" in tex
-
-
-def _long_discussion(req: RecordedRequest) -> Reply:
-    para = (
-        "Input noise acts as a data-dependent regularizer whose strength grows with the scale of the noise and with "
-        "the curvature of the loss, which links it to Tikhonov regularization of the weights. "
-    )
-    return text("\n\n".join(para * 6 for _ in range(22)))
-
-
-def _shorten(req: RecordedRequest) -> Reply:
-    prompt = user_text(req)
-    target = int(re.search(r"at most (\d+) words", prompt).group(1))
-    body = prompt.split("---\n", 1)[1].split("\n---", 1)[0]
-    kept: list[str] = []
-    for sentence in re.split(r"(?<=\.) ", " ".join(body.split())):
-        if len(" ".join([*kept, sentence]).split()) > target:
-            break
-        kept.append(sentence)
-    return text(" ".join(kept or [body.split(". ")[0] + "."]))
-
-
-@pytest.mark.slow
-@needs_tex
-def test_overlong_paper_is_shortened_to_the_page_limit(
-    run: RunDir, scripted_llm: ScriptedServer, llm_settings: Settings
-) -> None:
-    """Several latexmk builds of a long paper (draft, floats moved, shortening rounds): ten seconds or more."""
-    script_writer(scripted_llm, skip=("writeup/discussion",))
-    scripted_llm.always("writeup/discussion", _long_discussion)
-    scripted_llm.always("writeup/shorten", _shorten)
-    pdf = _write(run, llm_settings)
-    report = _report(run)
-    first = PdfReader(str(run.path / "paper" / "attempts" / "01" / "paper.pdf"))
-    assert len(first.pages) > 5  # the first draft was really over the limit
-    assert report.moved_to_appendix == ["tab:ablations", "fig:accuracy"]  # main table and first figure stay
-    assert report.shorten_rounds >= 1 and report.within_limit
-    assert report.pages_body <= 4
-    assert scripted_llm.requests_for("writeup/shorten")
-    assert PdfReader(str(pdf)).named_destinations  # the body-end marker the page count uses
 
 
 @pytest.mark.slow
