@@ -104,6 +104,16 @@ def test_bad_config_files(tmp_path: Path) -> None:
         load_settings(_write(tmp_path, '[budget]\nmax_usd = "lots"\n'))
 
 
+def test_unknown_settings_name_the_known_ones(tmp_path: Path) -> None:
+    """A misspelt or misplaced key names the keys its section has, and the nearest one."""
+    with pytest.raises(ConfigError, match=r"budget.max_usdd: unknown setting; did you mean 'max_usd'\?"):
+        load_settings(None, ["budget.max_usdd=3"])
+    with pytest.raises(ConfigError, match=r"models.default: unknown setting; .*known here: coder, feedback, ideation"):
+        load_settings(_write(tmp_path, '[models.default]\nmodel = "x"\n'))
+    with pytest.raises(ConfigError, match=r"workspce: unknown setting; did you mean 'workspace'\?"):
+        load_settings(None, ["workspce=runs"])
+
+
 def test_override_values_are_typed() -> None:
     assert overrides_to_dict(["a.b=1", "a.c=true", "a.d=hello world", "e=[1, 2]"]) == {
         "a": {"b": 1, "c": True, "d": "hello world"},
