@@ -4,7 +4,9 @@ stopped before any model call, and the data bench."""
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -101,6 +103,46 @@ def test_the_review_cannot_overturn_a_held_out_score(cli_env: Path, scripted_llm
     assert all(not n.bug_reason.startswith("review:") for n in j.nodes)
 
 
+def test_a_spreadsheet_export_end_to_end(cli_env: Path, scripted_llm: ScriptedServer) -> None:
+    """A ';'-separated cp1252 table with decimal commas: the card tells the coder how to read it, a program that
+    reads it that way runs in the sandbox on both parts, and Shoal scores it on the decimal-comma labels."""
+    rows = list(csv.reader((cli_env / "diabetes" / "diabetes.csv").open()))
+    export = cli_env / "export"
+    export.mkdir()
+    lines = [";".join(rows[0]).replace("target", "progrès")]
+    lines += [";".join(v.replace(".", ",") for v in row) for row in rows[1:]]
+    (export / "diabetes.csv").write_bytes("\r\n".join(lines).encode("cp1252"))
+    seen: list[str] = []
+
+    def draft(req: RecordedRequest) -> Reply:
+        prompt = S.last_user(req)
+        seen.append(prompt)
+        m = re.search(r"read it with pandas\.read_csv\(path, (.*)\)", prompt)
+        args = m.group(1) if m else ""
+        code = (
+            "import os\nimport pandas as pd\nfrom sklearn.linear_model import Ridge\n"
+            "from shoal_helper import data_dir, test_file, save_predictions\n"
+            f"train = pd.read_csv(os.path.join(data_dir(), 'train.csv'), {args})\n"
+            "X, y = train.drop(columns=['progrès']), train['progrès']\n"
+            f"X_test = pd.read_csv(test_file(), {args})\n"
+            "save_predictions(Ridge(alpha=0.01).fit(X, y).predict(X_test))\n"
+        )
+        return text(S.fenced(code, "ridge"))
+
+    scripted_llm.always("coder/draft", draft)
+    scripted_llm.always("feedback/review", S.review_ok)
+    script_node_plots(scripted_llm)
+    args = ["experiments", "--data", "export", "--goal", "predict progression", "--metric", "rmse",
+            "--target", "progrès", "--holdout", "0.2", "--stages", "1"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "sep=';', encoding='cp1252', decimal=','" in seen[0]
+    (run,) = (cli_env / "ws").iterdir()
+    first = Journal.load(run / "journal.json").nodes[0]
+    assert not first.is_buggy, first.bug_reason
+    assert first.metric.primary is not None and 40 < first.metric.primary.values["held-out"] < 80
+
+
 def test_a_program_cannot_read_the_held_out_labels(cli_env: Path, scripted_llm: ScriptedServer) -> None:
     """A program that goes looking for the labels finds neither them nor the user's full table, and cannot write."""
     snoop = (
@@ -133,6 +175,7 @@ def test_a_program_cannot_read_the_held_out_labels(cli_env: Path, scripted_llm: 
         (["--data", "empty"], "holds no files"),
         (["--data", "diabetes", "--metric", "wobble", "--target", "target", "--holdout", "0.2"], "unknown metric"),
         (["--data", "diabetes", "--metric", "rmse", "--target", "price", "--holdout", "0.2"], "--target 'price'"),
+        (["--data", "diabetes", "--metric", "accuracy", "--target", "target", "--holdout", "0.2"], "scores classes"),
         (["--data", "broken"], "cannot read"),
     ],
 )

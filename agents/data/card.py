@@ -15,12 +15,13 @@ import json
 import math
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
 from pydantic import BaseModel, Field
 
+from agents.data.dialect import Dialect, sniff
 from agents.errors import UserInputError
 
 MISSING = {"", "na", "nan", "null", "none", "?", "n/a"}
@@ -54,6 +55,13 @@ class FileEntry(BaseModel):
     arrays: dict[str, str] = Field(default_factory=dict, description="array name -> 'shape dtype'")
     shape: list[int] | None = None
     note: str = ""
+    delimiter: str = Field(default=",", description="CSV/TSV: the field delimiter (agents.data.dialect)")
+    encoding: str = Field(default="utf-8", description="CSV/TSV: the text encoding")
+    decimal: str = Field(default=".", description="CSV/TSV: the decimal mark of its numbers")
+
+    @property
+    def dialect(self) -> Dialect:
+        return Dialect(self.delimiter, self.encoding, self.decimal)
 
 
 class DataCard(BaseModel):
@@ -134,8 +142,15 @@ def _kind(value: object) -> tuple[str, float | None]:
     return ("float", f) if math.isfinite(f) else ("string", None)
 
 
-def _stats(header: list[str], rows: Iterable[Sequence[object]], entry: FileEntry, limit: int | None) -> None:
-    """Fill columns, head and row count from ``rows`` (stops after ``limit`` rows when given)."""
+def _stats(
+    header: list[str],
+    rows: Iterable[Sequence[object]],
+    entry: FileEntry,
+    limit: int | None,
+    number: Callable[[str], str] | None = None,
+) -> None:
+    """Fill columns, head and row count from ``rows`` (stops after ``limit`` rows when given); ``number`` turns
+    a text value into one float() reads (a decimal comma), for the statistics only."""
     cols = [_ColumnStats(h) for h in header]
     n = 0
     for row in rows:
@@ -143,7 +158,7 @@ def _stats(header: list[str], rows: Iterable[Sequence[object]], entry: FileEntry
             break
         n += 1
         for stat, value in zip(cols, row, strict=False):
-            stat.add(value)
+            stat.add(number(value) if number is not None and isinstance(value, str) else value)
         for stat in cols[len(row) :]:
             stat.missing += 1
         if len(entry.head) < 3:
@@ -155,16 +170,18 @@ def _stats(header: list[str], rows: Iterable[Sequence[object]], entry: FileEntry
 class _CountingReader:
     """Text lines from a binary file, counting the bytes consumed (for the row estimate of a sampled file)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, encoding: str = "utf-8") -> None:
         self.fh = path.open("rb")
         self.bytes = 0
+        self.encoding = encoding
 
     def __iter__(self) -> Iterator[str]:
         while line := self.fh.readline(MAX_LINE_BYTES):
             if len(line) == MAX_LINE_BYTES and not line.endswith(b"\n"):
                 raise ValueError(f"a line is longer than {MAX_LINE_BYTES // 2**20} MB; this is not a table to sample")
+            first = self.bytes == 0
             self.bytes += len(line)
-            yield line.decode("utf-8", errors="replace")
+            yield line.decode(self.encoding if first else self.encoding.removesuffix("-sig"), errors="replace")
 
     def close(self) -> None:
         self.fh.close()
@@ -172,15 +189,17 @@ class _CountingReader:
 
 def _csv(path: Path, entry: FileEntry, exact_bytes: int, sample_rows: int) -> None:
     big = entry.size_bytes > exact_bytes
-    reader = _CountingReader(path)
+    dialect = sniff(path)
+    entry.delimiter, entry.encoding, entry.decimal = dialect.delimiter, dialect.encoding, dialect.decimal
+    reader = _CountingReader(path, dialect.encoding)
     try:
-        rows = csv.reader(reader, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+        rows = csv.reader(reader, delimiter=dialect.delimiter)
         header = next(rows, None)
         if header is None:
             entry.note = "empty file"
             return
         head_bytes = reader.bytes
-        _stats(header, rows, entry, sample_rows if big else None)
+        _stats(header, rows, entry, sample_rows if big else None, dialect.number if dialect.decimal != "." else None)
         if big and entry.rows:
             per_row = max(1.0, (reader.bytes - head_bytes) / entry.rows)
             entry.sampled_rows = entry.rows

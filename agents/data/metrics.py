@@ -79,6 +79,39 @@ def resolve_metric(name: str, lower_is_better: bool | None, *, held_out: bool) -
     return key, spec.higher_is_better
 
 
+def check_labels(metric: str, target: str, labels: Sequence[str], table: tuple[str, int, int] | None = None) -> None:
+    """One clear error, before any model call, when the held-out target cannot be scored with ``metric``: a
+    regression metric of text labels, or a classification metric of what is plainly a continuous number.
+    ``table``: the target column's type, distinct values and non-missing rows in the whole table (data card)."""
+    spec = METRICS[metric]
+    numbers: list[float] = []
+    for value in labels:
+        try:
+            numbers.append(float(value))
+        except ValueError:
+            if spec.kind == "number":
+                classification = ", ".join(m for m, s in METRICS.items() if s.task == "classification")
+                raise UserInputError(
+                    f"--metric {metric} needs a numeric target, but {target!r} holds text such as {value[:40]!r}; "
+                    f"for classes use one of: {classification}"
+                ) from None
+            return
+    fractional = {f for f in numbers if math.isfinite(f) and f != int(f)}
+    distinct, rows, where = len(set(numbers)), len(numbers), "held-out rows"
+    if table is not None and table[0] == "float" and table[2] > rows:
+        distinct, rows, where = table[1], table[2], "rows"
+    many = distinct > 20 or (distinct >= 5 and distinct > 0.5 * rows)
+    counts = distinct > 50 and distinct > 0.5 * rows  # whole numbers, nearly one per row: a quantity, not classes
+    written_real = bool(fractional) or any("." in v for v in labels)  # 3.5, or 151.0: a measured quantity
+    if spec.task == "classification" and ((written_real and many) or counts):
+        regression = ", ".join(m for m, s in METRICS.items() if s.task == "regression")
+        example = sorted(fractional or numbers)[len(fractional or numbers) // 2]
+        raise UserInputError(
+            f"--metric {metric} scores classes, but {target!r} is a continuous number ({distinct} distinct "
+            f"values among {rows} {where}, such as {example:g}); use one of: {regression}"
+        )
+
+
 def canonical_label(value: str) -> str:
     """Labels compare as text, with numbers normalised (``"1.0"`` and ``"1"`` are one class)."""
     text = value.strip()

@@ -39,14 +39,17 @@ def _rows(f: FileEntry) -> str:
 
 def file_text(f: FileEntry, max_columns: int = 30) -> list[str]:
     lines = [f"- {f.path} ({human_size(f.size_bytes)}{_rows(f)})" + (f": {f.note}" if f.note else "")]
+    if f.kind == "table" and f.dialect.read_args():
+        lines.append(f"  not plain comma-separated UTF-8: read it with pandas.read_csv(path, {f.dialect.read_args()})")
     if f.columns:
         cols = [_column(c) for c in f.columns[:max_columns]]
         extra = f" ... and {len(f.columns) - max_columns} more" if len(f.columns) > max_columns else ""
         lines.append("  columns: " + "; ".join(cols) + extra)
     if f.head and f.columns:
         names = [c.name for c in f.columns[:12]]
-        lines.append("  first rows: " + ",".join(names))
-        lines += ["    " + ",".join(r[:12]) for r in f.head[:3]]
+        sep = f.delimiter if f.delimiter in (";", "|") else ","
+        lines.append("  first rows: " + sep.join(names))
+        lines += ["    " + sep.join(r[:12]) for r in f.head[:3]]
     for name, desc in f.arrays.items():
         lines.append(f"  array {name}: shape {desc}")
     return lines

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agents.data.card import DataCard, build_card
-from agents.data.metrics import PredictionError, score
+from agents.data.dialect import Dialect, open_text
+from agents.data.metrics import PredictionError, check_labels, score
 from agents.data.render import card_text
 from agents.data.split import Split, make_split, source_table
 from agents.data.task import DataTask
@@ -28,6 +30,8 @@ from agents.experiments.journal import Metric
 from agents.rundir import RunDir
 from agents.sandbox.base import ReadOnlyMount
 from agents.settings import Settings
+
+log = logging.getLogger(__name__)
 
 DATA_TARGET = "/data"
 HELDOUT_TARGET = "/heldout"
@@ -97,7 +101,14 @@ class DataSession:
             "test_rows": self.split.rows if self.split else 0,
             "card": card_text(card, limit) if card else "",
             "train_table": self._train_table(),
+            "read_args": self._read_args(),
         }
+
+    def _read_args(self) -> str:
+        """``, sep=';', ...`` for the loading example when the training table is not plain comma-separated UTF-8."""
+        entry = self.card.table_with(self.task.target) if self.card and self.task.target else None
+        args = entry.dialect.read_args() if entry is not None else ""
+        return f", {args}" if args else ""
 
     def _train_table(self) -> str:
         """The training table's path under the data directory, for the loading example ('' when unknown)."""
@@ -113,7 +124,8 @@ class DataSession:
         card = self.card.model_copy(deep=True)
         entry = card.table_with(self.task.target)
         if entry is not None:
-            entry.head = _first_rows(self.split.train_dir / f"train{self.split.features.suffix}", len(entry.head))
+            train = self.split.train_dir / f"train{self.split.features.suffix}"
+            entry.head = _first_rows(train, len(entry.head), entry.dialect)
         return card
 
     def topic_text(self) -> str:
@@ -171,11 +183,11 @@ class DataSession:
         return metric, ""
 
 
-def _first_rows(path: Path, n: int) -> list[list[str]]:
+def _first_rows(path: Path, n: int, dialect: Dialect) -> list[list[str]]:
     if path.suffix != ".csv" or n <= 0:
         return []  # a Parquet training part: no example rows rather than rows that might be held out
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
+    with open_text(path, dialect) as fh:
+        reader = csv.reader(fh, delimiter=dialect.delimiter)
         next(reader, None)
         return [[v[:24] for v in row] for _, row in zip(range(n), reader, strict=False)]
 
@@ -206,6 +218,20 @@ def check_data(task: DataTask, settings: Settings) -> DataSession | None:
     if card is not None and task.target and card.table_with(task.target) is None:
         source_table(task, card)  # the clear "no table has this column" error
     split = make_split(task, card, settings.cache_dir, settings.data.split_seed) if card and task.held_out else None
+    if split is not None and task.metric is not None and task.target is not None:
+        entry = card.table_with(task.target) if card is not None else None
+        column = next((c for c in entry.columns if c.name == task.target), None) if entry is not None else None
+        table = None
+        if entry is not None and column is not None and column.distinct is not None:
+            table = (column.type, column.distinct, (entry.sampled_rows or entry.rows or 0) - column.missing)
+        check_labels(task.metric, task.target, split.read_labels(), table)
+    if split is not None and split.unlabelled:
+        log.warning(
+            "%d row(s) of %s have no %r value: they cannot be scored and are left out of the held-out rows",
+            split.unlabelled,
+            split.source_name,
+            task.target,
+        )
     return DataSession(task, card, split, settings)
 
 

@@ -8,6 +8,10 @@ by the inputs), three things:
 - ``train/``: the training rows (holdout mode only; with ``--test`` the data directory itself is the training part)
 - ``features/test.<ext>``: the held-out rows without the target column (the program predicts these, in order)
 - ``labels.csv``: the held-out target values, read only by Shoal's evaluator, never mounted
+
+CSV files keep the training table's dialect (delimiter, encoding, decimal mark: ``agents.data.dialect``), so the
+data card's "read it with" line fits both parts. A row whose target is missing can never be scored: in holdout
+mode it stays in the training part; in a ``--test`` table it is left out and counted (``Split.unlabelled``).
 """
 
 from __future__ import annotations
@@ -15,17 +19,21 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 import os
 import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.data.card import DataCard
+from agents.data.card import MISSING, DataCard
+from agents.data.dialect import ERRORS, Dialect, open_text, sniff
 from agents.data.task import DataTask
 from agents.errors import UserInputError
 
 LABELS = "labels.csv"
+COUNTS = "counts.json"  # written last: a split without it is incomplete
+FORMAT = 2  # of the split's files (2: dialects kept, rows without a target never held out)
 
 
 @dataclass(frozen=True)
@@ -36,9 +44,10 @@ class Split:
     labels: Path  # never mounted
     rows: int  # held-out rows
     source_name: str = ""  # the table the rows came from
+    unlabelled: int = 0  # rows of the user's test table without a target value (not scored)
 
     def read_labels(self) -> list[str]:
-        with self.labels.open(newline="", encoding="utf-8") as fh:
+        with self.labels.open(newline="", encoding="utf-8", errors=ERRORS) as fh:
             return [row[0] if row else "" for row in list(csv.reader(fh))[1:]]
 
 
@@ -47,46 +56,61 @@ def _fingerprint(path: Path) -> dict[str, object]:
     return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def _delimiter(path: Path) -> str:
-    return "\t" if path.suffix.lower() == ".tsv" else ","
+def _missing(value: str) -> bool:
+    return value.strip().lower() in MISSING
+
+
+def _missing_value(value: object) -> bool:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return isinstance(value, str) and _missing(value)
 
 
 def _csv_split(
-    src: Path, target: str, train: Path | None, feats: Path, labels: Path, frac: float, seed: int
-) -> tuple[int, int]:
+    src: Path, target: str, train: Path | None, out: Dialect, files: tuple[Path, Path], frac: float, seed: int
+) -> tuple[int, int, int]:
+    """Stream ``src`` (in its own dialect) into the training part and the held-out features (in ``out``, the
+    training table's dialect, so one way of reading fits both) and the labels (plain UTF-8). Rows without a target
+    value cannot be scored: they stay in the training part, or, from a test table, are left out and counted."""
+    feats, labels = files
+    src_dialect = sniff(src)
     rng = random.Random(seed)
-    held = kept = 0
-    with src.open(newline="", encoding="utf-8", errors="replace") as fin:
-        reader = csv.reader(fin, delimiter=_delimiter(src))
+    held = kept = unlabelled = 0
+    with open_text(src, src_dialect) as fin:
+        reader = csv.reader(fin, delimiter=src_dialect.delimiter)
         header = next(reader, None) or []
         if target not in header:
             raise UserInputError(f"--target {target!r} is not a column of {src} (columns: {', '.join(header[:30])})")
         ti = header.index(target)
         with (
-            train.open("w", newline="", encoding="utf-8") if train else open(os.devnull, "w") as ftr,
-            feats.open("w", newline="", encoding="utf-8") as ffe,
-            labels.open("w", newline="", encoding="utf-8") as fla,
+            open_text(train, out, "w") if train else open(os.devnull, "w") as ftr,
+            open_text(feats, out, "w") as ffe,
+            labels.open("w", newline="", encoding="utf-8", errors=ERRORS) as fla,
         ):
-            wtr, wfe, wla = csv.writer(ftr), csv.writer(ffe), csv.writer(fla)
+            wtr, wfe = csv.writer(ftr, delimiter=out.delimiter), csv.writer(ffe, delimiter=out.delimiter)
+            wla = csv.writer(fla)
             wtr.writerow(header)
             wfe.writerow([h for i, h in enumerate(header) if i != ti])
             wla.writerow([target])
             for row in reader:
                 if not row:
                     continue
-                if train is None or rng.random() < frac:
-                    held += 1
-                    wfe.writerow([v for i, v in enumerate(row) if i != ti])
-                    wla.writerow([row[ti] if ti < len(row) else ""])
-                else:
+                value = row[ti] if ti < len(row) else ""
+                if train is not None and (_missing(value) or rng.random() >= frac):
                     kept += 1
                     wtr.writerow(row)
-    return held, kept
+                elif _missing(value):
+                    unlabelled += 1
+                else:
+                    held += 1
+                    wfe.writerow([v for i, v in enumerate(row) if i != ti])
+                    wla.writerow([src_dialect.number(value)])
+    return held, kept, unlabelled
 
 
 def _parquet_split(
     src: Path, target: str, train: Path | None, feats: Path, labels: Path, frac: float, seed: int
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -96,7 +120,7 @@ def _parquet_split(
         names = ", ".join(pf.schema_arrow.names[:30])
         raise UserInputError(f"--target {target!r} is not a column of {src} (columns: {names})")
     rng = random.Random(seed)
-    held = kept = 0
+    held = kept = unlabelled = 0
     feat_schema = pf.schema_arrow.remove(pf.schema_arrow.get_field_index(target))
     wtr = pq.ParquetWriter(train, pf.schema_arrow) if train else None
     wfe = pq.ParquetWriter(feats, feat_schema)
@@ -105,7 +129,10 @@ def _parquet_split(
         wla.writerow([target])
         for batch in pf.iter_batches(batch_size=65536):
             table = pa.Table.from_batches([batch])
-            mask = pa.array([train is None or rng.random() < frac for _ in range(table.num_rows)])
+            valid = [not _missing_value(v) for v in table.column(target).to_pylist()]
+            mask = pa.array([ok and (train is None or rng.random() < frac) for ok in valid])
+            if train is None:
+                unlabelled += valid.count(False)
             test = table.filter(mask)
             held += test.num_rows
             wfe.write_table(test.drop_columns([target]))
@@ -117,10 +144,10 @@ def _parquet_split(
     wfe.close()
     if wtr is not None:
         wtr.close()
-    return held, kept
+    return held, kept, unlabelled
 
 
-def _split_into(task: DataTask, source: Path, tmp: Path, seed: int, frac: float) -> tuple[int, int]:
+def _split_into(task: DataTask, source: Path, out: Dialect, tmp: Path, seed: int, frac: float) -> tuple[int, int, int]:
     feats_dir = tmp / "features"
     feats_dir.mkdir(parents=True)
     ext = ".parquet" if source.suffix.lower() in (".parquet", ".pq") else ".csv"
@@ -132,7 +159,7 @@ def _split_into(task: DataTask, source: Path, tmp: Path, seed: int, frac: float)
     assert task.target is not None
     if ext == ".parquet":
         return _parquet_split(source, task.target, train, feats, labels, frac, seed)
-    return _csv_split(source, task.target, train, feats, labels, frac, seed)
+    return _csv_split(source, task.target, train, out, (feats, labels), frac, seed)
 
 
 def source_table(task: DataTask, card: DataCard) -> Path:
@@ -155,24 +182,36 @@ def make_split(task: DataTask, card: DataCard, cache_dir: Path, seed: int) -> Sp
     if task.target is not None and card.table_with(task.target) is None:
         source_table(task, card)  # raises the clear "no such column" error
     source = source_table(task, card)
+    entry = card.table_with(task.target) if task.target else None
+    out = entry.dialect if entry is not None else Dialect()
     frac = task.holdout or 0.0
-    key_data = {"source": _fingerprint(source), "target": task.target, "holdout": frac, "seed": seed}
+    key_data = {
+        "source": _fingerprint(source),
+        "target": task.target,
+        "holdout": frac,
+        "seed": seed,
+        "dialect": [out.delimiter, out.encoding, out.decimal],
+        "format": FORMAT,
+    }
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:16]
     root = Path(cache_dir) / "data-splits" / key
-    if not (root / LABELS).is_file():
+    if not (root / COUNTS).is_file():
         tmp = root.with_name(root.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            held, kept = _split_into(task, source, tmp, seed, frac)
+            held, kept, unlabelled = _split_into(task, source, out, tmp, seed, frac)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         if held == 0 or (task.holdout is not None and kept == 0):
             shutil.rmtree(tmp, ignore_errors=True)
+            if held == 0 and unlabelled:
+                raise UserInputError(f"no row of {source} has a value in {task.target!r}: nothing can be scored")
             raise UserInputError(f"the split of {source} left no held-out or no training rows; use more data")
+        (tmp / COUNTS).write_text(json.dumps({"held": held, "kept": kept, "unlabelled": unlabelled}), encoding="utf-8")
         shutil.rmtree(root, ignore_errors=True)
         tmp.rename(root)
+    counts = json.loads((root / COUNTS).read_text(encoding="utf-8"))
     feats = next((root / "features").iterdir())
     train_dir = root / "train" if task.holdout is not None else Path(task.data_dir or "")
-    split = Split(root=root, train_dir=train_dir, features=feats, labels=root / LABELS, rows=0)
-    return Split(root, train_dir, feats, split.labels, rows=len(split.read_labels()), source_name=source.name)
+    return Split(root, train_dir, feats, root / LABELS, int(counts["held"]), source.name, int(counts["unlabelled"]))
