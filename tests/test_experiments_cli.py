@@ -15,6 +15,7 @@ from agents.cli.experiments_cmd import experiments
 from agents.errors import UserInputError
 from agents.experiments.inputs import load_idea_file, load_idea_ref, parse_stages
 from agents.experiments.journal import Journal
+from agents.pipeline.runs import list_runs
 from agents.settings import ROLES
 from agents.testing import ScriptedServer
 
@@ -84,6 +85,9 @@ def test_cli_runs_stage_1_and_resumes(cli_env: Path, scripted_llm: ScriptedServe
     assert [n.kind for n in j.nodes] == ["draft", "debug", "seed"]
     assert j.nodes[1].plots_status == "ok" and j.nodes[1].plots and j.nodes[1].plot_critique
     assert json.loads((run / "ideas.json").read_text())["ideas"][0]["name"] == "momentum_gd"
+    (row,) = list_runs(cli_env / "ws")  # `shoal runs` knows a run made by `shoal experiments` alone
+    assert (row.topic, row.stage, row.status) == (S.IDEA["title"], "experiments 1", "done")
+    assert row.best_metric and row.calls > 0
     again = CliRunner().invoke(app, ["experiments", "--idea", f"{run}/ideas.json#momentum_gd"])
     assert again.exit_code == 2 and "already has an experiment search" in again.output
     resumed = CliRunner().invoke(app, ["experiments", "--resume", str(run), "--stages", "1-2"])

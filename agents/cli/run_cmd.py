@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from agents.cli.common import cli_errors, console, err_console, get_settings
 from agents.cli.data_opts import DataOpt, GoalOpt, HoldoutOpt, LowerOpt, MetricOpt, TargetOpt, TestOpt, resolve_task
@@ -157,7 +157,8 @@ def runs(ctx: typer.Context) -> None:
     if not rows:
         console.print(f"no runs in {settings.workspace}")
         return
-    table = Table("run", "topic", "stage", "status", "best metric", "calls", "spend")
+    table = Table("topic", "stage", "status", "best metric", "calls", "spend")
+    table.columns.insert(0, Column("run", no_wrap=True, min_width=max(len(r.name) for r in rows)))  # never cut
     for r in rows:
         table.add_row(r.name, r.topic[:40], r.stage, r.status, r.best_metric, str(r.calls), f"${r.spend_usd:.4f}")
     console.print(table)

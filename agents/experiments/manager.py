@@ -198,7 +198,8 @@ class ExperimentManager:
         rec = StageRecord(stage=stage, root=prev.best if prev else None)
         with self.journal.lock:
             self.journal.stages.append(rec)
-        self._note(f"stage {stage} ({STAGE_NAMES[stage]}) starts from node {rec.root}")
+        start = f"node {rec.root}" if rec.root else "scratch"
+        self._note(f"stage {stage} ({STAGE_NAMES[stage]}) starts from {start}")
         self.save()
         return rec
 

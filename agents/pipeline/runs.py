@@ -36,6 +36,26 @@ def _best(run: RunDir) -> str:
     return f"{p.name}={p.mean:.4g}"
 
 
+def _without_info(run: RunDir) -> tuple[str, str, str]:
+    """(topic, stage, status) of a run that a single-stage command made (no ``run.json``)."""
+    if run.is_evolve:
+        return "evolve", "evolve", "-"
+    if run.has_journal():
+        journal = run.journal()
+        title = str((journal.idea or {}).get("title", ""))
+        records = journal.stages
+        stage = f"experiments {records[-1].stage}" if records else "experiments"
+        if any(r.status == "failed" for r in records):
+            return title, stage, "failed"
+        if journal.notes and journal.notes[-1].startswith("search stopped"):
+            return title, stage, "stopped"
+        done = bool(records) and all(r.status == "done" for r in records)
+        return title, stage, "done" if done else "unfinished"
+    if run.topic_path.is_file():
+        return run.topic().title, "ideas", "done" if run.has_ideas() else "unfinished"
+    return "", "", "-"
+
+
 def list_runs(workspace: Path) -> list[RunRow]:
     if not workspace.is_dir():
         return []
@@ -46,12 +66,13 @@ def list_runs(workspace: Path) -> list[RunRow]:
         run = RunDir(path)
         info = read_info(run)
         totals = Ledger(run.ledger_path).totals() if run.ledger_path.is_file() else None
+        topic, stage, status = (info.topic, info.stage, info.status) if info else _without_info(run)
         rows.append(
             RunRow(
                 name=path.name,
-                topic=info.topic if info else ("evolve" if run.is_evolve else ""),
-                stage=info.stage if info else ("evolve" if run.is_evolve else ""),
-                status=info.status if info else "-",
+                topic=topic,
+                stage=stage,
+                status=status,
                 best_metric=_best(run),
                 spend_usd=totals.cost_usd if totals else 0.0,
                 calls=totals.calls if totals else 0,
