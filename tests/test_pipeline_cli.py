@@ -55,3 +55,24 @@ def test_bad_run_input_is_one_message(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "--stages" in result.output
     result = runner.invoke(app, ["--workspace", str(tmp_path), "resume", str(tmp_path / "nope")])
     assert result.exit_code == 2 and "does not" in result.output and "shoal runs" in result.output
+
+
+@pytest.mark.parametrize(
+    ("made_by", "message"),
+    [
+        ("journal.json", "was started by `shoal experiments`; continue its search with `shoal experiments --resume"),
+        ("ideas.json", "holds ideas from `shoal ideas`, with nothing to resume; run one with `shoal experiments"),
+        (None, "it was not started by `shoal run`, so there is nothing to resume"),
+    ],
+)
+def test_resume_of_a_run_that_shoal_run_did_not_start(tmp_path: Path, made_by: str | None, message: str) -> None:
+    from agents.settings import Settings
+
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "config.resolved.toml").write_text(Settings().to_toml())
+    if made_by:
+        (run / made_by).write_text("{}")
+    result = CliRunner().invoke(app, ["--workspace", str(tmp_path), "resume", str(run)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert message in " ".join(result.output.split()), result.output

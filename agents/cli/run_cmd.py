@@ -142,6 +142,10 @@ def resume(
 
             drive_evolve(ctx, run_dir.path, fresh=False)
             return
+        from agents.pipeline.runner import not_a_pipeline_run, read_info
+
+        if read_info(run_dir) is None:  # before anything is printed: what to run instead
+            raise UserInputError(not_a_pipeline_run(run_dir))
         if idea:  # a wrong name is one message and changes nothing: the run still waits for its answer
             run_dir.idea(idea)
         answer = idea if idea else ("" if approve else None)

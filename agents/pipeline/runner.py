@@ -53,6 +53,21 @@ def write_info(run: RunDir, info: RunInfo) -> None:
     tmp.replace(run.info_path)
 
 
+def not_a_pipeline_run(run: RunDir) -> str:
+    """What to do with a run that `shoal run` did not start (so `shoal resume` has no graph to continue)."""
+    if run.has_journal():
+        return (
+            f"{run.path} was started by `shoal experiments`; continue its search with "
+            f"`shoal experiments --resume {run.path}` (add --stages to choose how far)"
+        )
+    if run.has_ideas():
+        return (
+            f"{run.path} holds ideas from `shoal ideas`, with nothing to resume; run one with "
+            f"`shoal experiments --idea {run.path}/ideas.json#NAME` (names: `shoal ideas --show {run.path}`)"
+        )
+    return f"{run.path} has no run.json: it was not started by `shoal run`, so there is nothing to resume"
+
+
 class PipelineOutcome(BaseModel):
     status: Status
     done: list[str]
@@ -75,7 +90,7 @@ def drive(
     info = read_info(run)
     if info is None:
         if inputs is None:
-            raise UserInputError(f"{run.path} has no run.json: it was not started by `shoal run`")
+            raise UserInputError(not_a_pipeline_run(run))
         info = RunInfo(topic=inputs.get("topic", ""), inputs=dict(inputs))
     graph, conn = compile_graph(stages, run.checkpoint_path)
     try:
