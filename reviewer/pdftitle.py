@@ -9,7 +9,9 @@ extracted text gets the largest size whose runs (four or more letters or digits,
 line's letters: small-caps titles mix two sizes, and a logo's letter-spaced or a figure's large letters cover little
 of a line. Lines with fewer than eight letters, or more than a quarter of digits (table rows), are no title.
 The title is the first line set in the largest such size among the front lines (those before an "Abstract" line,
-else the first fifteen) and the lines right after it in nearly that size.
+else the first fifteen) and the lines right after it in nearly that size. That size must stand out from the body
+text's (the size most letters are set in): a page from the middle of a paper, whose first lines are a table's
+header, has no title.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ SAME_SIZE = 0.95
 MIN_TITLE_CHARS = 8
 MIN_RUN_CHARS = 4
 MAX_DIGITS = 0.25
+ABOVE_BODY = 1.1
 
 
 def _letters(text: str) -> str:
@@ -65,6 +68,14 @@ def _line_size(line: str, runs: list[tuple[float, str]]) -> float:
     return 0.0
 
 
+def body_size(runs: list[tuple[float, str]]) -> float:
+    """The size most of the page's letters are set in."""
+    letters: dict[float, int] = {}
+    for size, run in runs:
+        letters[size] = letters.get(size, 0) + len(run)
+    return max(letters, key=lambda s: letters[s]) if letters else 0.0
+
+
 def layout_title(page_text: str, runs: list[tuple[float, str]]) -> str:
     """The title in ``page_text`` (the first page's extracted text), or "" when the layout does not tell."""
     lines = [line.strip() for line in page_text.splitlines() if line.strip()]
@@ -77,6 +88,8 @@ def layout_title(page_text: str, runs: list[tuple[float, str]]) -> str:
     if not sizes or max(sizes) <= 0:
         return ""
     top = max(sizes)
+    if top < ABOVE_BODY * body_size(runs):  # no line stands out from the text: a page without a title
+        return ""
     first = next(i for i, s in enumerate(sizes) if s >= SAME_SIZE * top)
     title = [front[first]]
     for line, size in zip(front[first + 1 :], sizes[first + 1 :], strict=True):

