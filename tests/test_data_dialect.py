@@ -194,3 +194,13 @@ def test_fitting_metrics_pass(tmp_path: Path, metric: str, ys: list[str]) -> Non
     d.mkdir()
     (d / "t.csv").write_text("x,y\n" + "".join(f"{i},{ys[i % len(ys)]}\n" for i in range(300)))
     assert check_data(make_task(data=d, metric=metric, target="y", holdout=0.2), settings(tmp_path)) is not None
+
+
+def test_a_workbook_is_named_with_what_to_do(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "prices.xlsx").write_bytes(b"PK\x03\x04 not read")
+    card = build_card(d)
+    assert "spreadsheet workbook: not read; export its sheet as CSV" in card_text(card)
+    with pytest.raises(UserInputError, match=r"prices.xlsx: export the sheet as CSV \(UTF-8\)"):
+        check_data(make_task(data=d, metric="rmse", target="price", holdout=0.2), settings(tmp_path))

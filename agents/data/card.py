@@ -26,6 +26,8 @@ from agents.errors import UserInputError
 
 MISSING = {"", "na", "nan", "null", "none", "?", "n/a"}
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+WORKBOOK_EXT = {".xlsx", ".xlsm", ".xls", ".ods", ".numbers"}
+WORKBOOK_NOTE = "a spreadsheet workbook: not read; export its sheet as CSV (UTF-8) to use it as a table"
 TABLE_EXT = {".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq"}
 MAX_DISTINCT = 1000
 MAX_FILES = 200
@@ -340,6 +342,8 @@ def _describe(path: Path, rel: str, card: DataCard, exact_bytes: int, sample_row
             _parquet(path, entry, sample_rows)
     elif ext in (".npy", ".npz"):
         _array(path, entry)
+    elif ext in WORKBOOK_EXT:
+        entry.note = WORKBOOK_NOTE
     return entry
 
 

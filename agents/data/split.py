@@ -26,7 +26,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.data.card import MISSING, DataCard
+from agents.data.card import MISSING, WORKBOOK_NOTE, DataCard
 from agents.data.dialect import ERRORS, Dialect, open_text, sniff
 from agents.data.task import DataTask
 from agents.errors import UserInputError
@@ -170,9 +170,15 @@ def source_table(task: DataTask, card: DataCard) -> Path:
     entry = card.table_with(task.target)
     if entry is None or entry.path.lower().endswith((".json", ".jsonl", ".ndjson")):
         cols = sorted({c.name for t in card.tables() for c in t.columns})
+        books = [f.path for f in card.files if f.note == WORKBOOK_NOTE]
         raise UserInputError(
             f"--target {task.target!r}: no CSV or Parquet table in {task.data_dir} has this column"
             + (f" (columns: {', '.join(cols[:30])})" if cols else " (it holds no CSV or Parquet table)")
+            + (
+                f"; {', '.join(books[:3])}: export the sheet as CSV (UTF-8), Shoal does not read workbooks"
+                if books
+                else ""
+            )
         )
     return Path(task.data_dir) / entry.path
 
