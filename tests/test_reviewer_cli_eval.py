@@ -99,6 +99,9 @@ def test_cli_bad_single_file_is_one_line_and_exit_2(
     result = CliRunner().invoke(app, ["review", str(bad)], env=_env(scripted_llm))
     assert result.exit_code == 2 and "the file is empty" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "reviews").exists()  # nothing written for a file that cannot be reviewed
+    url = CliRunner().invoke(app, ["review", "https://arxiv.org/pdf/1706.03762", "--head-only"])
+    assert url.exit_code == 2 and "reads local files and downloads nothing" in url.output
+    assert "https://arxiv.org/pdf/1706.03762" in " ".join(url.output.split())
 
 
 def test_cli_batch_is_resumable_and_marks_bad_files(scripted_llm: ScriptedServer, tmp_path: Path) -> None:

@@ -84,6 +84,11 @@ def review(
 
     settings = get_settings(ctx)
     with cli_errors():
+        if str(target).startswith(("http:/", "https:/", "ftp:/")) and not target.exists():
+            raise UserInputError(
+                f"shoal review reads local files and downloads nothing; save the paper first (e.g. curl -L -o "
+                f"paper.pdf '{str(target).replace(':/', '://', 1)}') and review that file"
+            )
         _apply(settings, reviews, reflections, no_blind)
         if rule is not None:
             if rule not in ("head", "review", "combined"):
