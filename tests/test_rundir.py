@@ -35,6 +35,31 @@ def test_open_run_rejects_non_runs(tmp_path: Path) -> None:
         open_run(tmp_path)
 
 
+def test_opening_a_run_removes_links_its_nodes_left(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A run made before node folders were scrubbed, or copied from someone else: its links are gone before any
+    command reads or writes a node file through them; regular files and what the links pointed at stay."""
+    settings = load_settings(None, [], workspace=tmp_path / "ws")
+    run = create_run(settings, "old run")
+    secret = tmp_path / "host_secret.txt"
+    secret.write_text("host file")
+    node = run.node_dir("abc123")
+    node.mkdir(parents=True)
+    (node / "code.py").write_text("print(1)")
+    (node / "stdout.txt").symlink_to(secret)
+    (node / "sub").mkdir()
+    (node / "sub" / "metrics.json").symlink_to(secret)
+    (run.nodes_dir / "planted").symlink_to(tmp_path)
+    (run.nodes_dir / "notes.txt").write_text("kept")
+    opened = open_run(run.path)
+    assert sorted(p.name for p in opened.nodes_dir.iterdir()) == ["abc123", "notes.txt"]
+    assert sorted(str(p.relative_to(node)) for p in node.rglob("*")) == ["code.py", "sub"]
+    assert secret.read_text() == "host file" and "stdout.txt (symbolic link to" in caplog.text
+    (run.path / "nodes").rename(run.path / "elsewhere")
+    (run.path / "nodes").symlink_to(run.path / "elsewhere")
+    with pytest.raises(UserInputError, match="is a link, not the run's own folder of nodes"):
+        open_run(run.path)
+
+
 @pytest.mark.parametrize(("text", "slug"), [("", "run"), ("!!!", "run"), ("GANs & VAEs", "gans-vaes")])
 def test_slugify(text: str, slug: str) -> None:
     assert slugify(text) == slug
