@@ -128,6 +128,22 @@ def test_holdout_split_keeps_the_dialect_and_every_byte(tmp_path: Path) -> None:
     assert math.isclose(metric.values["held-out"], math.sqrt(skm.mean_squared_error(truth, preds)))
 
 
+def test_a_test_table_in_another_dialect_is_written_in_the_training_tables(tmp_path: Path) -> None:
+    """The held-out features are read with the training table's arguments, so they are written in its dialect."""
+    d = tmp_path / "d"
+    d.mkdir()
+    rows = "".join(f"{i},5;café{i % 2};{i * 3},25\r\n" for i in range(30))
+    (d / "train.csv").write_bytes(f"taille;lieu;prix\r\n{rows}".encode("cp1252"))
+    test = tmp_path / "test.csv"
+    test.write_text("taille,lieu,prix\n1.5,café1,12.5\n2.75,café2,7.25\n")
+    s = check_data(make_task(data=d, metric="rmse", target="prix", test=test), settings(tmp_path))
+    assert s is not None and s.split is not None
+    assert s.prompt()["read_args"] == ", sep=';', encoding='cp1252', decimal=','"
+    lines = s.split.features.read_bytes().decode("cp1252").splitlines()
+    assert lines == ["taille;lieu", "1,5;café1", "2,75;café2"]
+    assert s.split.read_labels() == ["12.5", "7.25"]
+
+
 def test_rows_without_a_target_are_never_held_out(tmp_path: Path) -> None:
     d = tmp_path / "d"
     d.mkdir()

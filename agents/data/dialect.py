@@ -54,6 +54,13 @@ class Dialect:
         """A value as Python's float() reads it (the decimal comma made a point)."""
         return text.replace(",", ".", 1) if self.decimal == "," and _DECIMAL_COMMA.match(text.strip()) else text
 
+    def rewrite(self, text: str, to: Dialect) -> str:
+        """A value of a file in this dialect as a file in ``to`` writes it (only the decimal mark changes)."""
+        if self.decimal == to.decimal:
+            return text
+        point = self.number(text)
+        return point.replace(".", ",", 1) if to.decimal == "," and _DECIMAL_POINT.match(point.strip()) else point
+
 
 def _utf16_without_bom(head: bytes) -> bool:
     """Mostly-ASCII text in UTF-16: nearly every other byte is zero, nearly none of the others."""

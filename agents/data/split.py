@@ -103,7 +103,7 @@ def _csv_split(
                     unlabelled += 1
                 else:
                     held += 1
-                    wfe.writerow([v for i, v in enumerate(row) if i != ti])
+                    wfe.writerow([src_dialect.rewrite(v, out) for i, v in enumerate(row) if i != ti])
                     wla.writerow([src_dialect.number(value)])
     return held, kept, unlabelled
 
