@@ -162,6 +162,20 @@ def test_rows_without_a_target_are_never_held_out(tmp_path: Path) -> None:
     assert sum(r[1] in ("", "NA") for r in train) == 100
 
 
+def test_parquet_rows_without_a_target_are_never_held_out(tmp_path: Path) -> None:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    d = tmp_path / "d"
+    d.mkdir()
+    ys = [None if i % 5 == 0 else (math.nan if i % 5 == 1 else i * 0.5) for i in range(100)]
+    pq.write_table(pa.table({"x": list(range(100)), "y": ys}), d / "t.parquet")
+    s = check_data(make_task(data=d, metric="rmse", target="y", holdout=0.3), settings(tmp_path))
+    assert s is not None and s.split is not None
+    labels = s.split.read_labels()
+    assert labels and all(math.isfinite(float(v)) for v in labels)
+    assert pq.read_table(s.split.train_dir / "train.parquet").num_rows + len(labels) == 100
+
+
 def test_test_table_rows_without_a_target_are_left_out_and_named(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
