@@ -14,7 +14,9 @@ ridge strengths and vocabulary sizes of the text block; the text block fitted on
 a logistic regression on the decision; an NB-SVM (naive-Bayes log-count ratios of binary n-grams, then a
 logistic regression); character 3-5-grams of the body; word n-grams of the abstract and the first two sections
 alone; the text block with training papers weighted by their number of reviews or their reviewers' agreement, or
-fitted on the lowest or median rating instead of the mean.
+fitted on the lowest or median rating instead of the mean; blocks of one part of the paper each (experiment,
+method, related-work and conclusion sections by heading, the appendix, figure and table captions, the section
+headings); twelve writing-style measures; the text block on the n-grams most correlated with the rating.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from sklearn.feature_selection import f_regression
 from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
@@ -166,6 +169,79 @@ def extra_counts(paper: PaperText) -> list[float]:
     ]
 
 
+def style(paper: PaperText) -> list[float]:
+    """Writing-style measures of the body: sentence length (mean, spread), word length, vocabulary richness, and
+    rates of hedges, first person, intensifiers, theorem words, percentages, questions, passives, novelty claims."""
+    body = paper.full_text(with_appendix=False)
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+", body) if len(s) > 20]
+    lengths = np.array([len(s.split()) for s in sentences]) if sentences else np.zeros(1)
+    tokens = re.findall(r"[A-Za-z]+", body.lower())
+    n = max(len(tokens), 1)
+
+    def rate(words: set[str]) -> float:
+        return sum(t in words for t in tokens) / n
+
+    return [
+        float(lengths.mean()),
+        float(lengths.std()),
+        float(np.mean([len(t) for t in tokens])) if tokens else 0.0,
+        len(set(tokens[:5000])) / max(min(n, 5000), 1),
+        rate({"may", "might", "could", "possibly", "perhaps", "likely"}),
+        rate({"we", "our", "us"}),
+        rate({"significantly", "substantially", "dramatically", "remarkably"}),
+        rate({"theorem", "lemma", "proof", "proposition"}),
+        len(re.findall(r"\d+(?:\.\d+)?\s?%", body)) / n * 1000,
+        body.count("?") / n * 1000,
+        len(re.findall(r"\b(?:is|are|was|were|be|been)\s+\w+ed\b", body)) / n * 100,
+        rate({"novel", "first", "new"}),
+    ]
+
+
+def parts(ab: Ablation, ts: TrainingSet, text: np.ndarray, structure: np.ndarray) -> None:
+    """Blocks of one part of the paper each (sections by heading, the appendix, captions, the outline), writing
+    style, and the text block on the n-grams most correlated with the rating in each training fold."""
+
+    def words() -> TfidfVectorizer:
+        return TfidfVectorizer(ngram_range=(1, 2), min_df=3, max_df=0.9, sublinear_tf=True, max_features=30000)
+
+    def sections(p: PaperText, pattern: str) -> str:
+        return " ".join(s.text for s in p.sections if re.search(pattern, s.heading, re.I)) or p.abstract
+
+    full = [p.full_text(with_appendix=True) for p in ts.papers]
+    docs = {
+        "experiment sections": [sections(p, r"experiment|result|evaluat|empiric|benchmark") for p in ts.papers],
+        "method sections": [sections(p, r"method|approach|model|framework|algorithm|propos") for p in ts.papers],
+        "related-work sections": [sections(p, r"related|background|prior") for p in ts.papers],
+        "conclusion sections": [sections(p, r"conclu|discussion|limitation|future") for p in ts.papers],
+        "appendix text": [" ".join(s.text for s in p.appendix)[:40000] or "noappendix" for p in ts.papers],
+        "figure and table captions": [
+            " ".join(re.findall(r"(?:Figure|Fig\.|Table)\s*\d+[:.][^\n]{0,300}", f)) or "nocaption" for f in full
+        ],
+    }
+    for name, texts in docs.items():
+        ab.row(name, block := ab.documents(texts, words, alpha=1.0))
+        ab.row("  text + structure + that", ab.stack(text, structure, block))
+    outline = [" ; ".join(s.heading for s in p.sections) for p in ts.papers]
+    ab.row("section headings", head := ab.documents(outline, lambda: TfidfVectorizer(ngram_range=(1, 2)), alpha=3.0))
+    ab.row("  text + structure + that", ab.stack(text, structure, head))
+    st = np.array([style(p) for p in ts.papers])
+    ab.row("writing style (12 measures)", written := ab.dense(st))
+    ab.row("  text + structure + that", ab.stack(text, structure, written))
+    ab.row("  text + (structure and style)", ab.stack(text, ab.dense(np.hstack([ts.structure, st]))))
+    for k in (2000, 5000):
+        out = np.zeros(ab.n)
+        for a, b in ab.folds:
+            sub = ts.counts[a]
+            df = np.asarray((sub > 0).sum(axis=0)).ravel()
+            keep = np.flatnonzero((df >= 3) & (df <= 0.9 * len(a)))
+            idf = np.log((1 + len(a)) / (1 + df[keep])) + 1.0
+            train, test = tfidf(sub[:, keep], idf), tfidf(ts.counts[b][:, keep], idf)
+            top = np.argsort(-np.nan_to_num(f_regression(train, ts.rating[a])[0]))[:k]
+            out[b] = Ridge(alpha=0.5).fit(train[:, top], ts.rating[a]).predict(test[:, top])
+        ab.row(f"text block on the {k} n-grams most correlated with the rating", out)
+        ab.row("  that + structure", ab.stack(out, structure))
+
+
 def main() -> None:
     t0 = time.monotonic()
     ts, _, _ = training_set(
@@ -235,6 +311,7 @@ def main() -> None:
     for name, target in (("lowest", lowest), ("median", median)):
         ab.row(f"text on the {name} rating", other := ab.text(ts.counts, target=target))
         ab.row("  text + that + structure", ab.stack(text, other, structure))
+    parts(ab, ts, text, structure)
     print(f"\n{time.monotonic() - t0:.0f} s")
 
 
