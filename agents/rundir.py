@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from agents import runlock
 from agents.errors import UserInputError
 from agents.settings import Settings
 
@@ -351,6 +352,7 @@ def create_run(settings: Settings, title: str, now: datetime | None = None) -> R
         n += 1
         path = root / f"{base}-{n}"
     path.mkdir(parents=True)
+    runlock.hold(path)
     run = RunDir(path)
     run.write_settings(settings)
     return run
@@ -360,14 +362,21 @@ def is_run(path: Path) -> bool:
     return (path / CONFIG).is_file()
 
 
-def open_run(path: Path) -> RunDir:
-    """An existing run directory (for resume, report, show)."""
+def open_run(path: Path, *, exclusive: bool = True) -> RunDir:
+    """An existing run directory, held for this process (``agents.runlock``) and its node folders scrubbed.
+    ``exclusive=False`` (a command that only reads, such as ``report``) opens a run another process holds."""
     if not path.is_dir():
         raise UserInputError(f"run directory {path} does not exist; `shoal runs` lists the runs in the workspace")
     if not is_run(path):
         raise UserInputError(f"{path} is not a Shoal run directory (no {CONFIG})")
     run = RunDir(path)
-    _scrub_nodes(run)
+    if runlock.hold(path):
+        _scrub_nodes(run)
+    elif exclusive:
+        raise UserInputError(
+            f"{path} is in use by another Shoal process (pid {runlock.holder(path)}); wait for it to finish or stop "
+            "it, then run this again"
+        )
     return run
 
 

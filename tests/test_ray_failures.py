@@ -14,6 +14,7 @@ from pathlib import Path
 import exp_support as S
 import pytest
 
+from agents import runlock
 from agents.experiments.journal import Journal
 from agents.experiments.manager import ExperimentManager
 from agents.llm import LLM, Ledger
@@ -49,6 +50,7 @@ def test_the_orchestrator_killed_mid_search_resumes_through_ray(
     scripted_llm.always("experiments/tie_break", S.tie_last)
     scripted_llm.always("experiments/stage_judge", lambda r: json_reply({"complete": False, "reason": "go on"}))
     run = create_run(llm_settings, "ray orchestrator kill")
+    runlock.release_all()  # the run is made here and driven by the processes below, as a second command would
     cmd = [sys.executable, str(TESTS / "exp_driver.py"), str(run.path), scripted_llm.base_url, ray_cluster.address]
     env = {**os.environ, "PYTHONPATH": str(TESTS.parent)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

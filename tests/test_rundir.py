@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import tomllib
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
+from agents import runlock
 from agents.errors import UserInputError
 from agents.rundir import create_run, open_run, slugify
 from agents.settings import load_settings
@@ -58,6 +62,43 @@ def test_opening_a_run_removes_links_its_nodes_left(tmp_path: Path, caplog: pyte
     (run.path / "nodes").symlink_to(run.path / "elsewhere")
     with pytest.raises(UserInputError, match="is a link, not the run's own folder of nodes"):
         open_run(run.path)
+
+
+def _open_elsewhere(run: Path, *, exclusive: bool = True) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import sys; from pathlib import Path; from agents.rundir import open_run\n"
+        "from agents.errors import UserInputError\n"
+        f"try:\n    open_run(Path(sys.argv[1]), exclusive={exclusive}); print('OPENED')\n"
+        "except UserInputError as exc:\n    print(exc)\n"
+    )
+    return subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True, timeout=60)
+
+
+def test_one_process_at_a_time_in_a_run(tmp_path: Path) -> None:
+    """A second process cannot work in a run this one holds (it is told which process holds it); a reader can;
+    once the holder lets go, or dies, the run is free."""
+    settings = load_settings(None, [], workspace=tmp_path / "ws")
+    run = create_run(settings, "held")
+    assert open_run(run.path).path == run.path  # re-entrant in the process that holds it
+    other = _open_elsewhere(run.path)
+    assert f"is in use by another Shoal process (pid {os.getpid()})" in other.stdout, other.stderr
+    assert "OPENED" in _open_elsewhere(run.path, exclusive=False).stdout  # e.g. `shoal report` of a running run
+    runlock.release_all()
+    assert "OPENED" in _open_elsewhere(run.path).stdout
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from agents.rundir import open_run; "
+         "open_run(Path(sys.argv[1])); print('HELD', flush=True); time.sleep(60)", str(run.path)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "HELD"
+        with pytest.raises(UserInputError, match=f"pid {holder.pid}"):
+            open_run(run.path)
+    finally:
+        holder.kill()  # the process we started; the kernel drops its lock
+        holder.wait(timeout=30)
+    assert open_run(run.path).path == run.path
+    runlock.release_all()
 
 
 @pytest.mark.parametrize(("text", "slug"), [("", "run"), ("!!!", "run"), ("GANs & VAEs", "gans-vaes")])

@@ -21,6 +21,7 @@ from agents.cli import (
 )
 from agents.cli.common import CLIState, cli_errors, console, get_settings, setup_logging
 from agents.cli.model_cmd import model_app
+from agents.runlock import release_all
 from agents.terminal import plain
 
 app = typer.Typer(
@@ -60,6 +61,7 @@ def root(
 ) -> None:
     setup_logging(verbose, quiet)
     ctx.obj = CLIState(config=config, overrides=list(set_ or []), workspace=workspace)
+    ctx.call_on_close(release_all)  # the run a command held is free again when it ends
 
 
 @config_app.command("show")

@@ -161,8 +161,10 @@ def runs(ctx: typer.Context) -> None:
     if not rows:
         console.print(f"no runs in {settings.workspace}")
         return
-    table = Table("topic", "stage", "status", "best metric", "calls", "spend")
-    table.columns.insert(0, Column("run", no_wrap=True, min_width=max(len(r.name) for r in rows)))  # never cut
+    # every cell folds onto more lines in a narrow terminal: nothing (a run's name least of all) is cut short
+    table = Table(*(Column(h, overflow="fold") for h in ("run", "topic", "stage", "status", "best metric")))
+    table.add_column("calls", overflow="fold", justify="right")
+    table.add_column("spend", overflow="fold")
     for r in rows:
         table.add_row(r.name, r.topic[:40], r.stage, r.status, r.best_metric, str(r.calls), f"${r.spend_usd:.4f}")
     console.print(table)
@@ -174,7 +176,7 @@ def report(ctx: typer.Context, run_path: Annotated[Path, typer.Argument(help="th
     from agents.rundir import open_run
 
     with cli_errors():
-        path = write_report(open_run(run_path))
+        path = write_report(open_run(run_path, exclusive=False))  # a report of a run that is still going is fine
     console.print(f"report: {path}")
 
 
