@@ -39,6 +39,25 @@ def hold(run_path: Path) -> bool:
         return True
 
 
+def busy(run_path: Path) -> bool:
+    """Whether another process holds the run now (a probe: the lock is not kept)."""
+    key = Path(run_path).resolve()
+    with _guard:
+        if key in _held:
+            return False
+    try:
+        fd = os.open(key / LOCK, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False  # never locked
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also drops the shared lock just taken
+    return False
+
+
 def holder(run_path: Path) -> str:
     """The process id the lock file names (best effort, for the message), or "unknown"."""
     try:

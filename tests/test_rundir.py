@@ -14,6 +14,8 @@ import pytest
 
 from agents import runlock
 from agents.errors import UserInputError
+from agents.pipeline.runner import RunInfo
+from agents.pipeline.runs import list_runs
 from agents.rundir import create_run, open_run, slugify
 from agents.settings import load_settings
 
@@ -94,11 +96,14 @@ def test_one_process_at_a_time_in_a_run(tmp_path: Path) -> None:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "HELD"
         with pytest.raises(UserInputError, match=f"pid {holder.pid}"):
             open_run(run.path)
+        assert [r.status for r in list_runs(tmp_path / "ws")] == ["running"]  # `shoal runs` sees who works
     finally:
         holder.kill()  # the process we started; the kernel drops its lock
         holder.wait(timeout=30)
     assert open_run(run.path).path == run.path
     runlock.release_all()
+    (run.path / "run.json").write_text(RunInfo(topic="t", status="running").model_dump_json())
+    assert [r.status for r in list_runs(tmp_path / "ws")] == ["interrupted"]  # says running, but nobody holds it
 
 
 @pytest.mark.parametrize(("text", "slug"), [("", "run"), ("!!!", "run"), ("GANs & VAEs", "gans-vaes")])

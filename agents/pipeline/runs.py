@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from agents import runlock
 from agents.llm.ledger import Ledger
 from agents.pipeline.runner import read_info
 from agents.rundir import RunDir, is_run
@@ -67,6 +68,10 @@ def list_runs(workspace: Path) -> list[RunRow]:
         info = read_info(run)
         totals = Ledger(run.ledger_path).totals() if run.ledger_path.is_file() else None
         topic, stage, status = (info.topic, info.stage, info.status) if info else _without_info(run)
+        if runlock.busy(path):
+            status = "running"
+        elif status == "running":  # run.json says so, but no process holds the run: it crashed or was killed
+            status = "interrupted"
         rows.append(
             RunRow(
                 name=path.name,
