@@ -16,6 +16,7 @@ from pathlib import Path
 import exp_support as S
 import pytest
 
+from agents import runlock
 from agents.errors import BudgetExceeded
 from agents.experiments.journal import Journal
 from agents.experiments.manager import ExperimentManager, SearchOutcome
@@ -219,6 +220,7 @@ def test_kill_9_mid_search_then_resume(scripted_llm: ScriptedServer, llm_setting
     """Slow (~20 s): a real manager process is killed with SIGKILL mid-search and a second one resumes."""
     _script(scripted_llm, S.Coder(sleep=0.6))
     run = create_run(llm_settings, "kill")
+    runlock.release_all()  # the run is made here and driven by the processes below, as a second command would
     cmd = [sys.executable, str(TESTS / "exp_driver.py"), str(run.path), scripted_llm.base_url]
     env = {**os.environ, "PYTHONPATH": str(TESTS.parent)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
