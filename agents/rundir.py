@@ -370,7 +370,13 @@ def open_run(path: Path, *, exclusive: bool = True) -> RunDir:
     if not is_run(path):
         raise UserInputError(f"{path} is not a Shoal run directory (no {CONFIG})")
     run = RunDir(path)
-    if runlock.hold(path):
+    try:
+        held = runlock.hold(path)
+    except OSError as exc:  # a read-only copy of a run, say: it can be read, not worked in
+        if exclusive:
+            raise UserInputError(f"cannot work in {path}: {exc.strerror or exc}; Shoal writes into its runs") from None
+        return run
+    if held:
         _scrub_nodes(run)
     elif exclusive:
         raise UserInputError(

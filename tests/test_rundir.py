@@ -106,6 +106,19 @@ def test_one_process_at_a_time_in_a_run(tmp_path: Path) -> None:
     assert [r.status for r in list_runs(tmp_path / "ws")] == ["interrupted"]  # says running, but nobody holds it
 
 
+def test_a_run_that_cannot_be_locked_can_be_read_not_worked_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = create_run(load_settings(None, [], workspace=tmp_path / "ws"), "read-only copy")
+    runlock.release_all()
+
+    def refuse(*args: object, **kwargs: object) -> int:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(runlock.os, "open", refuse)
+    assert open_run(run.path, exclusive=False).path == run.path  # e.g. `shoal report`
+    with pytest.raises(UserInputError, match="cannot work in .*Read-only file system; Shoal writes into its runs"):
+        open_run(run.path)
+
+
 @pytest.mark.parametrize(("text", "slug"), [("", "run"), ("!!!", "run"), ("GANs & VAEs", "gans-vaes")])
 def test_slugify(text: str, slug: str) -> None:
     assert slugify(text) == slug
