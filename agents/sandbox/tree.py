@@ -25,7 +25,6 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 class Entry:
     path: str
     st: os.stat_result
-    depth: int  # 1 for the entries of the root
     too_deep: bool = False  # a folder that is not entered (see MAX_DEPTH, MAX_PATH)
 
 
@@ -38,7 +37,6 @@ class Walk:
         self.root = os.fspath(root)
         self.max_entries = max_entries
         self.entries = 0
-        self.truncated = False  # stopped at max_entries
         self.hidden: list[str] = []
 
     def __iter__(self) -> Iterator[Entry]:
@@ -56,7 +54,6 @@ class Walk:
                 for entry in it:
                     self.entries += 1
                     if self.max_entries is not None and self.entries > self.max_entries:
-                        self.truncated = True
                         return
                     try:
                         st = entry.stat(follow_symlinks=False)
@@ -66,11 +63,11 @@ class Walk:
                         deep = depth + 1 > MAX_DEPTH or len(entry.path) > MAX_PATH
                         if deep:
                             self.hidden.append(entry.path)
-                        yield Entry(entry.path, st, depth + 1, deep)
+                        yield Entry(entry.path, st, deep)
                         if not deep:
                             stack.append((entry.path, depth + 1))
                     else:
-                        yield Entry(entry.path, st, depth + 1)
+                        yield Entry(entry.path, st)
 
 
 def remove_tree(path: str) -> None:
