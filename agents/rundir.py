@@ -21,7 +21,6 @@ and written to ``chosen_idea.json`` (and ``idea.md`` for people). Every later st
 from __future__ import annotations
 
 import json
-import logging
 import re
 import threading
 import time
@@ -34,8 +33,6 @@ from pydantic import ValidationError
 from agents import runlock
 from agents.errors import UserInputError
 from agents.settings import Settings
-
-log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from agents.experiments.journal import Journal
@@ -377,33 +374,12 @@ def open_run(path: Path, *, exclusive: bool = True) -> RunDir:
             raise UserInputError(f"cannot work in {path}: {exc.strerror or exc}; Shoal writes into its runs") from None
         return run
     if held:
-        _scrub_nodes(run)
+        from agents.sandbox.leftovers import scrub_nodes
+
+        scrub_nodes(run.nodes_dir)
     elif exclusive:
         raise UserInputError(
             f"{path} is in use by another Shoal process (pid {runlock.holder(path)}); wait for it to finish or stop "
             "it, then run this again"
         )
     return run
-
-
-def _scrub_nodes(run: RunDir) -> None:
-    """Every sandboxed run is scrubbed when it ends (``agents.sandbox.leftovers``), but a run made before that, or
-    copied from someone else, may hold a link a node planted (``stdout.txt -> /etc/...``): node folders are scrubbed
-    before Shoal reads or writes any file in them."""
-    from agents.sandbox.leftovers import scrub
-
-    nodes = run.nodes_dir
-    if nodes.is_symlink():
-        raise UserInputError(f"{nodes} is a link, not the run's own folder of nodes; Shoal will not follow it")
-    if not nodes.is_dir():
-        return
-    for node in sorted(nodes.iterdir()):
-        if node.is_dir() and not node.is_symlink():
-            removed = scrub(node)
-        elif node.is_symlink() or not node.is_file():  # a link, FIFO, socket or device where a folder belongs
-            removed = [f"{node.name} (a link or special file, not a node folder)"]
-            node.unlink()
-        else:
-            continue
-        if removed:
-            log.warning("%s: removed what a node left that Shoal must not follow: %s", node, "; ".join(removed[:5]))

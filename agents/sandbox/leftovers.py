@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from agents.errors import UserInputError
 from agents.sandbox import privileges
 from agents.sandbox.base import SandboxResult
 from agents.sandbox.tree import MAX_DEPTH, Walk, remove_tree
@@ -90,6 +91,26 @@ def scrub(root: Path) -> list[str]:
     if removed:
         log.warning("removed from %s what a sandboxed program left there: %s", root, "; ".join(removed[:10]))
     return removed
+
+
+def scrub_nodes(nodes: Path) -> None:
+    """Scrub every node folder of a run when it is opened: each sandboxed run is scrubbed when it ends, but a run
+    made before that, or copied from someone else, may hold a link a node planted (``stdout.txt -> /etc/...``). A
+    link or special file where a node folder belongs is removed; a ``nodes`` folder that is itself a link is refused."""
+    if nodes.is_symlink():
+        raise UserInputError(f"{nodes} is a link, not the run's own folder of nodes; Shoal will not follow it")
+    if not nodes.is_dir():
+        return
+    for node in sorted(nodes.iterdir()):
+        if node.is_dir() and not node.is_symlink():
+            removed = scrub(node)
+        elif node.is_symlink() or not node.is_file():
+            removed = [f"{node.name} (a link or special file, not a node folder)"]
+            node.unlink()
+        else:
+            continue
+        if removed:
+            log.warning("%s: removed what a node left that Shoal must not follow: %s", node, "; ".join(removed[:5]))
 
 
 def note(removed: list[str], limit: int = 10) -> str:
