@@ -82,6 +82,13 @@ class DataCard(BaseModel):
         return next((f for f in self.tables() if any(c.name == column for c in f.columns)), None)
 
 
+def is_missing(value: object) -> bool:
+    """None, NaN, or a text such as "", "NA", "null", "?" (``MISSING``)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return True
+    return isinstance(value, str) and value.strip().lower() in MISSING
+
+
 class _ColumnStats:
     def __init__(self, name: str) -> None:
         self.name = name
@@ -92,10 +99,7 @@ class _ColumnStats:
         self.counts: Counter[str] = Counter()
 
     def add(self, value: object) -> None:
-        if value is None or (isinstance(value, str) and value.strip().lower() in MISSING):
-            self.missing += 1
-            return
-        if isinstance(value, float) and math.isnan(value):
+        if is_missing(value):
             self.missing += 1
             return
         text = value if isinstance(value, str) else json.dumps(value) if isinstance(value, list | dict) else str(value)

@@ -19,14 +19,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import math
 import os
 import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from agents.data.card import MISSING, WORKBOOK_NOTE, DataCard
+from agents.data.card import WORKBOOK_NOTE, DataCard, is_missing
 from agents.data.dialect import ERRORS, Dialect, open_text, sniff
 from agents.data.task import DataTask
 from agents.errors import UserInputError
@@ -54,16 +53,6 @@ class Split:
 def _fingerprint(path: Path) -> dict[str, object]:
     st = path.stat()
     return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def _missing(value: str) -> bool:
-    return value.strip().lower() in MISSING
-
-
-def _missing_value(value: object) -> bool:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return True
-    return isinstance(value, str) and _missing(value)
 
 
 def _csv_split(
@@ -96,10 +85,10 @@ def _csv_split(
                 if not row:
                     continue
                 value = row[ti] if ti < len(row) else ""
-                if train is not None and (_missing(value) or rng.random() >= frac):
+                if train is not None and (is_missing(value) or rng.random() >= frac):
                     kept += 1
                     wtr.writerow(row)
-                elif _missing(value):
+                elif is_missing(value):
                     unlabelled += 1
                 else:
                     held += 1
@@ -129,7 +118,7 @@ def _parquet_split(
         wla.writerow([target])
         for batch in pf.iter_batches(batch_size=65536):
             table = pa.Table.from_batches([batch])
-            valid = [not _missing_value(v) for v in table.column(target).to_pylist()]
+            valid = [not is_missing(v) for v in table.column(target).to_pylist()]
             mask = pa.array([ok and (train is None or rng.random() < frac) for ok in valid])
             if train is None:
                 unlabelled += valid.count(False)
