@@ -275,6 +275,25 @@ print("ALL ALLOCATED" if alive == len(procs) else f"alive {alive}", flush=True)
 time.sleep(30)
 """
 
+MEMORY_TMPFS = """
+block = b"x" * (1024 * 1024)
+held = 0
+for folder in ("/tmp", "/dev/shm"):  # each is its own tmpfs: memory that no process's resident set shows
+    try:
+        with open(os.path.join(folder, "fill.bin"), "wb") as fh:
+            for _ in range(H["tmpfs_mb"]):
+                fh.write(block)
+                held += 1
+    except OSError as exc:
+        print(f"{folder}: {exc}", flush=True)
+ram = bytearray(H["ram_mb"] * 1024 * 1024)
+for i in range(0, len(ram), 4096):
+    ram[i] = 1
+time.sleep(3)  # the watcher looks long before this ends
+print(f"ALL HELD {held + H['ram_mb']} MiB", flush=True)
+time.sleep(30)
+"""
+
 DISK_FILES = """
 block = b"x" * (1024 * 1024)
 for i in range(H["files"]):

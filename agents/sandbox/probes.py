@@ -273,6 +273,13 @@ PROBES: tuple[Probe, ...] = (
         judge=_killed_by("memory", "ALL ALLOCATED"),
     ),
     Probe(
+        "memory-tmpfs",
+        "300 MiB in /tmp, 300 MiB in /dev/shm and 300 MiB of memory under a 512 MiB limit",
+        P.MEMORY_TMPFS,
+        {"memory_mb": 512},
+        judge=_killed_by("memory", "ALL HELD"),
+    ),
+    Probe(
         "disk-files",
         "6 files of 40 MiB each under a 64 MiB disk limit",
         P.DISK_FILES,
@@ -299,6 +306,7 @@ PROBES: tuple[Probe, ...] = (
 _EXTRA = {
     "fork-bomb": {},
     "memory-children": {"children": 3, "child_mb": 300},
+    "memory-tmpfs": {"tmpfs_mb": 300, "ram_mb": 300},
     "disk-files": {"files": 6, "file_mb": 40},
     "file-spray": {"files": 3000},
 }

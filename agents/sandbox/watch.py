@@ -112,7 +112,8 @@ def trim_written(root: Path, since: float, excess: int) -> tuple[int, int]:
 
 
 class TreeWatch:
-    """Processes and resident memory of a run without cgroups, paced like DiskWatch (at most every 0.1 s)."""
+    """Processes and memory (resident sets, private tmpfs) of a run without cgroups, paced like DiskWatch (at
+    most every 0.1 s)."""
 
     def __init__(self, root: int, min_interval_s: float = 0.1) -> None:
         self.root = root
@@ -153,9 +154,48 @@ def _ppid(pid: int) -> int:
     return int(data[data.rfind(b")") + 2 :].split()[1])
 
 
+# the run's own tmpfs mounts (agents/sandbox/bwrap.py): files there are memory that no resident set shows
+PRIVATE_TMPFS = ("tmp", "dev/shm")
+
+
+def _mount_ns(pid: int | str) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/mnt")
+    except OSError:
+        return None
+
+
+def tmpfs_bytes(pids: list[int]) -> int:
+    """Bytes held in the private ``/tmp`` and ``/dev/shm`` of the mount namespaces ``pids`` run in, when that is
+    not ours (bubblewrap's); each mount counted once. Seen through ``/proc/<pid>/root``, which the uid that made
+    a user namespace may read (and root always)."""
+    own = _mount_ns("self")
+    namespaces: set[str] = set()
+    devices: set[int] = set()
+    total = 0
+    for pid in pids:
+        ns = _mount_ns(pid)
+        if ns is None or ns == own or ns in namespaces:
+            continue
+        namespaces.add(ns)
+        for inside in PRIVATE_TMPFS:
+            path = f"/proc/{pid}/root/{inside}"
+            try:
+                device = os.stat(path).st_dev
+                if device in devices:
+                    continue
+                fs = os.statvfs(path)
+            except OSError:
+                continue
+            devices.add(device)
+            total += (fs.f_blocks - fs.f_bfree) * fs.f_frsize
+    return total
+
+
 def tree_usage(root: int) -> tuple[int, int]:
-    """(tasks, resident bytes) of ``root`` and its descendants; tasks are processes and their threads, as the
-    kernel's process limits count them."""
+    """(tasks, memory bytes) of ``root`` and its descendants: tasks are processes and their threads, as the
+    kernel's process limits count them; memory is their resident sets plus what their private /tmp and /dev/shm
+    hold (a memory cgroup charges both)."""
     pids = [root, *descendants(root)]
     rss = tasks = 0
     page = os.sysconf("SC_PAGE_SIZE")
@@ -168,4 +208,4 @@ def tree_usage(root: int) -> tuple[int, int]:
             tasks += int(data[data.rfind(b")") + 2 :].split()[17])  # field 20, num_threads
         except (OSError, IndexError, ValueError):
             continue
-    return max(tasks, len(pids)), rss
+    return max(tasks, len(pids)), rss + tmpfs_bytes(pids)
