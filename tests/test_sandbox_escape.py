@@ -125,7 +125,8 @@ def comm(pid):
     except OSError:
         return ""
 def sample():  # our uid's processes on the whole machine, while the probes run (the fork loop among them), but
-    # not Shoal's own bubblewrap processes: each probe's sandbox starts its next bwrap ahead and leaves it idle
+    # not bubblewrap processes: a finished run's bwrap that its parent bwrap did not reap (a run killed at a limit)
+    # waits as a zombie for the machine's init, which on this machine reaps late (12 such seen during the suite)
     while not done.is_set():
         pids = [p for p in os.listdir("/proc") if p.isdigit()]
         mine = []
