@@ -88,6 +88,13 @@ def test_missing_evaluator(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "the evaluator nope.py does not exist" in result.output
 
 
+def test_program_given_as_a_folder(tmp_path: Path) -> None:
+    _, ev = write_task(tmp_path)
+    with ScriptedServer() as server:
+        result = runner.invoke(app, [*_global(server, tmp_path), "evolve", str(tmp_path), "--evaluator", str(ev)])
+    assert result.exit_code == 2 and "is a folder; give the path of a Python file in it" in result.output
+
+
 def _records(run: Path) -> dict[str, dict]:
     out = {}
     for line in (run / "evolve" / "programs.jsonl").read_text().splitlines():

@@ -23,6 +23,8 @@ from agents.settings import Settings
 
 
 def _read(path: Path, what: str) -> str:
+    if path.is_dir():
+        raise UserInputError(f"{what} {path} is a folder; give the path of a Python file in it")
     if not path.is_file():
         raise UserInputError(f"{what} {path} does not exist; give the path of a Python file")
     try:
