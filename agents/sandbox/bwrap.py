@@ -23,17 +23,21 @@ _OS_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 # the few files under /etc programs need (dynamic linker cache, alternatives symlinks, time zone, fonts)
 _ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "timezone", "fonts", "mime.types")
 _ETC_NET = ("resolv.conf", "hosts", "nsswitch.conf", "ssl", "ca-certificates", "ca-certificates.conf")
+# the CPU topology, read-only (nothing else of /sys): lscpu, and through it joblib's count of physical cores,
+# which without it warned with a traceback in the output of every HistGradientBoosting or LightGBM fit
+SYS_CPU = "/sys/devices/system/cpu"
 INSIDE_ENV = "/opt/shoal-env"
 MPL_CACHE = "mplconfig"  # in the experiment environment
 MPL_INSIDE = "/tmp/matplotlib"
-_RESERVED = ("/", "/proc", "/dev", "/tmp", "/etc", INSIDE_ENV, NODE, *_OS_DIRS)
+_RESERVED = ("/", "/proc", "/dev", "/tmp", "/etc", "/sys", INSIDE_ENV, NODE, *_OS_DIRS)
 
 
 def check_mounts(mounts: Sequence[ReadOnlyMount]) -> None:
     """Our callers' bugs raise: a relative, reserved or missing mount is never silently skipped."""
     for m in mounts:
         target = os.path.normpath(m.target)
-        if not target.startswith("/") or target in _RESERVED or target.startswith(("/proc/", "/dev/", NODE + "/")):
+        inside_reserved = target.startswith(("/proc/", "/dev/", "/sys/", NODE + "/"))
+        if not target.startswith("/") or target in _RESERVED or inside_reserved:
             raise ValueError(f"read-only mount target {m.target!r} must be an absolute path outside {_RESERVED}")
         if not Path(m.source).exists():
             raise FileNotFoundError(f"read-only mount source {m.source} does not exist")
@@ -55,6 +59,8 @@ def _os_args(network: bool) -> tuple[str, ...]:
     args += ["--perms", "0755", "--dir", "/etc"]  # bwrap makes missing directories 0700
     for name in (*_ETC, *(_ETC_NET if network else ())):
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    if os.path.isdir(SYS_CPU):
+        args += [*_dirs_for(SYS_CPU), "--ro-bind", SYS_CPU, SYS_CPU]
     return tuple(args)
 
 
