@@ -168,16 +168,17 @@ def check_sandbox(settings: Settings, run_probes: bool = True) -> list[Check]:
                 required=not weak,
             )
         )
-    env = env_path(s.python_env)
-    if is_built(env):
-        checks.append(Check(name="experiment environment", status="ok", detail=f"{env}"))
+    env = env_path(s.python_env, s.extra_packages)
+    extras = f" with {', '.join(s.extra_packages)}" if s.extra_packages else ""
+    if is_built(env, s.extra_packages):
+        checks.append(Check(name="experiment environment", status="ok", detail=f"{env}{extras}"))
     else:
         checks.append(
             Check(
                 name="experiment environment",
                 status="fail",
-                detail=f"{env} is missing or outdated (generated code's Python: numpy, scipy, pandas, ...)",
-                fix="scripts/setup.sh  (or: python -m agents.sandbox env ensure)",
+                detail=f"{env}{extras} is missing or outdated (generated code's Python: numpy, scipy, pandas, ...)",
+                fix="shoal sandbox env --build" if extras else "scripts/setup.sh  (or: shoal sandbox env --build)",
             )
         )
         return checks

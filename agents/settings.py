@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -158,6 +158,11 @@ class SandboxSettings(Section):
         default=None,
         description="the experiment Python environment (default: <cache>/shoal/sandbox-env, built by setup.sh)",
     )
+    extra_packages: list[str] = Field(
+        default_factory=list,
+        description="pip requirements installed beside the pinned list (e.g. 'xgboost>=2'): an environment of "
+        "their own, built by `shoal sandbox env --build`",
+    )
     uid: int = Field(
         default=0, ge=0, description="host uid/gid generated code runs as when Shoal is root (0 = shoal-sandbox user)"
     )
@@ -177,6 +182,27 @@ class SandboxSettings(Section):
     gpus: int = Field(
         default=0, ge=-1, description="GPUs: docker requests them; local binds /dev/nvidia* when not 0 (-1 = all)"
     )
+
+    @field_validator("extra_packages")
+    @classmethod
+    def _requirements(cls, value: list[str]) -> list[str]:
+        """Each one a requirement specifier pip understands (name, extras, versions), never a pip option."""
+        from packaging.requirements import InvalidRequirement, Requirement
+
+        out = []
+        for item in value:
+            text = item.strip()
+            try:
+                if text.startswith("-"):
+                    raise InvalidRequirement("a pip option")
+                Requirement(text)
+            except InvalidRequirement as exc:
+                raise ValueError(
+                    f"{item!r} is not a requirement pip understands ({exc}); write it as in a requirements "
+                    "file, e.g. 'xgboost' or 'lightgbm>=4,<5'"
+                ) from None
+            out.append(text)
+        return out
 
 
 class RaySettings(Section):

@@ -104,6 +104,10 @@ def run(
             raise UserInputError("--approve takes: ideas")
         span = parse_stages(stages)
         baseline = read_baseline(code_to_use) if code_to_use is not None else None
+        if settings.executor == "local":  # below min_isolation, or no experiment environment: say so now
+            from agents.sandbox import make_sandbox
+
+            make_sandbox(settings.sandbox)
         run_dir = create_run(settings, parsed.title)
         run_dir.write_topic(parsed)
         save_data(run_dir, session)

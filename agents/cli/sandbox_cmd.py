@@ -3,6 +3,7 @@
 shoal sandbox run PROGRAM.py [--timeout S]   # a fresh node dir in the workspace; prints output and verdict
 shoal sandbox check                          # the escape suite: one line per probe, BLOCKED or BREACH
 shoal sandbox levels                         # what is isolated here, and how
+shoal sandbox env [--build]                  # the experiment environment (with sandbox.extra_packages)
 """
 
 from __future__ import annotations
@@ -85,3 +86,27 @@ def levels(ctx: typer.Context) -> None:
         mark = "[green]ok  [/]" if piece.ok else "[red]MISSING[/]"
         fix = f"  (fix: {escape(piece.fix)})" if piece.fix else ""
         console.print(f"{mark} {piece.name:<10} {escape(piece.how)}{fix}", highlight=False)
+
+
+@sandbox_app.command("env")
+def environment(
+    ctx: typer.Context,
+    build: Annotated[
+        bool, typer.Option("--build", help="build it now (pip: the pinned list and sandbox.extra_packages)")
+    ] = False,
+) -> None:
+    """The experiment environment generated code runs in: where it is, what it adds, whether it is built."""
+    from agents.cli.common import cli_errors, console, get_settings
+    from agents.sandbox import pyenv
+
+    s = get_settings(ctx).sandbox
+    path = pyenv.env_path(s.python_env, s.extra_packages)
+    extras = ", ".join(s.extra_packages) or "none (sandbox.extra_packages)"
+    console.print(f"environment: {escape(str(path))}\nextra packages: {escape(extras)}", highlight=False)
+    if build:
+        with cli_errors(), console.status("building the experiment environment (pip; minutes)"):
+            console.print(escape(pyenv.ensure(path, s.extra_packages)), highlight=False)
+    if not pyenv.is_built(path, s.extra_packages):
+        console.print(f"status: [red]not built[/]: {escape(pyenv.missing_message(path, s.extra_packages))}")
+        raise typer.Exit(1)
+    console.print("status: [green]built[/] from the current list", highlight=False)

@@ -21,20 +21,29 @@ CANDIDATES = (
     "numpy", "scipy", "pandas", "sklearn", "matplotlib", "PIL", "pyarrow", "torch", "torchvision", "xgboost",
     "lightgbm", "statsmodels", "polars", "jax",
 )  # fmt: skip
-_PROBE = (
-    "import importlib.util, json\n"
-    f"names = {list(CANDIDATES)!r}\n"
-    "print(json.dumps([n for n in names if importlib.util.find_spec(n) is not None]))\n"
-)
+# the candidates found, then the modules the extra distributions (sandbox.extra_packages) install
+_PROBE = """import importlib.metadata, importlib.util, json, re, sys
+names, extra = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+norm = lambda d: re.sub(r"[-_.]+", "-", d).lower()
+wanted = {norm(d) for d in extra}
+mods = sorted(m for m, dists in importlib.metadata.packages_distributions().items()
+              if not m.startswith("_") and wanted & {norm(d) for d in dists})
+print(json.dumps([n for n in names if importlib.util.find_spec(n) is not None] + mods))
+"""
 PROBE_TIMEOUT_S = 60.0
 
 
-def probe_packages(sandbox: Any) -> list[str] | None:
-    """The candidate packages importable inside the sandbox, or None when the probe could not run."""
+def probe_packages(sandbox: Any, extras: list[str] | None = None) -> list[str] | None:
+    """The candidate packages importable inside the sandbox, and the modules of the ``extras`` distributions
+    (``sandbox.extra_packages``), or None when the probe could not run."""
+    from packaging.requirements import Requirement
+
+    wanted = [Requirement(x).name for x in extras or []]
     with tempfile.TemporaryDirectory(prefix="shoal-probe-") as tmp:
         (Path(tmp) / "probe.py").write_text(_PROBE, encoding="utf-8")
         try:
-            res = sandbox.run(Path(tmp), ["python", "probe.py"], timeout_s=PROBE_TIMEOUT_S)
+            argv = ["python", "probe.py", json.dumps(list(CANDIDATES)), json.dumps(wanted)]
+            res = sandbox.run(Path(tmp), argv, timeout_s=PROBE_TIMEOUT_S)
         except (OSError, ValueError, NotImplementedError) as exc:
             log.warning("could not probe the experiment environment: %s", exc)
             return None
@@ -46,7 +55,7 @@ def probe_packages(sandbox: Any) -> list[str] | None:
         found = json.loads(lines[-1])
     except ValueError:
         return None
-    return [str(n) for n in found if n in CANDIDATES]
+    return list(dict.fromkeys(str(n) for n in found if isinstance(n, str) and n.isidentifier()))
 
 
 def template_for(packages: list[str]) -> str:
@@ -58,7 +67,7 @@ def template_for(packages: list[str]) -> str:
 def coder_environment(settings: Settings, sandbox: Any = None, *, multi_file: bool = False) -> dict[str, Any]:
     """The ``env`` variable of the coder prompts (without a sandbox to probe: numpy and matplotlib assumed)."""
     cfg = settings.data
-    found = probe_packages(sandbox) if sandbox is not None else None
+    found = probe_packages(sandbox, settings.sandbox.extra_packages) if sandbox is not None else None
     packages = found if found is not None else ["numpy", "matplotlib"]
     name = template_for(packages) if cfg.environment == "auto" else cfg.environment
     if not prompt_exists(f"_partials/environments/{name}"):

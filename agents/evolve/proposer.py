@@ -77,7 +77,9 @@ class Proposer:
     def __init__(self, settings: Settings, llm: LLM, task: str) -> None:
         self.settings = settings
         # the local sandbox's environment; a Docker image is built from the same requirements file
-        self.modules = pyenv.importable(pyenv.env_path(settings.sandbox.python_env))
+        box = settings.sandbox
+        extras = tuple(box.extra_packages)
+        self.modules = pyenv.importable(pyenv.env_path(box.python_env, extras), extras)
         self.cfg = settings.evolve
         self.llm = llm
         self.task = task

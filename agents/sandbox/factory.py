@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from agents.errors import ConfigError
@@ -30,8 +31,9 @@ def docker_available() -> bool:
         return False
 
 
-def image_has_env(image: str, client: Any = None) -> bool:
-    """The image carries the experiment environment: its label matches the current requirements list."""
+def image_has_env(image: str, client: Any = None, extras: Sequence[str] = ()) -> bool:
+    """The image carries the experiment environment: its label matches the current requirements list (and the
+    extra packages: an image built from the list alone lacks them)."""
     try:
         if client is None:
             import docker
@@ -40,14 +42,15 @@ def image_has_env(image: str, client: Any = None) -> bool:
         labels = client.images.get(image).labels or {}
     except Exception:  # not pulled, no engine, no SDK: all mean "not usable"
         return False
-    return bool(labels.get(REQUIREMENTS_LABEL) == requirements_hash())
+    return bool(labels.get(REQUIREMENTS_LABEL) == requirements_hash(extras))
 
 
 def make_sandbox(settings: SandboxSettings) -> Sandbox:
-    """The configured backend; the local one refuses at once (ConfigError) below ``sandbox.min_isolation``."""
+    """The configured backend; the local one refuses at once (ConfigError) below ``sandbox.min_isolation`` or
+    without its experiment environment."""
     backend = settings.backend
     if backend == "auto":
-        usable = docker_available() and image_has_env(settings.docker_image)
+        usable = docker_available() and image_has_env(settings.docker_image, extras=settings.extra_packages)
         backend = "docker" if usable else "local"
         log.info("sandbox backend: %s (auto)", backend)
     if backend == "docker":
@@ -60,4 +63,5 @@ def make_sandbox(settings: SandboxSettings) -> Sandbox:
         return DockerSandbox(settings)
     local = LocalSandbox(settings)
     local.check()
+    local.env_dir()  # built from the current list and sandbox.extra_packages, or one message saying how
     return local

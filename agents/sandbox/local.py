@@ -75,12 +75,10 @@ class LocalSandbox:
     def env_dir(self) -> Path:
         if self._env_dir is not None:
             return self._env_dir
-        path = pyenv.env_path(self.settings.python_env)
-        if not pyenv.is_built(path):
-            raise ConfigError(
-                f"the experiment environment {path} is missing or outdated: run scripts/setup.sh "
-                "(or python -m agents.sandbox env ensure), or point sandbox.python_env at a built one"
-            )
+        s = self.settings
+        path = pyenv.env_path(s.python_env, s.extra_packages)
+        if not pyenv.is_built(path, s.extra_packages):
+            raise ConfigError(pyenv.missing_message(path, s.extra_packages))
         self._env_dir = path  # checked once per sandbox
         return path
 
