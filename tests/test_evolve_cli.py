@@ -88,6 +88,16 @@ def test_missing_evaluator(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "the evaluator nope.py does not exist" in result.output
 
 
+def test_an_experiment_environment_not_built_yet_leaves_no_run(tmp_path: Path) -> None:
+    prog, ev = write_task(tmp_path)
+    with ScriptedServer() as server:
+        args = _global(server, tmp_path, 'sandbox.extra_packages=["shoal-never-built"]')
+        result = runner.invoke(app, [*args, "evolve", str(prog), "--evaluator", str(ev)])
+        assert server.requests == []
+    assert result.exit_code == 2 and "shoal sandbox env --build" in " ".join(result.output.split())
+    assert not list((tmp_path / "ws").glob("*"))
+
+
 def test_program_given_as_a_folder(tmp_path: Path) -> None:
     _, ev = write_task(tmp_path)
     with ScriptedServer() as server:

@@ -67,7 +67,7 @@ def _null() -> Iterator[None]:
 
 def drive(ctx: typer.Context, run_path: Path, fresh: bool) -> None:
     """Run (or continue) the evolve run in ``run_path`` with the live view; exits non-zero on a stop."""
-    from agents.errors import UserInputError
+    from agents.errors import ConfigError, UserInputError
     from agents.evolve import make_engine
     from agents.localmodel.server import stop_shared_servers
     from agents.rundir import open_run
@@ -78,11 +78,11 @@ def drive(ctx: typer.Context, run_path: Path, fresh: bool) -> None:
     progress = EvolveProgress()
     with cli_errors():
         run = open_run(run_path)
-        engine = make_engine(run, settings, make_sandbox(settings.sandbox), on_event=progress)
-        try:
+        try:  # a sandbox that cannot run here, or an unusable initial program: no run is left behind
+            engine = make_engine(run, settings, make_sandbox(settings.sandbox), on_event=progress)
             with console.status("evaluating the initial program...", spinner="dots") if not quiet else _null():
                 engine.start()
-        except UserInputError:
+        except (UserInputError, ConfigError):
             if fresh:
                 shutil.rmtree(run.path, ignore_errors=True)
             raise
