@@ -78,6 +78,24 @@ def test_card_is_deterministic_and_bounded(data_dir: Path) -> None:
     assert len(short) <= 300 and "more file(s) not shown" in short
 
 
+def test_a_wide_table_is_shown_shorter_not_dropped(tmp_path: Path) -> None:
+    """2,001 columns (an expression matrix): the whole entry is longer than the prompt's budget. It was dropped,
+    leaving the card '1 file(s) ... 1 more file(s) not shown' and the coder nothing to go on."""
+    d = tmp_path / "wide"
+    d.mkdir()
+    header = [f"gene_{i}" for i in range(2000)] + ["label"]
+    rows = [",".join([f"{(r * 7 + i) % 13 / 3:.15f}" for i in range(2000)] + [("tumor", "normal")[r % 2]])
+            for r in range(40)]  # fmt: skip
+    (d / "expr.csv").write_text(",".join(header) + "\n" + "\n".join(rows) + "\n")
+    card = build_card(d)
+    text = card_text(card, 1250, keep=("label",))
+    assert len(text) <= 1250 and "not shown" not in text
+    assert "- expr.csv (" in text and "columns (2001): gene_0 (float" in text
+    assert "label (string; values normal, tumor)" in text and "more (1" in text and " float)" in text
+    tight = card_text(card, 250, keep=("label",))
+    assert "- expr.csv (" in tight and "label (string" in tight and "first rows" not in tight
+
+
 def test_parquet_card(tmp_path: Path) -> None:
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")

@@ -37,26 +37,43 @@ def _rows(f: FileEntry) -> str:
     return f", {f.rows:,} rows"
 
 
-def file_text(f: FileEntry, max_columns: int = 30) -> list[str]:
+def _kinds(columns: list[Column]) -> str:
+    """``1998 float, 2 string``: the types of columns not listed one by one."""
+    counts: dict[str, int] = {}
+    for c in columns:
+        counts[c.type] = counts.get(c.type, 0) + 1
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def file_text(f: FileEntry, max_columns: int = 30, max_rows: int = 3, keep: tuple[str, ...] = ()) -> list[str]:
+    """One file's lines: the first ``max_columns`` columns and those named in ``keep`` (the target), the types of
+    the rest, and up to ``max_rows`` example rows."""
     lines = [f"- {f.path} ({human_size(f.size_bytes)}{_rows(f)})" + (f": {f.note}" if f.note else "")]
     if f.kind == "table" and f.dialect.read_args():
         lines.append(f"  not plain comma-separated UTF-8: read it with pandas.read_csv(path, {f.dialect.read_args()})")
     if f.columns:
-        cols = [_column(c) for c in f.columns[:max_columns]]
-        extra = f" ... and {len(f.columns) - max_columns} more" if len(f.columns) > max_columns else ""
-        lines.append("  columns: " + "; ".join(cols) + extra)
-    if f.head and f.columns:
+        shown = f.columns[:max_columns] + [c for c in f.columns[max_columns:] if c.name in keep]
+        rest = [c for c in f.columns if c not in shown]
+        extra = f" ... and {len(rest)} more ({_kinds(rest)})" if rest else ""
+        head = f"  columns ({len(f.columns)}): " if rest else "  columns: "
+        lines.append(head + "; ".join(_column(c) for c in shown) + extra)
+    if f.head and f.columns and max_rows:
         names = [c.name for c in f.columns[:12]]
         sep = f.delimiter if f.delimiter in (";", "|") else ","
         lines.append("  first rows: " + sep.join(names))
-        lines += ["    " + sep.join(r[:12]) for r in f.head[:3]]
+        lines += ["    " + sep.join(r[:12]) for r in f.head[:max_rows]]
     for name, desc in f.arrays.items():
         lines.append(f"  array {name}: shape {desc}")
     return lines
 
 
-def card_text(card: DataCard, max_chars: int = 3000) -> str:
-    """The card in at most ``max_chars`` characters (later files are dropped whole, and counted)."""
+# ever shorter forms of a file that does not fit whole: fewer columns and example rows, then its line alone
+_SHORTER = ((30, 3), (12, 2), (5, 1), (0, 0))
+
+
+def card_text(card: DataCard, max_chars: int = 3000, keep: tuple[str, ...] = ()) -> str:
+    """The card in at most ``max_chars`` characters. A file that does not fit whole is shown shorter (fewer
+    columns, the ``keep`` ones always among them, fewer rows); later files that do not fit at all are counted."""
     head = f"{card.total_files} file(s), {human_size(card.total_bytes)} in all."
     if card.image_count:
         shapes = ", ".join(f"{s} x{n}" for s, n in sorted(card.image_shapes.items(), key=lambda kv: -kv[1])[:5])
@@ -64,8 +81,11 @@ def card_text(card: DataCard, max_chars: int = 3000) -> str:
     out = [head]
     used = len(head)
     for i, f in enumerate(card.files):
-        block = "\n".join(file_text(f))
-        if used + len(block) + 1 > max_chars:
+        for columns, rows in _SHORTER:
+            block = "\n".join(file_text(f, columns, rows, keep))
+            if used + len(block) + 1 <= max_chars:
+                break
+        else:
             out.append(f"... {len(card.files) - i} more file(s) not shown")
             break
         out.append(block)

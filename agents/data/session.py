@@ -99,7 +99,7 @@ class DataSession:
             "train_files": self._train_files(),
             "test_file": f"{HELDOUT_TARGET}/{self.split.features.name}" if self.split else "",
             "test_rows": self.split.rows if self.split else 0,
-            "card": card_text(card, limit) if card else "",
+            "card": card_text(card, limit, keep=(t.target,) if t.target else ()) if card else "",
             "train_table": self._train_table(),
             "read_args": self._read_args(),
         }
