@@ -113,3 +113,22 @@ def test_a_build_pip_cannot_do_is_one_message(offline_index: Path, tmp_path: Pat
     assert not env.exists()  # nothing half-built is left to be mistaken for an environment
     status = runner.invoke(app, ["--config", str(tmp_path / "shoal.toml"), "sandbox", "env"])
     assert status.exit_code == 1 and "not built" in status.output
+
+
+def test_a_folder_shoal_did_not_build_is_never_replaced(tmp_path: Path) -> None:
+    """sandbox.python_env pointing at someone's own venv: the build refuses instead of deleting it."""
+    own = tmp_path / "my-venv"
+    (own / "bin").mkdir(parents=True)
+    (own / "bin" / "python").write_text("#!/bin/sh\n")
+    with pytest.raises(pyenv.BuildError, match="was not built by Shoal"):
+        pyenv.ensure(own, ["lightgbm"])
+    assert (own / "bin" / "python").is_file()
+
+
+def test_an_interrupted_build_of_ours_is_replaced(offline_index: Path) -> None:
+    env = offline_index / "env"
+    env.mkdir()
+    (env / pyenv.BUILDING).write_text("")  # what a killed build leaves (no stamp yet)
+    (env / "half.txt").write_text("")
+    assert pyenv.ensure(env, ["shoalextra==0.1"]) == f"built {env}"
+    assert not (env / "half.txt").exists() and not (env / pyenv.BUILDING).exists()

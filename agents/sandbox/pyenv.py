@@ -26,6 +26,7 @@ from agents.errors import ShoalError
 
 REQUIREMENTS = Path(__file__).resolve().parents[2] / "docker" / "sandbox-requirements.txt"
 STAMP = ".shoal-requirements.sha256"
+BUILDING = ".shoal-building"  # present from the start of a build until its stamp is written
 INSIDE = "/opt/shoal-env"
 ROOT_DEFAULT = Path("/var/cache/shoal/sandbox-env")
 _BUILD_TIMEOUT_S = 1800
@@ -131,10 +132,18 @@ def ensure(path: Path, extras: Sequence[str] = ()) -> str:
     if is_built(path, extras):
         return f"ok: already built ({path})"
     if path.exists():
-        shutil.rmtree(path)
+        ours = (path / STAMP).is_file() or (path / BUILDING).is_file()
+        if not ours and (not path.is_dir() or any(path.iterdir())):
+            raise BuildError(
+                f"{path} exists and was not built by Shoal (no {STAMP}): it is left as it is; remove it, or set "
+                "sandbox.python_env to a new folder"
+            )
+        shutil.rmtree(path)  # an earlier build of ours, from another list
     path.parent.mkdir(parents=True, exist_ok=True)
     if os.geteuid() == 0:
         path.parent.chmod(0o755)
+    path.mkdir()
+    (path / BUILDING).write_text("a build by Shoal; an interrupted one is removed by the next\n")
     subprocess.run([_base_python(), "-m", "venv", str(path)], check=True, timeout=300)
     pip = [str(path / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     # one resolution of the pinned list and the extras together: an extra that needs another version of a pinned
@@ -153,6 +162,7 @@ def ensure(path: Path, extras: Sequence[str] = ()) -> str:
     # readable (not writable) by the unprivileged sandbox user
     subprocess.run(["chmod", "-R", "go+rX,go-w", str(path)], check=True, timeout=300)
     (path / STAMP).write_text(requirements_hash(extras) + "\n")
+    (path / BUILDING).unlink()
     return f"built {path}"
 
 
