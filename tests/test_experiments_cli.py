@@ -118,7 +118,7 @@ def test_cli_template_mode_and_failure_exit(cli_env: Path, scripted_llm: Scripte
         (["experiments", "--idea-file", "missing.json"], "does not exist"),
         (["experiments", "--resume", "nowhere"], "does not exist"),
         (["experiments", "--idea-file", "x.json", "--stages", "5"], "--stages"),
-        (["experiments", "--idea-file", "x.json", "--code-to-use", "nope.py"], "cannot read"),
+        (["experiments", "--idea-file", "x.json", "--code-to-use", "nope.py"], "--code-to-use nope.py does not exist"),
     ],
 )
 def test_cli_bad_input_is_one_clear_message(cli_env: Path, args: list[str], message: str) -> None:

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from agents.data.task import DataTask, front_matter_options, make_task, split_front_matter
+from agents.errors import UserInputError
+from agents.textfile import read_user_text
 
 DataOpt = Annotated[Path | None, typer.Option("--data", help="your data directory (mounted read-only at /data)")]
 GoalOpt = Annotated[str | None, typer.Option("--goal", help='what to achieve, e.g. "predict the price"')]
@@ -31,8 +33,8 @@ def resolve_task(topic_file: Path | None = None, **cli: Any) -> DataTask:
     merged: dict[str, Any] = {}
     if topic_file is not None and topic_file.is_file():
         try:
-            pairs, _ = split_front_matter(topic_file.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError):
+            pairs, _ = split_front_matter(read_user_text(topic_file, "topic file"))
+        except UserInputError:
             pairs = {}  # load_topic reports an unreadable topic file
         merged = front_matter_options(pairs, topic_file.resolve().parent)
     merged.update({k: v for k, v in cli.items() if v is not None})

@@ -20,6 +20,7 @@ from agents.llm import LLM, Ledger
 from agents.rundir import RunDir, create_run
 from agents.sandbox.base import SandboxRunner
 from agents.settings import Settings
+from agents.textfile import read_user_text
 
 
 def _read(path: Path, what: str) -> str:
@@ -27,10 +28,7 @@ def _read(path: Path, what: str) -> str:
         raise UserInputError(f"{what} {path} is a folder; give the path of a Python file in it")
     if not path.is_file():
         raise UserInputError(f"{what} {path} does not exist; give the path of a Python file")
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserInputError(f"cannot read {what} {path}: {exc}") from exc
+    return read_user_text(path, what)
 
 
 def check_inputs(program: Path, evaluator: Path) -> str:

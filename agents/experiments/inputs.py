@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from agents.errors import UserInputError
 from agents.ideation.schema import Idea
 from agents.rundir import RunDir
+from agents.textfile import read_user_text
 
 
 def parse_stages(text: str) -> tuple[int, int]:
@@ -29,11 +30,9 @@ def parse_stages(text: str) -> tuple[int, int]:
 
 
 def _read_json(path: Path) -> Any:
-    if not path.is_file():
-        raise UserInputError(f"{path} does not exist")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        return json.loads(read_user_text(path, "idea file"))
+    except json.JSONDecodeError as exc:
         raise UserInputError(f"{path} is not valid JSON: {exc}") from exc
 
 
@@ -92,10 +91,7 @@ def read_baseline(path: Path) -> str:
         from agents.experiments.program import read_program_dir
 
         return read_program_dir(path)
-    try:
-        code = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserInputError(f"--code-to-use {path}: cannot read it ({exc})") from exc
+    code = read_user_text(path, "--code-to-use")
     if not code.strip():
         raise UserInputError(f"--code-to-use {path} is empty")
     return code

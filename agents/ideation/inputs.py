@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from agents.errors import UserInputError
+from agents.textfile import read_user_text
 
 MAX_TOPIC_CHARS = 4000  # the embedded model loses track in long prompts
 
@@ -99,16 +100,7 @@ def load_topic(topic: str | None, topic_file: Path | None) -> Topic:
     if topic is not None and topic_file is not None:
         raise UserInputError("give either --topic or --topic-file, not both")
     if topic_file is not None:
-        try:
-            text = topic_file.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise UserInputError(f"topic file {topic_file} does not exist") from None
-        except IsADirectoryError:
-            raise UserInputError(f"topic file {topic_file} is a directory; pass a Markdown file") from None
-        except UnicodeDecodeError:
-            raise UserInputError(f"topic file {topic_file} is not UTF-8 text; pass a Markdown file") from None
-        except OSError as exc:
-            raise UserInputError(f"cannot read topic file {topic_file}: {exc.strerror or exc}") from None
+        text = read_user_text(topic_file, "topic file")
         if not text.strip():
             raise UserInputError(f"topic file {topic_file} is empty; write a title and an abstract")
         return topic_from_markdown(text, f"topic file {topic_file}")
@@ -124,11 +116,7 @@ def _lower_keys(obj: dict[str, Any]) -> dict[str, Any]:
 def load_seed_ideas(path: Path) -> list[SeedIdea]:
     """Seed ideas from a JSON file; a malformed file is one clear ``UserInputError``."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UserInputError(f"seed ideas file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserInputError(f"cannot read seed ideas file {path}: {exc}") from None
+        data = json.loads(read_user_text(path, "seed ideas file"))
     except json.JSONDecodeError as exc:
         raise UserInputError(
             f"seed ideas file {path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"

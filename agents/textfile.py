@@ -1,0 +1,42 @@
+"""Text files the user gives (a topic, an idea or seed-ideas JSON, a baseline program, an evolve program and its
+evaluator) are UTF-8, with or without a byte-order mark. Anything else is one ``UserInputError`` saying what the
+file is and how to save it, never a mangled title or a JSON error about an invisible character."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+from agents.errors import UserInputError
+
+MAX_BYTES = 16 << 20  # a topic, an idea or a program; a larger file is not what was meant
+
+
+def read_user_text(path: Path, what: str, max_bytes: int = MAX_BYTES) -> str:
+    """The text of ``path`` (a leading UTF-8 byte-order mark dropped); ``what`` names it in messages."""
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise IsADirectoryError
+        if size > max_bytes:
+            limit = max_bytes >> 20
+            raise UserInputError(f"{what} {path} is {size / 2**20:.0f} MiB; a text file under {limit} MiB is expected")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UserInputError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise UserInputError(f"{what} {path} is a folder; give the path of a file") from None
+    except OSError as exc:
+        raise UserInputError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise UserInputError(
+            f"{what} {path} is UTF-16 text (as PowerShell and Notepad's 'Unicode' save it); save it as UTF-8"
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        seen = raw[exc.start : exc.start + 1].decode("cp1252", errors="replace")
+        raise UserInputError(
+            f"{what} {path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}, {seen!r} in "
+            "Windows-1252); save it as UTF-8"
+        ) from None
