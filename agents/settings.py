@@ -347,6 +347,11 @@ def load_settings(
     if path is not None:
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist; pass an existing TOML file to --config")
+        if path.read_bytes().startswith(b"\xef\xbb\xbf"):
+            raise ConfigError(
+                f"config file {path} starts with a byte-order mark (as Notepad saves UTF-8), which TOML does not "
+                "allow; save it as UTF-8 without one"
+            )
         try:
             tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -102,6 +102,10 @@ def test_bad_config_files(tmp_path: Path) -> None:
         load_settings(_write(tmp_path, "[models\n"))
     with pytest.raises(ConfigError, match="budget.max_usd"):
         load_settings(_write(tmp_path, '[budget]\nmax_usd = "lots"\n'))
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf[budget]\nmax_usd = 2\n")  # TOML's 'Invalid statement (at line 1, column 1)'
+    with pytest.raises(ConfigError, match="starts with a byte-order mark .* save it as UTF-8 without one"):
+        load_settings(bom)
 
 
 def test_unknown_settings_name_the_known_ones(tmp_path: Path) -> None:
