@@ -102,7 +102,7 @@ def test_program_given_as_a_folder(tmp_path: Path) -> None:
     _, ev = write_task(tmp_path)
     with ScriptedServer() as server:
         result = runner.invoke(app, [*_global(server, tmp_path), "evolve", str(tmp_path), "--evaluator", str(ev)])
-    assert result.exit_code == 2 and "is a folder; give the path of a Python file in it" in result.output
+    assert result.exit_code == 2 and "is a folder; give the path of a file" in result.output
 
 
 def _records(run: Path) -> dict[str, dict]:

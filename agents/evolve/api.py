@@ -23,17 +23,9 @@ from agents.settings import Settings
 from agents.textfile import read_user_text
 
 
-def _read(path: Path, what: str) -> str:
-    if path.is_dir():
-        raise UserInputError(f"{what} {path} is a folder; give the path of a Python file in it")
-    if not path.is_file():
-        raise UserInputError(f"{what} {path} does not exist; give the path of a Python file")
-    return read_user_text(path, what)
-
-
 def check_inputs(program: Path, evaluator: Path) -> str:
     """The program's text once program and evaluator pass the static checks; UserInputError otherwise."""
-    code = _read(program, "the program")
+    code = read_user_text(program, "the program")
     err = syntax_error(code)
     if err:
         raise UserInputError(f"the program {program} does not compile: {err}")
@@ -41,7 +33,7 @@ def check_inputs(program: Path, evaluator: Path) -> str:
         split_program(code)
     except BlockError as exc:
         raise UserInputError(f"{program}: {exc}") from exc
-    ev = _read(evaluator, "the evaluator")
+    ev = read_user_text(evaluator, "the evaluator")
     err = syntax_error(ev)
     if err:
         raise UserInputError(f"the evaluator {evaluator} does not compile: {err}")
