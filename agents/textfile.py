@@ -12,6 +12,22 @@ from agents.errors import UserInputError
 MAX_BYTES = 16 << 20  # a topic, an idea or a program; a larger file is not what was meant
 
 
+def guess_encoding(raw: bytes) -> str:
+    """``utf-16`` (by its byte-order mark), ``utf-8-sig``, ``utf-8``, ``cp1252`` or ``latin-1``: the first that
+    decodes ``raw``, which may be the start of a file (a character cut at its end is fine)."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    if raw.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    for name in ("utf-8", "cp1252"):
+        try:
+            codecs.getincrementaldecoder(name)().decode(raw, final=False)
+        except UnicodeDecodeError:
+            continue
+        return name
+    return "latin-1"  # decodes any bytes
+
+
 def read_user_text(path: Path, what: str, max_bytes: int = MAX_BYTES) -> str:
     """The text of ``path`` (a leading UTF-8 byte-order mark dropped); ``what`` names it in messages."""
     try:

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from agents.errors import UserInputError
+from agents.textfile import guess_encoding
 from reviewer.document import PaperText, split_document
 from reviewer.pdftext import clean_pages, normalize_text
 from reviewer.pdftitle import layout_title, text_and_runs
@@ -55,9 +56,10 @@ def load_paper(path: Path, *, max_file_mb: float = 50.0, max_pages: int = 150) -
 
 def _read_text(path: Path) -> str:
     data = path.read_bytes()
-    if data[:4096].count(b"\x00") > 40:
+    encoding = guess_encoding(data[:65536])  # a byte-order mark dropped, a Windows-1252 file read as such
+    if encoding != "utf-16" and data[:4096].count(b"\x00") > 40:
         raise UserInputError(f"{path}: this is a binary file, not text")
-    text = data.decode("utf-8", errors="replace").replace("\x00", "")
+    text = data.decode(encoding, errors="replace").replace("\x00", "")
     if not text.strip():
         raise UserInputError(f"{path}: the file is empty")
     if len(text) > MAX_CHARS:

@@ -174,6 +174,20 @@ def test_tex_md_and_txt_inputs(tmp_path: Path) -> None:
     assert load_paper(txt).sections[0].heading == "1 Introduction"
 
 
+@pytest.mark.parametrize(
+    ("encoding", "prefix"),
+    [("utf-8", b"\xef\xbb\xbf"), ("cp1252", b""), ("utf-16", b"")],
+    ids=["bom", "cp1252", "utf-16"],
+)
+def test_text_saved_by_other_editors(tmp_path: Path, encoding: str, prefix: bytes) -> None:
+    """Read as what it is: the title was '\\ufeff# Une étude' (a byte-order mark), 'Une \\ufffdtude' (Windows-1252),
+    or the file was 'a binary file' (UTF-16)."""
+    md = tmp_path / "paper.md"
+    md.write_bytes(prefix + ("# Une étude\n\n## Abstract\nCafé.\n\n## 1 Introduction\n" + "mot " * 80).encode(encoding))
+    paper = load_paper(md)
+    assert paper.title == "Une étude" and paper.abstract == "Café."
+
+
 def test_detex_keeps_math_and_drops_author() -> None:
     text, title = detex(r"\title{T}\begin{document}\author{A. B.}\section{Intro} $x^2$ holds.\end{document}")
     assert title == "T" and "$x^2$" in text and "A. B." not in text

@@ -18,12 +18,13 @@ round trip unchanged instead of becoming a replacement character.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from agents.textfile import guess_encoding
 
 SAMPLE_BYTES = 1 << 16
 SAMPLE_LINES = 50
@@ -71,17 +72,10 @@ def _utf16_without_bom(head: bytes) -> bool:
 
 
 def _encoding(raw: bytes) -> str:
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or _utf16_without_bom(raw[:200]):
+    encoding = guess_encoding(raw)
+    if encoding == "utf-16" or _utf16_without_bom(raw[:200]):
         raise ValueError("the file is UTF-16 text (as some spreadsheet programs save it); save it as UTF-8 CSV")
-    if raw.startswith(codecs.BOM_UTF8):
-        return "utf-8-sig"
-    for name in ("utf-8", "cp1252"):
-        try:
-            codecs.getincrementaldecoder(name)().decode(raw, final=False)  # a character cut at the end is fine
-        except UnicodeDecodeError:
-            continue
-        return name
-    return "latin-1"
+    return encoding
 
 
 def _fields(lines: list[str], delimiter: str) -> list[int]:
