@@ -4,7 +4,9 @@ stopped with one clear message before any model call."""
 
 from __future__ import annotations
 
+import codecs
 import csv
+import json
 import logging
 import math
 import random
@@ -234,3 +236,20 @@ def test_a_workbook_is_named_with_what_to_do(tmp_path: Path) -> None:
     assert "spreadsheet workbook: not read; export its sheet as CSV" in card_text(card)
     with pytest.raises(UserInputError, match=r"prices.xlsx: export the sheet as CSV \(UTF-8\)"):
         check_data(make_task(data=d, metric="rmse", target="price", holdout=0.2), settings(tmp_path))
+
+
+def test_json_files_with_a_byte_order_mark(tmp_path: Path) -> None:
+    """JSON Lines and JSON saved by Windows tools: the card read the first line as 'not JSON' and a JSON document
+    stopped the command ('Unexpected UTF-8 BOM'); both are read, and the card says how to open them."""
+    d = tmp_path / "jd"
+    d.mkdir()
+    rows = "\n".join(json.dumps({"x": i, "label": "ab"[i % 2]}) for i in range(20))
+    (d / "data.jsonl").write_bytes(codecs.BOM_UTF8 + rows.encode() + b"\n")
+    (d / "meta.json").write_bytes(codecs.BOM_UTF8 + json.dumps({"source": "lab"}).encode())
+    card = build_card(d)
+    by = {f.path: f for f in card.files}
+    assert by["data.jsonl"].rows == 20 and [c.name for c in by["data.jsonl"].columns] == ["x", "label"]
+    assert by["meta.json"].note == "object with keys: source"
+    text = card_text(card)
+    assert text.count("starts with a UTF-8 byte-order mark: open it with encoding='utf-8-sig'") == 2
+    assert "pandas.read_csv" not in text

@@ -10,6 +10,7 @@ The same directory gives the same card (no timestamps, sorted order), so it can 
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import math
@@ -215,9 +216,17 @@ def _csv(path: Path, entry: FileEntry, exact_bytes: int, sample_rows: int) -> No
         reader.close()
 
 
+def _json_encoding(path: Path) -> str:
+    """``utf-8-sig`` for a file that starts with a UTF-8 byte-order mark (Windows tools write one), which
+    ``json.loads`` refuses; the card says so."""
+    with path.open("rb") as fh:
+        return "utf-8-sig" if fh.read(3) == codecs.BOM_UTF8 else "utf-8"
+
+
 def _jsonl(path: Path, entry: FileEntry, exact_bytes: int, sample_rows: int) -> None:
     big = entry.size_bytes > exact_bytes
-    reader = _CountingReader(path)
+    entry.encoding = _json_encoding(path)
+    reader = _CountingReader(path, entry.encoding)
     try:
         records: list[dict[str, object]] = []
         header: list[str] = []
@@ -247,7 +256,8 @@ def _json(path: Path, entry: FileEntry, exact_bytes: int) -> None:
     if entry.size_bytes > exact_bytes:
         entry.kind, entry.note = "json", "large JSON document: not parsed (JSON Lines can be sampled)"
         return
-    data = json.loads(path.read_text(encoding="utf-8"))
+    entry.encoding = _json_encoding(path)
+    data = json.loads(path.read_text(encoding=entry.encoding))
     if isinstance(data, list) and data and all(isinstance(r, dict) for r in data):
         header: list[str] = []
         for r in data:

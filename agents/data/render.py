@@ -49,7 +49,10 @@ def file_text(f: FileEntry, max_columns: int = 30, max_rows: int = 3, keep: tupl
     """One file's lines: the first ``max_columns`` columns and those named in ``keep`` (the target), the types of
     the rest, and up to ``max_rows`` example rows."""
     lines = [f"- {f.path} ({human_size(f.size_bytes)}{_rows(f)})" + (f": {f.note}" if f.note else "")]
-    if f.kind == "table" and f.dialect.read_args():
+    if f.path.lower().endswith((".json", ".jsonl", ".ndjson")):
+        if f.encoding == "utf-8-sig":
+            lines.append("  starts with a UTF-8 byte-order mark: open it with encoding='utf-8-sig'")
+    elif f.kind == "table" and f.dialect.read_args():
         lines.append(f"  not plain comma-separated UTF-8: read it with pandas.read_csv(path, {f.dialect.read_args()})")
     if f.columns:
         shown = f.columns[:max_columns] + [c for c in f.columns[max_columns:] if c.name in keep]
