@@ -253,3 +253,6 @@ def test_json_files_with_a_byte_order_mark(tmp_path: Path) -> None:
     text = card_text(card)
     assert text.count("starts with a UTF-8 byte-order mark: open it with encoding='utf-8-sig'") == 2
     assert "pandas.read_csv" not in text
+    task = make_task(data=d, goal="g", metric="accuracy", target="label", holdout=0.2)
+    with pytest.raises(UserInputError, match=r"'label' is a column of data.jsonl, a JSON file; .*pandas.read_json"):
+        check_data(task, Settings(cache_dir=tmp_path / "cache"))  # it said no table had 'label' (columns: label, x)

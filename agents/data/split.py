@@ -157,7 +157,14 @@ def source_table(task: DataTask, card: DataCard) -> Path:
         return Path(task.test_file)
     assert task.data_dir is not None and task.target is not None
     entry = card.table_with(task.target)
-    if entry is None or entry.path.lower().endswith((".json", ".jsonl", ".ndjson")):
+    if entry is not None and entry.path.lower().endswith((".json", ".jsonl", ".ndjson")):
+        lines = ", lines=True" if not entry.path.lower().endswith(".json") else ""
+        raise UserInputError(
+            f"--target {task.target!r} is a column of {entry.path}, a JSON file; Shoal holds rows out of CSV and "
+            f"Parquet tables only: convert it, e.g. pandas.read_json('{entry.path}'{lines}).to_csv('"
+            f"{Path(entry.path).with_suffix('.csv')}', index=False), and give the folder with the CSV"
+        )
+    if entry is None:
         cols = sorted({c.name for t in card.tables() for c in t.columns})
         books = [f.path for f in card.files if f.note == WORKBOOK_NOTE]
         raise UserInputError(
