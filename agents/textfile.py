@@ -1,6 +1,9 @@
-"""Text files the user gives (a topic, an idea or seed-ideas JSON, a baseline program, an evolve program and its
-evaluator) are UTF-8, with or without a byte-order mark. Anything else is one ``UserInputError`` saying what the
-file is and how to save it, never a mangled title or a JSON error about an invisible character."""
+"""The encodings of files people give Shoal.
+
+``read_user_text``: a topic, an idea or seed-ideas JSON, a baseline program, an evolve program and its evaluator are
+UTF-8, with or without a byte-order mark; anything else is one ``UserInputError`` saying what the file is and how to
+save it, never a mangled title or a JSON error about an invisible character. ``guess_encoding``: for the readers
+that take text as it comes (a paper to review, a CSV table), the encoding a file was most likely saved in."""
 
 from __future__ import annotations
 
