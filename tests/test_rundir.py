@@ -122,3 +122,17 @@ def test_a_run_that_cannot_be_locked_can_be_read_not_worked_in(tmp_path: Path, m
 @pytest.mark.parametrize(("text", "slug"), [("", "run"), ("!!!", "run"), ("GANs & VAEs", "gans-vaes")])
 def test_slugify(text: str, slug: str) -> None:
     assert slugify(text) == slug
+
+
+def test_runs_lists_a_damaged_run_with_its_reason(tmp_path: Path) -> None:
+    """A truncated run.json or journal (a full disk, a copy cut short) made `shoal runs` end in a traceback,
+    hiding every other run."""
+    settings = load_settings(None, [], workspace=tmp_path / "ws")
+    _, cut, torn = (create_run(settings, name) for name in ("good", "cut journal", "torn info"))
+    runlock.release_all()
+    (cut.path / "journal.json").write_text('{"nodes": [{"id": "ab')
+    (torn.path / "run.json").write_text('{"topic": "t", "sta')
+    rows = {r.name.split("-", 2)[-1]: r for r in list_runs(tmp_path / "ws")}
+    assert set(rows) == {"good", "cut-journal", "torn-info"} and not rows["good"].status.startswith("damaged")
+    assert rows["cut-journal"].status.startswith("damaged: journal.json is not valid JSON")
+    assert rows["torn-info"].status.startswith("damaged: run.json is damaged (Invalid JSON: EOF while parsing")

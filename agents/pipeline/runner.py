@@ -14,9 +14,9 @@ from typing import Any, Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
-from agents.errors import BudgetExceeded, UserInputError
+from agents.errors import BudgetExceeded, ConfigError, UserInputError
 from agents.pipeline.graph import StageFns, compile_graph
 from agents.pipeline.state import PipelineState
 from agents.rundir import RunDir
@@ -43,7 +43,11 @@ def read_info(run: RunDir) -> RunInfo | None:
     path = run.info_path
     if not path.is_file():
         return None
-    return RunInfo.model_validate_json(path.read_text(encoding="utf-8"))
+    try:
+        return RunInfo.model_validate_json(path.read_text(encoding="utf-8"))
+    except (ValidationError, UnicodeDecodeError) as exc:
+        first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        raise ConfigError(f"{path} is damaged ({first}); restore it from a backup or start a new run") from exc
 
 
 def write_info(run: RunDir, info: RunInfo) -> None:

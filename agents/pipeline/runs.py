@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from agents import runlock
+from agents.errors import ShoalError
 from agents.llm.ledger import Ledger
 from agents.pipeline.runner import read_info
 from agents.rundir import RunDir, is_run
@@ -57,30 +58,38 @@ def _without_info(run: RunDir) -> tuple[str, str, str]:
     return "", "", "-"
 
 
+def _row(path: Path) -> RunRow:
+    run = RunDir(path)
+    info = read_info(run)
+    totals = Ledger(run.ledger_path).totals() if run.ledger_path.is_file() else None
+    topic, stage, status = (info.topic, info.stage, info.status) if info else _without_info(run)
+    if runlock.busy(path):
+        status = "running"
+    elif status == "running":  # run.json says so, but no process holds the run: it crashed or was killed
+        status = "interrupted"
+    return RunRow(
+        name=path.name,
+        topic=topic,
+        stage=stage,
+        status=status,
+        best_metric=_best(run),
+        spend_usd=totals.cost_usd if totals else 0.0,
+        calls=totals.calls if totals else 0,
+    )
+
+
 def list_runs(workspace: Path) -> list[RunRow]:
+    """Every run in ``workspace``; one whose files cannot be read is listed as damaged, with the reason."""
     if not workspace.is_dir():
         return []
     rows = []
     for path in sorted(workspace.iterdir()):
         if not is_run(path):
             continue
-        run = RunDir(path)
-        info = read_info(run)
-        totals = Ledger(run.ledger_path).totals() if run.ledger_path.is_file() else None
-        topic, stage, status = (info.topic, info.stage, info.status) if info else _without_info(run)
-        if runlock.busy(path):
-            status = "running"
-        elif status == "running":  # run.json says so, but no process holds the run: it crashed or was killed
-            status = "interrupted"
-        rows.append(
-            RunRow(
-                name=path.name,
-                topic=topic,
-                stage=stage,
-                status=status,
-                best_metric=_best(run),
-                spend_usd=totals.cost_usd if totals else 0.0,
-                calls=totals.calls if totals else 0,
-            )
-        )
+        try:
+            rows.append(_row(path))
+        except (ShoalError, OSError, ValueError) as exc:  # a truncated journal, run.json or ledger
+            reason = " ".join(str(exc).replace(f"{path}/", "").split())
+            rows.append(RunRow(name=path.name, topic="", stage="", status=f"damaged: {reason}", best_metric="",
+                               spend_usd=0.0, calls=0))  # fmt: skip
     return rows
