@@ -67,6 +67,17 @@ def _read_text(path: Path) -> str:
     return text
 
 
+def _not_a_pdf(path: Path) -> str:
+    """What a file named .pdf is when it does not start like one ('' when it does): often a saved web page."""
+    with path.open("rb") as fh:
+        head = fh.read(1024)
+    if b"%PDF-" in head:
+        return ""
+    if b"<html" in head.lower() or head.lstrip().lower().startswith(b"<!doctype html"):
+        return "an HTML page saved under a .pdf name (a download that got a login or error page?), not a PDF"
+    return "not a PDF file (it does not start with %PDF-)"
+
+
 def read_pdf(path: Path, *, max_pages: int = 150) -> tuple[str, str, int]:
     """(cleaned text, metadata title or "", page count) of a PDF."""
     import pypdf
@@ -86,7 +97,8 @@ def read_pdf(path: Path, *, max_pages: int = 150) -> tuple[str, str, int]:
     except UserInputError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise UserInputError(f"{path}: not a readable PDF (corrupt or truncated: {exc})") from exc
+        why = _not_a_pdf(path) or f"not a readable PDF (corrupt or truncated: {exc})"
+        raise UserInputError(f"{path}: {why}") from exc
     if n_pages == 0:
         raise UserInputError(f"{path}: the PDF has no pages")
     if n_pages > max_pages:

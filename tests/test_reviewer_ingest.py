@@ -198,6 +198,8 @@ def test_detex_keeps_math_and_drops_author() -> None:
     [
         ("empty", "the file is empty"),
         ("corrupt", "not a readable PDF"),
+        ("html", "an HTML page saved under a .pdf name"),
+        ("not_pdf", "not a PDF file (it does not start with %PDF-)"),
         ("encrypted", "encrypted"),
         ("no_text", "no usable text layer"),
         ("too_many_pages", "pages (> 3"),
@@ -215,6 +217,10 @@ def test_bad_input_gets_one_clear_message(tmp_path: Path, make: str, message: st
         path.write_bytes(b"")
     elif make == "corrupt":
         path.write_bytes(b"%PDF-1.5\n" + b"garbage \x00\x01" * 200)
+    elif make == "html":  # a download that got the site's login page
+        path.write_bytes(b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Access denied</body></html>")
+    elif make == "not_pdf":
+        path.write_bytes(b"PK\x03\x04 a zip archive " * 20)
     elif make in ("encrypted", "no_text"):
         writer = pypdf.PdfWriter()
         writer.add_blank_page(612, 792)
