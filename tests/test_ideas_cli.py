@@ -102,8 +102,8 @@ def test_ideas_writes_json_markdown_and_the_chosen_idea(
         ([], "no topic"),
         (["--topic", "x", "--topic-file", "t.md"], "either --topic or --topic-file"),
         (["--topic-file", "missing.md"], "does not exist"),
-        (["--topic-file", "."], "is a directory"),
-        (["--topic-file", "binary.md"], "not UTF-8"),
+        (["--topic-file", "."], "is a folder"),
+        (["--topic-file", "binary.md"], "is not UTF-8 text"),
         (["--topic-file", "empty.md"], "is empty"),
         (["--topic", "t", "--seed-ideas", "seeds_bad.json"], "is not valid JSON (line 1"),
         (["--topic", "t", "--seed-ideas", "seeds_shape.json"], "expected a JSON list"),
@@ -116,7 +116,7 @@ def test_bad_input_gets_one_clear_message(
     llm_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], message: str
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "binary.md").write_bytes(b"\xff\xfe\x00bad")
+    (tmp_path / "binary.md").write_bytes(b"# Caf\xe9 \x81\x00bad")
     (tmp_path / "empty.md").write_text("  \n", encoding="utf-8")
     (tmp_path / "seeds_bad.json").write_text("{'title': 1}", encoding="utf-8")
     (tmp_path / "seeds_shape.json").write_text('{"ideas": 3}', encoding="utf-8")
