@@ -155,3 +155,33 @@ def test_a_search_stopped_by_its_budget_resumes_through_ray(
     assert outcome.status == "complete" and len(after.nodes) > len(before.nodes)
     for n in before.nodes:  # finished nodes are kept as they were, not run again
         assert after.get(n.id).finished_at == n.finished_at
+
+
+class _FlakyClient:
+    """ray.init that fails the way a loaded head's Ray Client proxy does, ``failures`` times."""
+
+    def __init__(self, failures: int, message: str = "Initialization failure from server:\nTraceback ...") -> None:
+        self.failures, self.message, self.calls = failures, message, 0
+
+    def init(self, **kwargs: object) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise ConnectionAbortedError(self.message)
+
+
+def test_a_ray_client_session_that_failed_to_start_is_tried_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from agents.scale import ray_executor
+
+    monkeypatch.setattr(ray_executor.time, "sleep", lambda s: None)
+    flaky = _FlakyClient(2)
+    ray_executor._init_remote(flaky, "ray://127.0.0.1:10001", {})
+    assert flaky.calls == 3  # two failures, then the session started
+    with pytest.raises(ConnectionAbortedError):  # bounded: the third failure is the caller's
+        ray_executor._init_remote(_FlakyClient(3), "ray://127.0.0.1:10001", {})
+    once = _FlakyClient(1, "connection refused")  # any other failure is not retried
+    with pytest.raises(ConnectionAbortedError):
+        ray_executor._init_remote(once, "ray://127.0.0.1:10001", {})
+    gcs = _FlakyClient(1)  # nor a GCS address (no client proxy there)
+    with pytest.raises(ConnectionAbortedError):
+        ray_executor._init_remote(gcs, "127.0.0.1:6379", {})
+    assert once.calls == gcs.calls == 1

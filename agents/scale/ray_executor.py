@@ -94,6 +94,25 @@ def _failed(why: str) -> SandboxResult:
     return SandboxResult(exit_code=None, timed_out=False, duration_s=0.0, stdout="", stderr=f"shoal: {why}\n")
 
 
+CLIENT_TRIES = 3  # a Ray Client server that failed to start a session for us (a loaded head) gets two more tries
+
+
+def _init_remote(ray: Any, address: str, kwargs: dict[str, Any]) -> None:
+    """``ray.init`` of a cluster address. Through the Ray Client (``ray://``) the head's proxy starts a server
+    per session; on a loaded head that start can fail ("Initialization failure from server": three full test runs
+    of this project saw it, each with the machine busy beside them), and a later try can work: at most
+    ``CLIENT_TRIES`` in all, only for that failure."""
+    for attempt in range(1, CLIENT_TRIES + 1):
+        try:
+            ray.init(address=address, **kwargs)
+            return
+        except ConnectionError as exc:
+            if not address.startswith("ray://") or "Initialization failure" not in str(exc) or attempt == CLIENT_TRIES:
+                raise
+            log.warning("Ray Client session failed to start (try %d of %d); trying again", attempt, CLIENT_TRIES)
+            time.sleep(2.0 * attempt)
+
+
 class RayExecutor:
     """Runs each ``run`` call as a Ray task; see the module docstring. ``close`` disconnects (and stops a local
     Ray this executor started)."""
@@ -136,7 +155,7 @@ class RayExecutor:
                 ray.init(num_cpus=self.settings.local_cpus, include_dashboard=False, **kwargs)
             else:
                 _reachable(address)  # Ray itself retries an unreachable address for minutes, then exits
-                ray.init(address=address, **kwargs)
+                _init_remote(ray, address, kwargs)
         except (ConnectionError, RuntimeError, ValueError, SystemExit) as exc:
             raise ConfigError(
                 f"cannot connect to the Ray cluster at ray.address={address!r} ({str(exc).splitlines()[0][:200]}); "
