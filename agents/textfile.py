@@ -47,7 +47,7 @@ def read_user_text(path: Path, what: str, max_bytes: int = MAX_BYTES) -> str:
         raise UserInputError(f"{what} {path} is a folder; give the path of a file") from None
     except OSError as exc:
         raise UserInputError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    if guess_encoding(raw[:2]) == "utf-16":
         raise UserInputError(
             f"{what} {path} is UTF-16 text (as PowerShell and Notepad's 'Unicode' save it); save it as UTF-8"
         )

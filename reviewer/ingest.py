@@ -73,7 +73,7 @@ def _not_a_pdf(path: Path) -> str:
         head = fh.read(1024)
     if b"%PDF-" in head:
         return ""
-    if b"<html" in head.lower() or head.lstrip().lower().startswith(b"<!doctype html"):
+    if b"<html" in head.lower() or b"<!doctype html" in head.lower():
         return "an HTML page saved under a .pdf name (a download that got a login or error page?), not a PDF"
     return "not a PDF file (it does not start with %PDF-)"
 

@@ -165,17 +165,19 @@ def _mount_ns(pid: int | str) -> str | None:
         return None
 
 
+_OWN_MOUNT_NS = _mount_ns("self")  # Shoal's own: a process in it has no private tmpfs of a run
+
+
 def tmpfs_bytes(pids: list[int]) -> int:
     """Bytes held in the private ``/tmp`` and ``/dev/shm`` of the mount namespaces ``pids`` run in, when that is
     not ours (bubblewrap's); each mount counted once. Seen through ``/proc/<pid>/root``, which the uid that made
     a user namespace may read (and root always)."""
-    own = _mount_ns("self")
     namespaces: set[str] = set()
     devices: set[int] = set()
     total = 0
     for pid in pids:
         ns = _mount_ns(pid)
-        if ns is None or ns == own or ns in namespaces:
+        if ns is None or ns == _OWN_MOUNT_NS or ns in namespaces:
             continue
         namespaces.add(ns)
         for inside in PRIVATE_TMPFS:
