@@ -185,3 +185,75 @@ def test_a_ray_client_session_that_failed_to_start_is_tried_again(monkeypatch: p
     with pytest.raises(ConnectionAbortedError):
         ray_executor._init_remote(gcs, "127.0.0.1:6379", {})
     assert once.calls == gcs.calls == 1
+
+
+def _without_env(settings: Settings, tmp_path: Path) -> Settings:
+    """The workers' sandbox points at an experiment environment no machine has (a worker that was never set up)."""
+    sandbox = settings.sandbox.model_copy(update={"python_env": tmp_path / "never-built-env"})
+    return settings.model_copy(update={"sandbox": sandbox})
+
+
+def test_workers_without_the_environment_are_named_before_any_program(ray_settings: Settings, tmp_path: Path) -> None:
+    t0 = time.monotonic()
+    with pytest.raises(ConfigError) as err:
+        make_executor(_without_env(ray_settings, tmp_path))
+    text = str(err.value)
+    assert text.startswith("2 of 2 Ray worker node(s) cannot run experiment programs:")  # not the CPU-less head
+    assert text.count("never-built-env is missing or outdated") == 2 and "shoal sandbox env --build" in text
+    assert "Traceback" not in text and "ray::" not in text
+    assert time.monotonic() - t0 < 60
+    make_executor(ray_settings).close()  # the same cluster with the environment passes (and stays connected)
+
+
+def test_a_worker_that_joined_after_the_check_is_one_message(
+    ray_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agents.scale import ray_executor
+
+    monkeypatch.setattr(ray_executor, "check_workers", lambda *a, **k: None)  # as if no node was there yet
+    ex = make_executor(_without_env(ray_settings, tmp_path))
+    (tmp_path / "code.py").write_text("print('never runs')\n")
+    with pytest.raises(ConfigError, match="a Ray worker cannot run experiment programs: the experiment environment"):
+        ex.run(tmp_path, ["python", "code.py"], timeout_s=30)
+
+
+def test_a_worker_where_shoal_fails_is_named(ray_settings: Settings, ray_cluster: RayCluster) -> None:
+    import ray
+
+    from agents.scale.ray_workers import check_workers
+
+    failed = r"Shoal's code failed there \(ValidationError: 1 validation error for SandboxSettings\)"
+    with pytest.raises(ConfigError, match=failed):
+        check_workers(ray, ray_settings.ray, "{not sandbox settings")
+
+
+def test_only_nodes_that_can_take_a_task_are_asked() -> None:
+    from agents.scale.ray_workers import fits
+    from agents.settings import RaySettings
+
+    one_cpu = RaySettings(num_cpus=1.0)
+    assert fits({"CPU": 2.0}, one_cpu) and not fits({"CPU": 0.0}, one_cpu) and not fits({}, one_cpu)
+    gpu = RaySettings(num_cpus=1.0, num_gpus=1.0, memory_mb=1024)
+    assert not fits({"CPU": 4.0, "memory": 8 * 2**30}, gpu)
+    assert fits({"CPU": 4.0, "GPU": 1.0, "memory": 8 * 2**30}, gpu)
+    assert not fits({"CPU": 4.0, "GPU": 1.0, "memory": 2**29}, gpu)
+
+
+def test_shoal_run_checks_the_cluster_before_any_model_call(
+    ray_settings: Settings, ray_cluster: RayCluster, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from agents.cli.main import app
+
+    config = tmp_path / "shoal.toml"
+    config.write_text(
+        f'executor = "ray"\n[ray]\naddress = "{ray_cluster.address}"\n'
+        f'[sandbox]\nbackend = "local"\npython_env = "{tmp_path / "never-built-env"}"\n'
+    )
+    ws = tmp_path / "ws"
+    result = CliRunner().invoke(app, ["--config", str(config), "--workspace", str(ws), "run", "--topic", "t"])
+    assert result.exit_code != 0
+    text = " ".join(result.output.split())
+    assert "Ray worker node(s) cannot run experiment programs" in text and "Traceback" not in text
+    assert not ws.exists() or not any(ws.iterdir())  # no run directory left behind

@@ -104,10 +104,15 @@ def run(
             raise UserInputError("--approve takes: ideas")
         span = parse_stages(stages)
         baseline = read_baseline(code_to_use) if code_to_use is not None else None
-        if settings.executor == "local":  # below min_isolation, or no experiment environment: say so now
+        # below min_isolation, no experiment environment, a Ray cluster or worker that can't run programs: now
+        if settings.executor == "local" or settings.ray.address == "local":
             from agents.sandbox import make_sandbox
 
-            make_sandbox(settings.sandbox)
+            make_sandbox(settings.sandbox)  # this machine runs the programs
+        else:
+            from agents.scale.ray_executor import RayExecutor
+
+            RayExecutor(settings).close()  # connects, asks each worker node, disconnects
         run_dir = create_run(settings, parsed.title)
         run_dir.write_topic(parsed)
         save_data(run_dir, session)

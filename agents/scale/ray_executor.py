@@ -13,7 +13,8 @@ Model calls never leave the orchestrator: only programs run on the cluster.
 Failures: a worker (or its machine) that dies mid-task makes Ray re-run the task elsewhere, at most
 ``ray.max_retries`` times; after that the node fails cleanly (a result with the reason in ``stderr``, which the
 node's bug reason shows). A node that finds no free worker within ``ray.queue_timeout_s`` fails the same way.
-Our own errors in the task raise, as they would locally.
+Our own errors in the task raise, as they would locally. Before any of that, every worker node is asked whether
+it can run programs at all (``agents.scale.ray_workers``).
 """
 
 from __future__ import annotations
@@ -31,11 +32,10 @@ from agents.errors import ConfigError
 from agents.sandbox import leftovers
 from agents.sandbox.base import ReadOnlyMount, SandboxResult
 from agents.scale.packing import pack, unpack
+from agents.scale.ray_workers import check_workers, worker_sandbox
 from agents.settings import SandboxSettings, Settings
 
 log = logging.getLogger(__name__)
-
-_SANDBOXES: dict[str, Any] = {}
 
 
 def run_on_worker(
@@ -49,11 +49,7 @@ def run_on_worker(
     """The Ray task: unpack, run in the worker's sandbox, pack the directory again (result, files, run seconds)."""
     import ray
 
-    from agents.sandbox import make_sandbox
-
-    box = _SANDBOXES.get(sandbox)
-    if box is None:
-        box = _SANDBOXES[sandbox] = make_sandbox(SandboxSettings.model_validate_json(sandbox))
+    box = worker_sandbox(sandbox)
     with tempfile.TemporaryDirectory(prefix="shoal-node-") as tmp:
         work = Path(tmp) / "work"
         unpack(payload, work)
@@ -130,6 +126,11 @@ class RayExecutor:
         self.settings = settings.ray
         self._sandbox = settings.sandbox.model_dump_json()
         self._owns = self._connect()
+        try:
+            check_workers(ray, self.settings, self._sandbox)
+        except ConfigError:
+            self.close()
+            raise
         opts: dict[str, Any] = {
             "num_cpus": self.settings.num_cpus,
             "num_gpus": self.settings.num_gpus,
@@ -216,7 +217,9 @@ class RayExecutor:
             ray.cancel(ref, force=True)
             self._count_failure()
             return _failed(f"no Ray worker finished this node within {limit:g}s (queue_timeout_s plus timeout_s)")
-        except ray.exceptions.RayTaskError:
+        except ray.exceptions.RayTaskError as exc:
+            if isinstance(exc.cause, ConfigError):  # a worker that joined after the check, without the environment
+                raise ConfigError(f"a Ray worker cannot run experiment programs: {exc.cause}") from None
             raise  # our own code failed on the worker: a bug, as it would be locally
         except ray.exceptions.RayError as exc:  # worker or machine died (after max_retries re-runs), object lost
             self._count_failure()
