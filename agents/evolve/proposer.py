@@ -86,13 +86,10 @@ class Proposer:
         self._llms: dict[str, LLM] = {}
 
     def llm_for(self, model: str) -> LLM:
-        if not self.cfg.models or model == self.settings.models.coder.model:
+        if not self.cfg.models:
             return self.llm
         if model not in self._llms:
-            coder = self.settings.models.coder.model_copy(update={"model": model})
-            models = self.settings.models.model_copy(update={"coder": coder})
-            variant = self.settings.model_copy(update={"models": models})
-            self._llms[model] = LLM(variant, self.llm.ledger, context=self.llm.context)
+            self._llms[model] = self.llm.with_model("coder", model)
         return self._llms[model]
 
     def variables(

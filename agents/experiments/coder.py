@@ -111,13 +111,10 @@ class Coder:
         return list(self.search.coder_models) or [self.settings.models.coder.model]
 
     def _llm_for(self, model: str) -> LLM:
-        if not self.search.coder_models or model == self.settings.models.coder.model:
+        if not self.search.coder_models:
             return self.llm
         if model not in self._llms:
-            coder = self.settings.models.coder.model_copy(update={"model": model})
-            models = self.settings.models.model_copy(update={"coder": coder})
-            variant = self.settings.model_copy(update={"models": models})
-            self._llms[model] = LLM(variant, self.llm.ledger, context=self.llm.context)
+            self._llms[model] = self.llm.with_model("coder", model)
         return self._llms[model]
 
     def stats(self, model: str) -> CoderStats:

@@ -95,6 +95,17 @@ class LLM:
         view.context = {**self.context, **{k: str(v) for k, v in context.items()}}
         return view
 
+    def with_model(self, role: str, model: str) -> LLM:
+        """A client whose ``role`` calls go to ``model`` (one arm of a model bandit) with the same ledger, context
+        and meters; ``self`` when ``model`` is the role's own."""
+        if model == self.role_model(role).model:
+            return self
+        swapped = self.role_model(role).model_copy(update={"model": model})
+        models = self.settings.models.model_copy(update={role: swapped})
+        view = LLM(self.settings.model_copy(update={"models": models}), self.ledger, context=self.context)
+        view._meters = self._meters
+        return view
+
     # -- public API -------------------------------------------------------------------------------------------
 
     def role_model(self, role: str) -> RoleModel:
