@@ -75,7 +75,7 @@ def test_card_is_deterministic_and_bounded(data_dir: Path) -> None:
     a, b = build_card(data_dir), build_card(data_dir)
     assert a.model_dump_json() == b.model_dump_json()
     short = card_text(a, 300)
-    assert len(short) <= 300 and "more file(s) not shown" in short
+    assert len(short) <= 300 and "more file(s) or folder(s) not shown" in short
 
 
 def test_a_wide_table_is_shown_shorter_not_dropped(tmp_path: Path) -> None:
@@ -94,6 +94,59 @@ def test_a_wide_table_is_shown_shorter_not_dropped(tmp_path: Path) -> None:
     assert "label (string; values normal, tumor)" in text and "more (1" in text and " float)" in text
     tight = card_text(card, 250, keep=("label",))
     assert "- expr.csv (" in tight and "label (string" in tight and "first rows" not in tight
+
+
+def test_a_text_corpus_is_one_line_per_folder_not_one_per_file(tmp_path: Path) -> None:
+    """600 review files in train/pos and train/neg: the card listed them one by one ("train/neg/1.txt (26 B)" ...,
+    its whole budget on names) and never said what a file held, nor that the folders are the labels."""
+    d = tmp_path / "reviews"
+    for label, words in (("pos", "A wonderful film"), ("neg", "A dull film")):
+        (d / "train" / label).mkdir(parents=True)
+        for i in range(300):
+            (d / "train" / label / f"{i}.txt").write_text(f"{words}, number {i}.\nSecond line.\n")
+    (d / "README.md").write_text("# Reviews\n\nOne review per file; the folder is the sentiment.\n")
+    (d / "notes").mkdir()
+    (d / "notes" / "a.txt").write_text("short note")
+    card = build_card(d)
+    assert card.total_files == 602 and [f.path for f in card.files] == ["README.md", "notes/a.txt"]
+    assert {(g.folder, g.ext, g.count) for g in card.groups} == {("train/neg", ".txt", 300), ("train/pos", ".txt", 300)}
+    text = card_text(card, 1500)
+    assert len(text) <= 1500 and "not shown" not in text
+    assert text.index("README.md") < text.index("train/<folder>/*.txt")  # the user's own description first
+    assert '"# Reviews One review per file; the folder is the sentiment."' in text
+    assert "train/<folder>/*.txt: 2 folders, 600 file(s) in all (neg 300, pos 300)" in text
+    assert "the folder name is the label" in text and 'starts: "A dull film, number 0. Second line."' in text
+    assert "train/neg/1.txt" not in text  # not listed file by file
+
+
+def test_images_are_described_by_folder(tmp_path: Path) -> None:
+    d = tmp_path / "pets"
+    for label, size in (("cat", (16, 12)), ("dog", (16, 12))):
+        (d / "images" / label).mkdir(parents=True)
+        for i in range(60):
+            Image.new("RGB", size).save(d / "images" / label / f"{i:03d}.png")
+    (d / "misc").mkdir()
+    Image.new("L", (4, 4)).save(d / "misc" / "logo.png")
+    for i in range(12):
+        (d / "audio").mkdir(exist_ok=True)
+        (d / "audio" / f"clip{i:02d}.wav").write_bytes(b"RIFF" + bytes(60))
+    card = build_card(d)
+    assert card.image_count == 121 and card.files == []
+    text = card_text(card, 2000)
+    assert "121 image(s), shapes (HxWxC): 12x16x3 x100, 4x4x1 x1 (headers of 101 read)" in text
+    assert "images/<folder>/*.png: 2 folders, 120 image(s) in all (cat 60, dog 60)" in text
+    assert "- misc/*.png: 1 image(s)" in text and "shapes (HxWxC): 4x4x1 x1" in text
+    assert "- audio/*.wav: 12 file(s), 64 B each (e.g. clip00.wav, clip01.wav, clip02.wav)" in text
+
+
+def test_many_tables_in_a_folder_are_still_described_one_by_one(tmp_path: Path) -> None:
+    """Tables (and arrays) are never grouped: the target column and the held-out split need their entries."""
+    d = tmp_path / "series"
+    d.mkdir()
+    for i in range(12):
+        write_csv(d / f"s{i:02d}.csv", ["t", "v"], [[0, i], [1, i + 1]])
+    card = build_card(d)
+    assert len(card.files) == 12 and card.groups == [] and card.table_with("v") is not None
 
 
 def test_parquet_card(tmp_path: Path) -> None:

@@ -2,9 +2,10 @@
 
 For every file (sorted, hidden files skipped): its size; for CSV/TSV, JSON Lines, JSON and Parquet tables the
 columns, their types, missing values, a numeric range or a few distinct values, the row count and a few rows;
-for images their count and shapes (headers only); for NumPy ``.npy``/``.npz`` the arrays' shapes and dtypes
-(headers only). A table larger than ``exact_max_mb`` is sampled: its first ``sample_rows`` rows are read and its
-row count is estimated from the bytes per row, so a 10 GB file costs a few megabytes of reading.
+for images their count and shapes (headers only), by folder; many files of one kind in a folder (a text corpus)
+as one group, and the start of text files (``agents.data.layout``); for NumPy ``.npy``/``.npz`` the arrays'
+shapes and dtypes (headers only). A table larger than ``exact_max_mb`` is sampled: its first ``sample_rows``
+rows are read and its row count is estimated from the bytes per row, so a 10 GB file costs a few megabytes.
 The same directory gives the same card (no timestamps, sorted order), so it can be cached in the run directory.
 """
 
@@ -23,6 +24,7 @@ from typing import IO
 from pydantic import BaseModel, Field
 
 from agents.data.dialect import Dialect, sniff
+from agents.data.layout import TEXT_EXT, FileGroup, group_key, grouped_keys, text_sample
 from agents.errors import UserInputError
 
 MISSING = {"", "na", "nan", "null", "none", "?", "n/a"}
@@ -32,7 +34,7 @@ WORKBOOK_NOTE = "a spreadsheet workbook: not read; export its sheet as CSV (UTF-
 TABLE_EXT = {".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq"}
 MAX_DISTINCT = 1000
 MAX_FILES = 200
-MAX_IMAGE_HEADERS = 200
+MAX_IMAGE_HEADERS = 50  # per folder
 MAX_LINE_BYTES = 16 << 20
 
 
@@ -58,6 +60,7 @@ class FileEntry(BaseModel):
     arrays: dict[str, str] = Field(default_factory=dict, description="array name -> 'shape dtype'")
     shape: list[int] | None = None
     note: str = ""
+    text: str = Field(default="", description="a text file: its start, on one line (agents.data.layout)")
     delimiter: str = Field(default=",", description="CSV/TSV: the field delimiter (agents.data.dialect)")
     encoding: str = Field(default="utf-8", description="CSV/TSV: the text encoding")
     decimal: str = Field(default=".", description="CSV/TSV: the decimal mark of its numbers")
@@ -74,6 +77,7 @@ class DataCard(BaseModel):
     total_bytes: int = 0
     image_count: int = 0
     image_shapes: dict[str, int] = Field(default_factory=dict, description="'HxWxC' -> count")
+    groups: list[FileGroup] = Field(default_factory=list, description="folders of many files of one kind, images")
     unreadable: list[str] = Field(default_factory=list)
 
     def tables(self) -> list[FileEntry]:
@@ -327,23 +331,9 @@ def _array(path: Path, entry: FileEntry) -> None:
                 entry.arrays[name.removesuffix(".npy")] = _npy_header(fh)
 
 
-def _image_shape(path: Path) -> str:
-    from PIL import Image
-
-    with Image.open(path) as im:
-        channels = len(im.getbands())
-        return f"{im.height}x{im.width}x{channels}"
-
-
-def _describe(path: Path, rel: str, card: DataCard, exact_bytes: int, sample_rows: int) -> FileEntry | None:
+def _describe(path: Path, rel: str, exact_bytes: int, sample_rows: int) -> FileEntry:
     entry = FileEntry(path=rel, size_bytes=path.stat().st_size, kind="other")
     ext = path.suffix.lower()
-    if ext in IMAGE_EXT:
-        card.image_count += 1
-        if card.image_count <= MAX_IMAGE_HEADERS:
-            shape = _image_shape(path)
-            card.image_shapes[shape] = card.image_shapes.get(shape, 0) + 1
-        return None  # images are summarised, not listed one by one
     if ext in TABLE_EXT:
         entry.kind = "table"
         if ext in (".csv", ".tsv"):
@@ -358,6 +348,8 @@ def _describe(path: Path, rel: str, card: DataCard, exact_bytes: int, sample_row
         _array(path, entry)
     elif ext in WORKBOOK_EXT:
         entry.note = WORKBOOK_NOTE
+    elif ext in TEXT_EXT or (not ext and entry.size_bytes):
+        entry.text = text_sample(path)
     return entry
 
 
@@ -369,19 +361,31 @@ def build_card(data_dir: Path, *, exact_max_mb: float = 64.0, sample_rows: int =
     paths = sorted(
         p for p in root.rglob("*") if p.is_file() and not any(s.startswith(".") for s in p.relative_to(root).parts)
     )
-    for p in paths:
-        rel = p.relative_to(root).as_posix()
+    rels = [p.relative_to(root).as_posix() for p in paths]
+    grouped = grouped_keys(rels, always=IMAGE_EXT, never=TABLE_EXT | WORKBOOK_EXT | {".npy", ".npz"})
+    groups: dict[tuple[str, str], FileGroup] = {}
+    for p, rel in zip(paths, rels, strict=True):
         card.total_files += 1
         try:
-            card.total_bytes += p.stat().st_size
-            if len(card.files) >= MAX_FILES and p.suffix.lower() not in IMAGE_EXT:
+            size = p.stat().st_size
+            card.total_bytes += size
+            key = group_key(rel)
+            if key in grouped:  # one line for the folder's files of this kind, not one per file
+                group = groups.setdefault(key, FileGroup(folder=key[0], ext=key[1]))
+                group.add(p, size)
+                if key[1] in IMAGE_EXT:
+                    card.image_count += 1
+                    if shape := group.add_image(p, MAX_IMAGE_HEADERS):
+                        card.image_shapes[shape] = card.image_shapes.get(shape, 0) + 1
                 continue
-            entry = _describe(p, rel, card, exact_bytes, sample_rows)
+            if len(card.files) >= MAX_FILES:
+                continue
+            entry = _describe(p, rel, exact_bytes, sample_rows)
         except (OSError, ValueError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0][:160]
             raise UserInputError(f"--data: cannot read {p}: {why}; fix or remove the file") from None
         except Exception as exc:  # a library's own error for a malformed file (PIL, pyarrow, numpy)
             raise UserInputError(f"--data: cannot read {p}: {type(exc).__name__}: {str(exc)[:160]}") from None
-        if entry is not None:
-            card.files.append(entry)
+        card.files.append(entry)
+    card.groups = list(groups.values())
     return card
