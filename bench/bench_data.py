@@ -66,7 +66,7 @@ def baseline(session: DataSession, dataset: str) -> float:
     from sklearn.preprocessing import StandardScaler
 
     assert session.split is not None and session.task.metric is not None
-    with (session.split.train_dir / "train.csv").open(newline="") as fh:
+    with session.split.train_file.open(newline="") as fh:
         rows = list(csv.reader(fh))
     header, body = rows[0], rows[1:]
     ti = header.index("target")

@@ -59,7 +59,7 @@ def test_a_small_model_gets_a_loading_example(tmp_path: Path) -> None:
     env = {"name": "scientific", "packages": ["numpy", "pandas", "sklearn"], "strength": "small", "max_lines": 60,
            "multi_file": False}  # fmt: skip
     text = rules(env, session.prompt())
-    assert 'pd.read_csv(os.path.join(data_dir(), "train.csv"))' in text and 'columns=["target"]' in text
+    assert 'pd.read_csv(os.path.join(data_dir(), "wine.csv"))' in text and 'columns=["target"]' in text
     # the small model's example measures on its own split of the training rows (it reached for y_test otherwise)
     assert "train_test_split(X, y, test_size=0.2, random_state=get_seed())" in text
     assert 'log_metric("val_accuracy", np.mean(model.predict(X_val) == y_val), direction="maximize")' in text

@@ -81,7 +81,7 @@ def test_search_on_user_data_is_scored_by_shoal(cli_env: Path, scripted_llm: Scr
     assert json.loads((run / "data_card.json").read_text())["files"][0]["rows"] == 442
     assert json.loads((run / "ideas.json").read_text())["ideas"][0]["name"] == "predict_disease_progression"
     prompt = coder.prompts[0]
-    assert "diabetes.csv (" in prompt and "442 rows" in prompt and "/data/train.csv" in prompt
+    assert "diabetes.csv (" in prompt and "/data/diabetes.csv (the rows not held out)" in prompt
     assert "save_predictions" in prompt and "numpy only" not in prompt and "Make small synthetic" not in prompt
     assert "sklearn" in prompt and "under 60 lines" not in prompt
     print(prompt)
@@ -122,7 +122,7 @@ def test_a_spreadsheet_export_end_to_end(cli_env: Path, scripted_llm: ScriptedSe
         code = (
             "import os\nimport pandas as pd\nfrom sklearn.linear_model import Ridge\n"
             "from shoal_helper import data_dir, test_file, save_predictions\n"
-            f"train = pd.read_csv(os.path.join(data_dir(), 'train.csv'), {args})\n"
+            f"train = pd.read_csv(os.path.join(data_dir(), 'diabetes.csv'), {args})\n"
             "X, y = train.drop(columns=['progrès']), train['progrès']\n"
             f"X_test = pd.read_csv(test_file(), {args})\n"
             "save_predictions(Ridge(alpha=0.01).fit(X, y).predict(X_test))\n"
@@ -144,11 +144,13 @@ def test_a_spreadsheet_export_end_to_end(cli_env: Path, scripted_llm: ScriptedSe
 
 
 def test_a_program_cannot_read_the_held_out_labels(cli_env: Path, scripted_llm: ScriptedServer) -> None:
-    """A program that goes looking for the labels finds neither them nor the user's full table, and cannot write."""
+    """A program that goes looking for the labels finds neither them nor the user's full table (its own name holds
+    the rows not held out), and cannot write."""
     snoop = (
         "import os, glob\nfrom shoal_helper import data_dir, test_file, save_predictions, log_metric\n"
         "seen = sorted(glob.glob('/data/**', recursive=True) + glob.glob('/heldout/**', recursive=True))\n"
         "print('SEEN', seen)\n"
+        "print('ROWS', sum(1 for _ in open('/data/diabetes.csv')) - 1)\n"
         "try:\n    open('/data/x.txt', 'w').write('x')\n    print('WROTE')\n"
         "except OSError:\n    print('READONLY')\n"
         "rows = sum(1 for _ in open(test_file())) - 1\nsave_predictions([150.0] * rows)\n"
@@ -164,8 +166,10 @@ def test_a_program_cannot_read_the_held_out_labels(cli_env: Path, scripted_llm: 
     assert result.exit_code == 0, result.output
     (run,) = (cli_env / "ws").iterdir()
     out = (run / "nodes" / Journal.load(run / "journal.json").nodes[0].id / "stdout.txt").read_text()
-    assert "/data/train.csv" in out and "/heldout/test.csv" in out and "READONLY" in out
-    assert "labels" not in out and "diabetes.csv" not in out
+    assert "/data/diabetes.csv" in out and "/heldout/test.csv" in out and "READONLY" in out
+    assert "labels" not in out and "train.csv" not in out
+    rows = int(out.split("ROWS ")[1].split()[0])
+    assert 300 < rows < 442  # the training part under the table's own name, not the whole table
 
 
 @pytest.mark.parametrize(
@@ -254,7 +258,7 @@ def test_template_directory_on_user_data(cli_env: Path, scripted_llm: ScriptedSe
     project.mkdir()
     (project / "main.py").write_text(
         "import csv, os\nfrom model import mean_of\nfrom shoal_helper import data_dir, test_file, save_predictions\n"
-        "rows = list(csv.DictReader(open(os.path.join(data_dir(), 'train.csv'))))\n"
+        "rows = list(csv.DictReader(open(os.path.join(data_dir(), 'diabetes.csv'))))\n"
         "guess = mean_of([float(r['target']) for r in rows])\n"
         "n = sum(1 for _ in open(test_file())) - 1\nsave_predictions([guess] * n)\n"
     )

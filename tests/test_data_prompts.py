@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import data_support as D
@@ -63,7 +64,9 @@ def test_ideas_see_the_goal_and_the_data_card(
     prompt = scripted_llm.requests_for("ideation/agent")[0].messages[-1]["content"]
     assert "Small models for wine chemistry" in prompt and "data: ./wine" not in prompt
     assert "Goal: predict the wine cultivar" in prompt and "Metric: accuracy (higher is better)" in prompt
-    assert "wine.csv (" in prompt and "178 rows" in prompt and "alcohol (float" in prompt
+    assert "wine.csv (" in prompt and "alcohol (float" in prompt
+    m = re.search(r"wine\.csv \([\d.]+ KB, (\d+) rows\): the rows not held out \((\d+) held out by Shoal\)", prompt)
+    assert m and int(m[1]) + int(m[2]) == 178 and 30 < int(m[2]) < 60  # the training part's rows, not all 178
     [run_dir] = list((tmp_path / "workspace").iterdir())
     task = json.loads((run_dir / "data_task.json").read_text())
     assert task["data_dir"] == str((tmp_path / "wine").resolve()) and task["holdout"] == 0.25

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from sklearn import metrics as skm
 
+from agents.data.card import build_card
 from agents.data.metrics import PredictionError, resolve_metric, score
 from agents.data.session import check_data
-from agents.data.task import front_matter_options, make_task, split_front_matter
+from agents.data.task import DataTask, front_matter_options, make_task, split_front_matter
 from agents.errors import UserInputError
 from agents.experiments import shoal_helper
 from agents.settings import Settings
@@ -33,6 +34,53 @@ def table(path: Path, n: int = 50) -> Path:
 
 def settings(tmp_path: Path) -> Settings:
     return Settings(cache_dir=tmp_path / "cache", workspace=tmp_path / "ws")
+
+
+def test_with_held_out_rows_a_node_sees_the_whole_directory_but_not_the_labels(tmp_path: Path) -> None:
+    """A table of image paths and labels beside the images, a README and a second copy of the table: with
+    --holdout a node saw only /data/train.csv, so the images the table names, and the README the card showed it,
+    were not there. Now /data is the user's directory, the table under its own name holds the rows not held out,
+    and another table with the target column (it could give the held-out labels) is there but empty."""
+    from agents.data.render import card_text
+    from agents.sandbox import make_sandbox
+
+    d = tmp_path / "pets"
+    (d / "images").mkdir(parents=True)
+    for i in range(40):
+        (d / "images" / f"{i}.txt").write_text(f"pixels of {i}")
+    rows = "".join(f"images/{i}.txt,{'cat' if i % 2 else 'dog'}\n" for i in range(40))
+    (d / "labels.csv").write_text("file,kind\n" + rows)
+    (d / "zcopy.csv").write_text("file,kind\n" + rows)
+    (d / "zcopy2.csv").write_text("kind,file\n" + rows)
+    (d / "README.md").write_text("labels.csv names each picture and its kind\n")
+    s = settings(tmp_path)
+    session = check_data(make_task(data=d, goal="g", metric="accuracy", target="kind", holdout=0.25), s)
+    assert session is not None and session.split is not None
+    assert session.hidden_tables() == ["zcopy.csv", "zcopy2.csv"]
+    mounts = session.mounts()
+    assert len({m.source for m in mounts}) == len(mounts)  # Docker binds each source once: none shared
+    card = card_text(session.visible_card() or build_card(d), 3000)
+    held = session.split.rows
+    assert "labels.csv (" in card and f"{40 - held} rows): the rows not held out ({held} held out by Shoal)" in card
+    assert "zcopy.csv (" in card and "hidden from programs (empty): it also has 'kind'" in card
+    assert session.prompt()["train_files"][0] == "/data/labels.csv (the rows not held out)"
+    assert session.prompt()["train_table"] == "labels.csv"
+    box = make_sandbox(s.sandbox)
+    node = tmp_path / "node"
+    node.mkdir()
+    (node / "code.py").write_text(
+        "import csv, os\n"
+        "rows = list(csv.DictReader(open('/data/labels.csv')))\n"
+        "print('ROWS', len(rows), 'READ', sum(len(open('/data/' + r['file']).read()) > 0 for r in rows))\n"
+        "print('COPY', os.path.getsize('/data/zcopy.csv') + os.path.getsize('/data/zcopy2.csv'),\n"
+        "      'README', open('/data/README.md').read().split()[0])\n"
+        "print('TEST', sorted(os.listdir('/heldout')))\n"
+    )
+    res = box.run(node, ["python", "code.py"], timeout_s=30, mounts=mounts, env=session.env())
+    assert res.exit_code == 0, res.stderr[-800:]
+    assert f"ROWS {40 - held} READ {40 - held}" in res.stdout  # the training rows, and every image they name
+    assert "COPY 0 README labels.csv" in res.stdout and "TEST ['test.csv']" in res.stdout
+    assert (d / "zcopy.csv").stat().st_size > 0  # the user's own file is untouched
 
 
 @pytest.mark.parametrize(
@@ -122,7 +170,9 @@ def test_holdout_split_is_seeded_and_hides_the_labels(tmp_path: Path) -> None:
     held_ids = {r[0] for r in feats[1:]}
     assert held_ids.isdisjoint({r[0] for r in train[1:]})
     assert split.labels.parent not in (split.train_dir, split.features.parent)  # labels are never mounted
-    assert {m.target for m in a.mounts()} == {"/data", "/heldout"}
+    mounts = {m.target: m.source for m in a.mounts()}
+    assert set(mounts) == {"/data", "/data/t.csv", "/heldout"}  # the table's own name holds the training part
+    assert mounts["/data/t.csv"] == split.train_file and mounts["/data"] == tmp_path / "data"
     assert all(split.labels not in m.source.rglob("*") for m in a.mounts())
     b = check_data(task, settings(tmp_path))
     assert b is not None and b.split is not None and b.split.features.read_text() == split.features.read_text()
@@ -190,6 +240,40 @@ def test_parquet_holdout_split_and_scoring(tmp_path: Path) -> None:
     (node / "predictions.csv").write_text("prediction\n" + "\n".join(truth) + "\n")
     metric, why = s.evaluate(node)
     assert metric is not None and metric.values["held-out"] == 0.0, why
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_holdout_holds_out_the_fraction_asked_for(tmp_path: Path, kind: str) -> None:
+    """Each row held out with probability F (format 2) held out 12 of 100 rows at 0.25 with the default seed; now
+    exactly round(F x labelled rows), rows without a target never among them, the same rows every time."""
+    d = tmp_path / "data"
+    d.mkdir()
+    ys = ["" if i % 10 == 3 else str(i % 2) for i in range(100)]  # 10 rows without a label: 90 labelled
+    if kind == "csv":
+        (d / "t.csv").write_text("x,y\n" + "".join(f"{i},{y}\n" for i, y in enumerate(ys)))
+    else:
+        pa = pytest.importorskip("pyarrow")
+        pq = pytest.importorskip("pyarrow.parquet")
+        pq.write_table(pa.table({"x": list(range(100)), "y": [float(y) if y else None for y in ys]}), d / "t.parquet")
+    for frac, held in ((0.25, 22), (0.2, 18), (0.5, 45), (0.001, 1), (0.999, 89)):  # at least one row each side
+        task = make_task(data=d, metric="accuracy", target="y", holdout=frac)
+        s = check_data(task, settings(tmp_path))
+        assert s is not None and s.split is not None
+        assert (s.split.rows, s.split.kept) == (held, 100 - held), frac
+        again = check_data(task, Settings(cache_dir=tmp_path / f"other-cache-{frac}"))
+        assert again is not None and again.split is not None
+        assert again.split.features.read_bytes() == s.split.features.read_bytes()  # seeded, not cached luck
+
+
+def test_a_run_begun_with_the_old_split_keeps_its_rows(tmp_path: Path) -> None:
+    """A run records how its rows were split; resumed after the change, its held-out rows are the same ones."""
+    table(tmp_path / "data" / "t.csv", n=100)
+    task = make_task(data=tmp_path / "data", goal="g", metric="accuracy", target="y", holdout=0.25)
+    old = DataTask.model_validate_json(task.model_dump_json(exclude={"split_format"}))  # data_task.json before it
+    assert (task.split_format, old.split_format) == (3, 2)
+    new_split, old_split = (check_data(t, settings(tmp_path)) for t in (task, old))
+    assert new_split is not None and new_split.split is not None and new_split.split.rows == 25
+    assert old_split is not None and old_split.split is not None and old_split.split.rows == 12  # as it was
 
 
 def test_log_loss_normalises_probability_rows() -> None:

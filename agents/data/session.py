@@ -69,13 +69,31 @@ class DataSession:
         """Held-out rows: a node's primary metric is Shoal's own score of its predictions."""
         return self.split is not None
 
+    @property
+    def holdout(self) -> Split | None:
+        """The split when Shoal holds rows out of the user's own table (``--holdout``), else None."""
+        return self.split if self.split is not None and self.task.holdout is not None else None
+
+    def hidden_tables(self) -> list[str]:
+        """Holdout mode: the other tables that also have the target column (they may hold the held-out rows'
+        labels, as a second copy of the table would), which programs see empty."""
+        if self.holdout is None or self.card is None or not self.task.target:
+            return []
+        source, target = self.holdout.source_rel, self.task.target
+        return [f.path for f in self.card.tables() if f.path != source and any(c.name == target for c in f.columns)]
+
     def mounts(self) -> list[ReadOnlyMount]:
-        out = []
+        """The user's directory at /data; with held-out rows, its table replaced by the rows not held out (under
+        the table's own name, so that the card's files are all there) and the held-out features at /heldout."""
+        out = [ReadOnlyMount(Path(self.task.data_dir), DATA_TARGET)] if self.task.data_dir else []
+        if (held := self.holdout) is not None:
+            out.append(ReadOnlyMount(held.train_file, f"{DATA_TARGET}/{held.source_rel}"))
+            for i, path in enumerate(self.hidden_tables()):  # one empty file each: Docker binds a source once
+                empty = held.root / f"hidden-{i}.empty"
+                empty.touch(exist_ok=True)
+                out.append(ReadOnlyMount(empty, f"{DATA_TARGET}/{path}"))
         if self.split is not None:
-            out.append(ReadOnlyMount(self.split.train_dir, DATA_TARGET))
             out.append(ReadOnlyMount(self.split.features.parent, HELDOUT_TARGET))
-        elif self.task.data_dir:
-            out.append(ReadOnlyMount(Path(self.task.data_dir), DATA_TARGET))
         return out
 
     def env(self) -> dict[str, str]:
@@ -112,20 +130,28 @@ class DataSession:
 
     def _train_table(self) -> str:
         """The training table's path under the data directory, for the loading example ('' when unknown)."""
-        if self.split is not None and self.task.holdout is not None:
-            return f"train{self.split.features.suffix}"
+        if self.holdout is not None:
+            return self.holdout.source_rel
         entry = self.card.table_with(self.task.target) if self.card and self.task.target else None
         return entry.path if entry is not None else ""
 
     def visible_card(self) -> DataCard | None:
-        """The card as models may see it: with held-out rows, the example rows come from the training part."""
-        if self.card is None or self.split is None or self.task.holdout is None or not self.task.target:
+        """The card as models may see it: with held-out rows, the table's rows and example rows are its training
+        part's, and the tables hidden from programs say so."""
+        if self.card is None or (held := self.holdout) is None:
             return self.card
         card = self.card.model_copy(deep=True)
-        entry = card.table_with(self.task.target)
-        if entry is not None:
-            train = self.split.train_dir / f"train{self.split.features.suffix}"
-            entry.head = _first_rows(train, len(entry.head), entry.dialect)
+        hidden = set(self.hidden_tables())
+        for entry in card.files:
+            if entry.path == held.source_rel:
+                entry.rows, entry.rows_estimated = held.kept, False
+                entry.size_bytes = held.train_file.stat().st_size
+                entry.head = _first_rows(held.train_file, len(entry.head), entry.dialect)
+                entry.note = f"the rows not held out ({held.rows:,} held out by Shoal)"
+            elif entry.path in hidden:
+                entry.rows, entry.columns, entry.head = None, [], []
+                entry.note = f"hidden from programs (empty): it also has {self.task.target!r}, so it could show "
+                entry.note += "the held-out rows' labels"
         return card
 
     def topic_text(self) -> str:
@@ -135,14 +161,13 @@ class DataSession:
         return render_text("_partials/data_topic", {"data": self.prompt(self.settings.data.card_max_chars // 2)})
 
     def _train_files(self) -> list[str]:
-        if self.split is not None and self.task.holdout is not None:
-            source = self.split.source_name
-            return [
-                f"{DATA_TARGET}/{p.name} (the rows of {source} not held out)" for p in self.split.train_dir.iterdir()
-            ]
         if self.card is None:
             return []
-        return [f"{DATA_TARGET}/{f.path}" for f in self.card.files[:8]]
+        hidden = set(self.hidden_tables())
+        source = self.holdout.source_rel if self.holdout is not None else None
+        files = [f"{DATA_TARGET}/{source} (the rows not held out)"] if source else []
+        files += [f"{DATA_TARGET}/{f.path}" for f in self.card.files if f.path not in hidden and f.path != source]
+        return files[:8] + [f"{DATA_TARGET}/{g.pattern} ({g.count:,} files)" for g in self.card.groups[:8]]
 
     # -- scoring -------------------------------------------------------------------------------------------------
 

@@ -1,11 +1,13 @@
 """Held-out rows the generated code never sees: a seeded, streaming split of the user's table.
 
-``--holdout 0.2``: the table that holds the target column is read row by row; each row goes to the held-out
-part with probability 0.2 (a seeded RNG, so the same data gives the same split). ``--test FILE``: the user's
-test table is the held-out part. Either way Shoal writes, outside the run directory (under the cache dir, keyed
-by the inputs), three things:
+``--holdout 0.2``: the table that holds the target column is read row by row, twice: once to count the rows that
+have a target value, then to send exactly round(0.2 x that count) of them, drawn by a seeded RNG, to the held-out
+part (the same data gives the same split; a run begun before this keeps its own, ``DataTask.split_format``).
+``--test FILE``: the user's test table is the held-out part. Either way Shoal writes, outside the run directory
+(under the cache dir, keyed by the inputs), three things:
 
-- ``train/``: the training rows (holdout mode only; with ``--test`` the data directory itself is the training part)
+- ``train/``: the training rows (holdout mode only; with ``--test`` the data directory itself is the training part);
+  a node sees them under the source table's own name, in the rest of the user's directory (agents.data.session)
 - ``features/test.<ext>``: the held-out rows without the target column (the program predicts these, in order)
 - ``labels.csv``: the held-out target values, read only by Shoal's evaluator, never mounted
 
@@ -32,7 +34,32 @@ from agents.errors import UserInputError
 
 LABELS = "labels.csv"
 COUNTS = "counts.json"  # written last: a split without it is incomplete
-FORMAT = 2  # of the split's files (2: dialects kept, rows without a target never held out)
+# How the held-out rows are chosen and written (a run records the format it started with: DataTask.split_format)
+# 2: dialects kept, rows without a target never held out, each labelled row held out with probability F;
+# 3: as 2, but exactly round(F x labelled rows) held out (at least one row on each side)
+FORMAT = 3
+
+
+class _Picker:
+    """Says, labelled row after labelled row, whether it is held out (one seeded stream per split).
+
+    Format 2 drew each row with probability ``frac``: on small tables the count strays far from the fraction
+    (seed 0 held out 12 of 100 rows at 0.25). Format 3 knows the number of labelled rows (a first pass) and draws
+    exactly ``round(frac x rows)`` of them, each subset equally likely (selection sampling, Knuth's Algorithm S)."""
+
+    def __init__(self, seed: int, frac: float, labelled: int | None) -> None:
+        self.rng = random.Random(seed)
+        self.frac = frac
+        self.left = labelled
+        self.need = 0 if labelled is None else max(1, min(labelled - 1, round(frac * labelled)))
+
+    def __call__(self) -> bool:
+        if self.left is None:
+            return self.rng.random() < self.frac
+        take = self.rng.random() * self.left < self.need
+        self.left -= 1
+        self.need -= take
+        return take
 
 
 @dataclass(frozen=True)
@@ -44,6 +71,13 @@ class Split:
     rows: int  # held-out rows
     source_name: str = ""  # the table the rows came from
     unlabelled: int = 0  # rows of the user's test table without a target value (not scored)
+    source_rel: str = ""  # holdout mode: that table's path in the data directory (where its training part shows)
+    kept: int = 0  # holdout mode: the training part's rows
+
+    @property
+    def train_file(self) -> Path:
+        """Holdout mode: the training part of the source table (in the source's own format and dialect)."""
+        return self.train_dir / f"train{self.features.suffix}"
 
     def read_labels(self) -> list[str]:
         with self.labels.open(newline="", encoding="utf-8", errors=ERRORS) as fh:
@@ -55,15 +89,29 @@ def _fingerprint(path: Path) -> dict[str, object]:
     return {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
+def _csv_labelled(src: Path, dialect: Dialect, ti: int) -> int:
+    """The rows of ``src`` that have a value in column ``ti`` (a streaming pass)."""
+    with open_text(src, dialect) as fin:
+        reader = csv.reader(fin, delimiter=dialect.delimiter)
+        next(reader, None)
+        return sum(1 for row in reader if row and not is_missing(row[ti] if ti < len(row) else ""))
+
+
 def _csv_split(
-    src: Path, target: str, train: Path | None, out: Dialect, files: tuple[Path, Path], frac: float, seed: int
+    src: Path,
+    target: str,
+    train: Path | None,
+    out: Dialect,
+    files: tuple[Path, Path],
+    frac: float,
+    seed: int,
+    exact: bool,
 ) -> tuple[int, int, int]:
     """Stream ``src`` (in its own dialect) into the training part and the held-out features (in ``out``, the
     training table's dialect, so one way of reading fits both) and the labels (plain UTF-8). Rows without a target
     value cannot be scored: they stay in the training part, or, from a test table, are left out and counted."""
     feats, labels = files
     src_dialect = sniff(src)
-    rng = random.Random(seed)
     held = kept = unlabelled = 0
     with open_text(src, src_dialect) as fin:
         reader = csv.reader(fin, delimiter=src_dialect.delimiter)
@@ -71,6 +119,7 @@ def _csv_split(
         if target not in header:
             raise UserInputError(f"--target {target!r} is not a column of {src} (columns: {', '.join(header[:30])})")
         ti = header.index(target)
+        pick = _Picker(seed, frac, _csv_labelled(src, src_dialect, ti) if exact and train is not None else None)
         with (
             open_text(train, out, "w") if train else open(os.devnull, "w") as ftr,
             open_text(feats, out, "w") as ffe,
@@ -85,7 +134,7 @@ def _csv_split(
                 if not row:
                     continue
                 value = row[ti] if ti < len(row) else ""
-                if train is not None and (is_missing(value) or rng.random() >= frac):
+                if train is not None and (is_missing(value) or not pick()):
                     kept += 1
                     wtr.writerow(row)
                 elif is_missing(value):
@@ -98,7 +147,7 @@ def _csv_split(
 
 
 def _parquet_split(
-    src: Path, target: str, train: Path | None, feats: Path, labels: Path, frac: float, seed: int
+    src: Path, target: str, train: Path | None, feats: Path, labels: Path, frac: float, seed: int, exact: bool
 ) -> tuple[int, int, int]:
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -108,7 +157,12 @@ def _parquet_split(
     if target not in pf.schema_arrow.names:
         names = ", ".join(pf.schema_arrow.names[:30])
         raise UserInputError(f"--target {target!r} is not a column of {src} (columns: {names})")
-    rng = random.Random(seed)
+    labelled = None
+    if exact and train is not None:
+        labelled = sum(
+            sum(not is_missing(v) for v in b.column(0).to_pylist()) for b in pf.iter_batches(columns=[target])
+        )
+    pick = _Picker(seed, frac, labelled)
     held = kept = unlabelled = 0
     feat_schema = pf.schema_arrow.remove(pf.schema_arrow.get_field_index(target))
     wtr = pq.ParquetWriter(train, pf.schema_arrow) if train else None
@@ -119,7 +173,7 @@ def _parquet_split(
         for batch in pf.iter_batches(batch_size=65536):
             table = pa.Table.from_batches([batch])
             valid = [not is_missing(v) for v in table.column(target).to_pylist()]
-            mask = pa.array([ok and (train is None or rng.random() < frac) for ok in valid])
+            mask = pa.array([ok and (train is None or pick()) for ok in valid])
             if train is None:
                 unlabelled += valid.count(False)
             test = table.filter(mask)
@@ -146,9 +200,10 @@ def _split_into(task: DataTask, source: Path, out: Dialect, tmp: Path, seed: int
         train = tmp / "train" / f"train{ext}"
     feats, labels = feats_dir / f"test{ext}", tmp / LABELS
     assert task.target is not None
+    exact = task.split_format >= 3
     if ext == ".parquet":
-        return _parquet_split(source, task.target, train, feats, labels, frac, seed)
-    return _csv_split(source, task.target, train, out, (feats, labels), frac, seed)
+        return _parquet_split(source, task.target, train, feats, labels, frac, seed, exact)
+    return _csv_split(source, task.target, train, out, (feats, labels), frac, seed, exact)
 
 
 def source_table(task: DataTask, card: DataCard) -> Path:
@@ -193,7 +248,7 @@ def make_split(task: DataTask, card: DataCard, cache_dir: Path, seed: int) -> Sp
         "holdout": frac,
         "seed": seed,
         "dialect": [out.delimiter, out.encoding, out.decimal],
-        "format": FORMAT,
+        "format": task.split_format,
     }
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:16]
     root = Path(cache_dir) / "data-splits" / key
@@ -215,5 +270,8 @@ def make_split(task: DataTask, card: DataCard, cache_dir: Path, seed: int) -> Sp
         tmp.rename(root)
     counts = json.loads((root / COUNTS).read_text(encoding="utf-8"))
     feats = next((root / "features").iterdir())
-    train_dir = root / "train" if task.holdout is not None else Path(task.data_dir or "")
-    return Split(root, train_dir, feats, root / LABELS, int(counts["held"]), source.name, int(counts["unlabelled"]))
+    holdout = task.holdout is not None
+    train_dir = root / "train" if holdout else Path(task.data_dir or "")
+    rel = source.relative_to(Path(task.data_dir or "")).as_posix() if holdout else ""
+    held, kept = int(counts["held"]), int(counts["kept"])
+    return Split(root, train_dir, feats, root / LABELS, held, source.name, int(counts["unlabelled"]), rel, kept)

@@ -44,6 +44,9 @@ class DataTask(BaseModel):
     target: str | None = Field(default=None, description="the column to predict (held-out evaluation)")
     test_file: str | None = Field(default=None, description="the user's own test table (labels held back)")
     holdout: float | None = Field(default=None, description="fraction of the table's rows held back")
+    split_format: int = Field(
+        default=2, description="how the held-out rows are chosen (agents.data.split.FORMAT when the run began)"
+    )
 
     @property
     def held_out(self) -> bool:
@@ -148,7 +151,9 @@ def make_task(
         raise UserInputError("--test/--holdout need --metric (e.g. rmse, accuracy, f1, auc, mae, r2, log_loss)")
     if lower_is_better is not None and not metric:
         raise UserInputError("--lower-is-better/--higher-is-better need --metric NAME")
-    task = DataTask(goal=" ".join((goal or "").split()), target=target or None, holdout=holdout)
+    from agents.data.split import FORMAT  # a new task splits the current way; a run's recorded task keeps its own
+
+    task = DataTask(goal=" ".join((goal or "").split()), target=target or None, holdout=holdout, split_format=FORMAT)
     if data is not None:
         task.data_dir = str(_readable_dir(Path(data).expanduser()))
     if test is not None:
