@@ -63,7 +63,9 @@ def test_with_held_out_rows_a_node_sees_the_whole_directory_but_not_the_labels(t
     held = session.split.rows
     assert "labels.csv (" in card and f"{40 - held} rows): the rows not held out ({held} held out by Shoal)" in card
     assert "zcopy.csv (" in card and "hidden from programs (empty): it also has 'kind'" in card
-    assert session.prompt()["train_files"][0] == "/data/labels.csv (the rows not held out)"
+    files = session.prompt()["train_files"]
+    assert files[0] == "/data/labels.csv (the rows not held out)" and not any("zcopy" in f for f in files)
+    assert "/data/images/*.txt (40 files such as 0.txt: list them with glob.glob)" in files
     assert session.prompt()["train_table"] == "labels.csv"
     box = make_sandbox(s.sandbox)
     node = tmp_path / "node"

@@ -167,7 +167,11 @@ class DataSession:
         source = self.holdout.source_rel if self.holdout is not None else None
         files = [f"{DATA_TARGET}/{source} (the rows not held out)"] if source else []
         files += [f"{DATA_TARGET}/{f.path}" for f in self.card.files if f.path not in hidden and f.path != source]
-        return files[:8] + [f"{DATA_TARGET}/{g.pattern} ({g.count:,} files)" for g in self.card.groups[:8]]
+        groups = [  # the small model made names up ('{i}.txt' for 0000.txt) when not told to list them
+            f"{DATA_TARGET}/{g.pattern} ({g.count:,} files such as {g.examples[0]}: list them with glob.glob)"
+            for g in self.card.groups[:8]
+        ]
+        return files[:8] + groups
 
     # -- scoring -------------------------------------------------------------------------------------------------
 
