@@ -206,3 +206,19 @@ def test_a_file_without_line_breaks_is_not_read_whole(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="huge.csv.*longer than 16 MB"):
         build_card(d)
     assert time.monotonic() - t0 < 10
+
+
+def test_the_start_of_a_text_file_in_its_encoding_and_not_of_a_binary(tmp_path: Path) -> None:
+    from agents.data.layout import text_sample
+
+    (tmp_path / "u16.txt").write_text("Hello wörld\nline two", encoding="utf-16")
+    (tmp_path / "win.txt").write_bytes("Une étude\r\nsur".encode("cp1252"))
+    (tmp_path / "weights").write_bytes(bytes(range(1, 256)) * 10)  # no extension, no NUL byte, not text
+    (tmp_path / "long.md").write_text("word " * 1000)
+    assert text_sample(tmp_path / "u16.txt") == "Hello wörld line two"
+    assert text_sample(tmp_path / "win.txt") == "Une étude sur"
+    assert text_sample(tmp_path / "weights") == ""
+    long = text_sample(tmp_path / "long.md")
+    assert long.endswith(" ...") and len(long) == 244
+    card = build_card(tmp_path)
+    assert {f.path: f.text for f in card.files}["weights"] == ""

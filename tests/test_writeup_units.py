@@ -84,6 +84,35 @@ def test_clean_body_makes_model_text_safe() -> None:
     )
 
 
+def test_a_reference_list_of_the_models_own_is_dropped() -> None:
+    """The embedded model ended a section with its own thebibliography (a numeric \\bibitem with a title it made
+    up for a real paper); Shoal's references come from the checked citations only."""
+    raw = (
+        "We conclude.\n\nReferences\n\\begin{thebibliography}{99}\n\\bibitem{bishop1995training} Bishop, C. M. "
+        "(1995). Neural networks and learning machines.\n\\end{thebibliography}\nAs shown \\citep{bishop1995training}."
+    )
+    out = clean_body(raw)
+    assert "bibitem" not in out and "thebibliography" not in out and "References" not in out
+    assert out.startswith("We conclude.") and out.endswith(r"As shown \citep{bishop1995training}.")
+    assert clean_body("A.\n\\bibitem{x} cut off\nB.") == "A.\n\nB."
+    assert clean_body("A.\n\\begin{thebibliography}{9}\n\\bibitem{x} cut off") == "A."  # an answer cut short
+
+
+@pytest.mark.slow
+def test_a_build_stopped_by_an_earlier_builds_aux_file_is_built_again(tmp_path: Path) -> None:
+    """natbib's 'Bibliography not compatible with author-year citations', left in paper.aux by an earlier build,
+    stopped every later build of the same paper (six attempts, the last with every section as plain text)."""
+    if shutil.which("latexmk") is None:
+        pytest.skip("LaTeX is not installed")
+    (tmp_path / "paper.tex").write_text(
+        "\\documentclass{article}\\usepackage[round]{natbib}\\begin{document}Plain text.\\end{document}\n"
+    )
+    (tmp_path / "paper.aux").write_text("\\relax\n\\providecommand\\NAT@force@numbers{}\\NAT@force@numbers\n")
+    res = tex.compile_tex(tmp_path, timeout_s=60)
+    assert res.ok, res.log_excerpt
+    assert "NAT@force@numbers" not in (tmp_path / "paper.aux").read_text()
+
+
 def test_keys_are_stable_and_unique() -> None:
     taken: set[str] = set()
     k1 = make_key(PAPERS[0], taken)

@@ -87,6 +87,9 @@ def text_sample(path: Path) -> str:
     if b"\0" in raw and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return ""
     text = raw.decode(guess_encoding(raw), errors="replace").lstrip("\ufeff")
+    odd = sum(1 for c in text if c == "\ufffd" or (not c.isprintable() and not c.isspace()))
+    if odd > len(text) // 10:
+        return ""  # binary after all
     flat = " ".join(text.split())
     return flat[:SAMPLE_CHARS] + (" ..." if len(flat) > SAMPLE_CHARS or len(raw) == SAMPLE_BYTES else "")
 

@@ -68,11 +68,32 @@ def tex_missing() -> str | None:
     )
 
 
+_AUX_ERROR = re.compile(r"^(?:\./)?[^:\s]+\.aux:\d+: ", re.M)
+AUX_SUFFIXES = (".aux", ".bbl", ".blg", ".out", ".toc", ".lof", ".lot", ".fls", ".fdb_latexmk")
+
+
 def compile_tex(paper_dir: Path, tex_name: str = "paper.tex", timeout_s: float = 180.0) -> CompileResult:
-    """Build ``paper_dir/tex_name`` into a PDF (raises TexUnavailable when LaTeX is missing)."""
+    """Build ``paper_dir/tex_name`` into a PDF (raises TexUnavailable when LaTeX is missing).
+
+    An error raised while reading an auxiliary file comes from an earlier build, not from these sources (a model's
+    own numeric ``\\bibitem`` left natbib's "Bibliography not compatible with author-year citations" in
+    ``paper.aux``, and every later build, even with every section as plain text, stopped there): the auxiliary
+    files are removed and the build runs once more."""
     msg = tex_missing()
     if msg:
         raise TexUnavailable(msg)
+    result, log_text = _latexmk(paper_dir, tex_name, timeout_s)
+    if not result.ok and not result.timed_out and _AUX_ERROR.search(log_text):
+        stem = Path(tex_name).stem
+        log.info("LaTeX stopped in an auxiliary file of an earlier build; building again without them")
+        for suffix in AUX_SUFFIXES:
+            (paper_dir / f"{stem}{suffix}").unlink(missing_ok=True)
+        result, _ = _latexmk(paper_dir, tex_name, timeout_s)
+    return result
+
+
+def _latexmk(paper_dir: Path, tex_name: str, timeout_s: float) -> tuple[CompileResult, str]:
+    """One latexmk run (the result, and the LaTeX log it left)."""
     stem = Path(tex_name).stem
     cmd = [
         "latexmk",
@@ -112,7 +133,7 @@ def compile_tex(paper_dir: Path, tex_name: str = "paper.tex", timeout_s: float =
     excerpt, line = ("", None) if ok else error_excerpt(log_text or stdout, tex_name)
     if timed_out:
         excerpt = f"LaTeX did not finish within {timeout_s:.0f} s (an endless loop?).\n" + excerpt
-    return CompileResult(
+    result = CompileResult(
         ok=ok,
         pdf=pdf if ok else None,
         returncode=proc.returncode,
@@ -121,6 +142,7 @@ def compile_tex(paper_dir: Path, tex_name: str = "paper.tex", timeout_s: float =
         log_excerpt=excerpt,
         error_line=line,
     )
+    return result, log_text or stdout
 
 
 _ENV_KEEP = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "SOURCE_DATE_EPOCH", "TEXMFHOME", "TEXMFVAR")

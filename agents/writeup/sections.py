@@ -65,7 +65,7 @@ _FENCE = re.compile(r"^\s*```[a-zA-Z]*\s*$", re.M)
 _DROP_LINES = re.compile(
     r"^\s*(?:\\documentclass.*|\\usepackage.*|\\begin\{document\}|\\end\{document\}|\\maketitle|"
     r"\\begin\{abstract\}|\\end\{abstract\}|\\bibliography(?:style)?\{.*\}|\\section\*?\{.*\}\s*(?:\\label\{[^}]*\})?|"
-    r"\\title\{.*\}|\\author\{.*\}|#{1,4} .*|(?:Abstract|Introduction|Conclusion|Results|Method)\s*:?)\s*$",
+    r"\\title\{.*\}|\\author\{.*\}|#{1,4} .*|(?:Abstract|Introduction|Conclusion|Results|Method|References)\s*:?)\s*$",
     re.M,
 )
 _PROTECT = re.compile(
@@ -142,10 +142,18 @@ def balance_environments(text: str) -> str:
     return "".join(out).rstrip() + closing
 
 
+# a reference list of the model's own: Shoal's comes from the checked citations (the model's held invented
+# entries, and its numeric \bibitem put natbib into a state that failed every later build)
+_OWN_BIBLIOGRAPHY = re.compile(
+    r"\\begin\{thebibliography\}.*?(?:\\end\{thebibliography\}|\Z)|^[ \t]*\\bibitem\b[^\n]*", re.S | re.M
+)
+
+
 def clean_body(text: str) -> str:
     """A model's answer -> the LaTeX body of one section."""
     text = text.replace("\r\n", "\n")
     text = _FENCE.sub("", text)
+    text = _OWN_BIBLIOGRAPHY.sub("", text)
     text = re.sub(r"^(?:Here is|Here's|Sure)[^\n]*:\s*\n", "", text.strip(), flags=re.I)
     text = _DROP_LINES.sub("", text)
     text = re.sub(r"\*\*([^*\n]+)\*\*", r"\\textbf{\1}", text)
