@@ -200,6 +200,36 @@ def check_sandbox(settings: Settings, run_probes: bool = True) -> list[Check]:
     return checks
 
 
+def check_ray(settings: Settings, probe: bool = True) -> list[Check]:
+    """With ``executor = "ray"``: the cluster answers and every worker node can run experiment programs."""
+    if settings.executor != "ray":
+        return []
+    address = settings.ray.address
+    if address == "local":
+        return [Check(name="ray", status="ok", detail="a Ray started on this machine for each run (sandbox above)")]
+    if not probe:
+        return [Check(name="ray", status="warn", detail=f"{address}: not contacted (no network probes)")]
+    from agents.errors import ConfigError
+    from agents.scale.ray_executor import RayExecutor
+
+    try:
+        executor = RayExecutor(settings)
+    except ConfigError as exc:
+        head, _, rest = str(exc).partition("\n")
+        return [Check(name="ray", status="fail", detail=head, fix=rest.replace("\n", "; ").strip())]
+    executor.close()
+    if not executor.workers:
+        return [
+            Check(
+                name="ray",
+                status="warn",
+                detail=f"{address}: no live node has the CPUs/GPUs/memory a node's task asks for ([ray])",
+                fix="start workers with `ray start --address=...`, or lower ray.num_cpus / num_gpus / memory_mb",
+            )
+        ]
+    return [Check(name="ray", status="ok", detail=f"{address}: {executor.workers} worker node(s) can run programs")]
+
+
 def check_semantic_scholar(settings: Settings, probe: bool = True) -> Check:
     if not settings.literature.semantic_scholar:
         return Check(name="semantic scholar", status="ok", required=False, detail="disabled in settings")
@@ -254,6 +284,7 @@ def run_checks(settings: Settings, probe_network: bool = True) -> list[Check]:
         check_tex,
         check_docker,
         lambda: check_sandbox(settings),
+        lambda: check_ray(settings, probe=probe_network),
         lambda: check_semantic_scholar(settings, probe=probe_network),
         lambda: check_disk(settings.workspace),
     ]

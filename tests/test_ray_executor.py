@@ -257,3 +257,17 @@ def test_shoal_run_checks_the_cluster_before_any_model_call(
     text = " ".join(result.output.split())
     assert "Ray worker node(s) cannot run experiment programs" in text and "Traceback" not in text
     assert not ws.exists() or not any(ws.iterdir())  # no run directory left behind
+
+
+def test_doctor_asks_the_cluster_and_its_workers(ray_settings: Settings, tmp_path: Path) -> None:
+    from agents.doctor import check_ray
+
+    (ok,) = check_ray(ray_settings)
+    assert ok.status == "ok" and ok.detail.endswith(": 2 worker node(s) can run programs")
+    (bad,) = check_ray(_without_env(ray_settings, tmp_path))
+    assert bad.status == "fail" and bad.detail == "2 of 2 Ray worker node(s) cannot run experiment programs:"
+    assert "never-built-env is missing or outdated" in bad.fix and "shoal sandbox env --build" in bad.fix
+    big = ray_settings.model_copy(update={"ray": ray_settings.ray.model_copy(update={"num_cpus": 8.0})})
+    (none,) = check_ray(big)
+    assert none.status == "warn" and "no live node has the CPUs" in none.detail
+    assert check_ray(ray_settings.model_copy(update={"executor": "local"})) == []

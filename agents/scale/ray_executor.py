@@ -127,7 +127,7 @@ class RayExecutor:
         self._sandbox = settings.sandbox.model_dump_json()
         self._owns = self._connect()
         try:
-            check_workers(ray, self.settings, self._sandbox)
+            self.workers = check_workers(ray, self.settings, self._sandbox)  # nodes that can take a task
         except ConfigError:
             self.close()
             raise

@@ -65,14 +65,15 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(cause).__name__}: {text.splitlines()[0][:300]}" if text else type(cause).__name__
 
 
-def check_workers(ray: Any, ray_settings: RaySettings, sandbox: str, timeout_s: float = CHECK_TIMEOUT_S) -> None:
-    """Raise ConfigError naming every live node (that fits a task) which cannot run experiment programs."""
+def check_workers(ray: Any, ray_settings: RaySettings, sandbox: str, timeout_s: float = CHECK_TIMEOUT_S) -> int:
+    """Raise ConfigError naming every live node (that fits a task) which cannot run experiment programs; else
+    the number of nodes that fit a task (the ones that answered in time were found able)."""
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     nodes = [n for n in ray.nodes() if n.get("Alive") and fits(n.get("Resources", {}), ray_settings)]
     todo = [n for n in nodes if (n["NodeID"], sandbox) not in _CHECKED]
     if not todo:
-        return
+        return len(nodes)
     probe = ray.remote(check_on_worker)
     refs = {
         probe.options(
@@ -106,3 +107,4 @@ def check_workers(ray: Any, ray_settings: RaySettings, sandbox: str, timeout_s: 
             + "\nOn each, with the same Shoal and sandbox settings: `shoal sandbox env --build` (and `shoal sandbox "
             "check`), or take the node out of the cluster; or set executor=local"
         )
+    return len(nodes)
