@@ -276,6 +276,14 @@ def test_a_run_begun_with_the_old_split_keeps_its_rows(tmp_path: Path) -> None:
     new_split, old_split = (check_data(t, settings(tmp_path)) for t in (task, old))
     assert new_split is not None and new_split.split is not None and new_split.split.rows == 25
     assert old_split is not None and old_split.split is not None and old_split.split.rows == 12  # as it was
+    # and its nodes see what they saw: /data/train.csv alone (their programs read that name)
+    assert {m.target: m.source for m in old_split.mounts()} == {
+        "/data": old_split.split.train_dir,
+        "/heldout": old_split.split.features.parent,
+    }
+    assert old_split.prompt()["train_table"] == "train.csv"
+    assert old_split.prompt()["train_files"] == ["/data/train.csv (the rows of t.csv not held out)"]
+    assert {m.target for m in new_split.mounts()} == {"/data", "/data/t.csv", "/heldout"}
 
 
 def test_log_loss_normalises_probability_rows() -> None:

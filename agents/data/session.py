@@ -74,10 +74,16 @@ class DataSession:
         """The split when Shoal holds rows out of the user's own table (``--holdout``), else None."""
         return self.split if self.split is not None and self.task.holdout is not None else None
 
+    @property
+    def legacy_layout(self) -> bool:
+        """A holdout run begun before split format 3: its nodes saw only ``/data/train.<ext>`` and still do when it
+        is resumed (their programs read that name)."""
+        return self.holdout is not None and self.task.split_format < 3
+
     def hidden_tables(self) -> list[str]:
         """Holdout mode: the other tables that also have the target column (they may hold the held-out rows'
         labels, as a second copy of the table would), which programs see empty."""
-        if self.holdout is None or self.card is None or not self.task.target:
+        if self.holdout is None or self.card is None or not self.task.target or self.legacy_layout:
             return []
         source, target = self.holdout.source_rel, self.task.target
         return [f.path for f in self.card.tables() if f.path != source and any(c.name == target for c in f.columns)]
@@ -85,6 +91,12 @@ class DataSession:
     def mounts(self) -> list[ReadOnlyMount]:
         """The user's directory at /data; with held-out rows, its table replaced by the rows not held out (under
         the table's own name, so that the card's files are all there) and the held-out features at /heldout."""
+        if self.legacy_layout:
+            assert self.split is not None
+            return [
+                ReadOnlyMount(self.split.train_dir, DATA_TARGET),
+                ReadOnlyMount(self.split.features.parent, HELDOUT_TARGET),
+            ]
         out = [ReadOnlyMount(Path(self.task.data_dir), DATA_TARGET)] if self.task.data_dir else []
         if (held := self.holdout) is not None:
             out.append(ReadOnlyMount(held.train_file, f"{DATA_TARGET}/{held.source_rel}"))
@@ -131,7 +143,7 @@ class DataSession:
     def _train_table(self) -> str:
         """The training table's path under the data directory, for the loading example ('' when unknown)."""
         if self.holdout is not None:
-            return self.holdout.source_rel
+            return self.holdout.train_file.name if self.legacy_layout else self.holdout.source_rel
         entry = self.card.table_with(self.task.target) if self.card and self.task.target else None
         return entry.path if entry is not None else ""
 
@@ -143,7 +155,9 @@ class DataSession:
         card = self.card.model_copy(deep=True)
         hidden = set(self.hidden_tables())
         for entry in card.files:
-            if entry.path == held.source_rel:
+            if entry.path == held.source_rel and self.legacy_layout:
+                entry.head = _first_rows(held.train_file, len(entry.head), entry.dialect)
+            elif entry.path == held.source_rel:
                 entry.rows, entry.rows_estimated = held.kept, False
                 entry.size_bytes = held.train_file.stat().st_size
                 entry.head = _first_rows(held.train_file, len(entry.head), entry.dialect)
@@ -161,6 +175,10 @@ class DataSession:
         return render_text("_partials/data_topic", {"data": self.prompt(self.settings.data.card_max_chars // 2)})
 
     def _train_files(self) -> list[str]:
+        if self.holdout is not None and self.legacy_layout:
+            return [
+                f"{DATA_TARGET}/{self.holdout.train_file.name} (the rows of {self.holdout.source_name} not held out)"
+            ]
         if self.card is None:
             return []
         hidden = set(self.hidden_tables())
