@@ -222,3 +222,17 @@ def test_the_start_of_a_text_file_in_its_encoding_and_not_of_a_binary(tmp_path: 
     assert long.endswith(" ...") and len(long) == 244
     card = build_card(tmp_path)
     assert {f.path: f.text for f in card.files}["weights"] == ""
+
+
+def test_image_headers_read_are_bounded_in_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """50 per folder would be 50,000 header reads for a thousand class folders: there is a cap in all too."""
+    import agents.data.card as card_module
+
+    monkeypatch.setattr(card_module, "MAX_IMAGE_HEADERS_ALL", 25)
+    for c in range(4):
+        (tmp_path / f"c{c}").mkdir()
+        for i in range(12):
+            Image.new("RGB", (8, 8)).save(tmp_path / f"c{c}" / f"{i}.png")
+    card = build_card(tmp_path)
+    assert card.image_count == 48 and card.image_shapes == {"8x8x3": 25}
+    assert "<folder>/*.png: 4 folders, 48 image(s) in all (c0 12, c1 12, c2 12, c3 12)" in card_text(card)

@@ -35,6 +35,7 @@ TABLE_EXT = {".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq"}
 MAX_DISTINCT = 1000
 MAX_FILES = 200
 MAX_IMAGE_HEADERS = 50  # per folder
+MAX_IMAGE_HEADERS_ALL = 1000  # in all (a thousand class folders of images would read 50,000 headers)
 MAX_LINE_BYTES = 16 << 20
 
 
@@ -375,7 +376,8 @@ def build_card(data_dir: Path, *, exact_max_mb: float = 64.0, sample_rows: int =
                 group.add(p, size)
                 if key[1] in IMAGE_EXT:
                     card.image_count += 1
-                    if shape := group.add_image(p, MAX_IMAGE_HEADERS):
+                    room = sum(card.image_shapes.values()) < MAX_IMAGE_HEADERS_ALL
+                    if room and (shape := group.add_image(p, MAX_IMAGE_HEADERS)):
                         card.image_shapes[shape] = card.image_shapes.get(shape, 0) + 1
                 continue
             if len(card.files) >= MAX_FILES:
