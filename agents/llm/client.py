@@ -96,8 +96,7 @@ class LLM:
         return view
 
     def with_model(self, role: str, model: str) -> LLM:
-        """A client whose ``role`` calls go to ``model`` (one arm of a model bandit) with the same ledger, context
-        and meters; ``self`` when ``model`` is the role's own."""
+        """``role``'s calls go to ``model`` (a bandit's arm): same ledger, context, meters; ``self`` if unchanged."""
         if model == self.role_model(role).model:
             return self
         swapped = self.role_model(role).model_copy(update={"model": model})
