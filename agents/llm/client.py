@@ -4,46 +4,32 @@
 - ``structured``: an answer validated into a pydantic model (json_schema ``response_format`` where the endpoint
   supports it, JSON in text otherwise); invalid answers are sent back with the validation errors for a bounded
   number of repairs, then ``StructuredOutputError``.
-- Retries: bounded, with exponential backoff, on rate limits, 5xx, timeouts and connection errors only.
-- Every attempt is written to the run's ledger; the budget is checked before each call is sent.
+- Sending (``agents.llm.transport``): bounded retries with exponential backoff on rate limits, 5xx, timeouts and
+  connection errors only; every attempt written to the run's ledger; the budget checked before each call.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
 from typing import Any, TypeVar
 
-import openai
 from pydantic import BaseModel, ValidationError
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from agents.errors import ConfigError, ModelCallError, StructuredOutputError
-from agents.llm.budget import call_cost, check_budget, estimate_tokens
-from agents.llm.concurrency import call_slot
-from agents.llm.endpoints import DefaultResolver, Endpoint, EndpointResolver, openai_client
+from agents.errors import ConfigError, StructuredOutputError
+from agents.llm.endpoints import DefaultResolver, EndpointResolver
 from agents.llm.ledger import CallRecord, Ledger, Totals
 from agents.llm.messages import ImageInput, append_to_last_user, attach_images
-from agents.llm.redact import REFUSALS, EndpointRejected, redact, refusal, secret_values
-from agents.llm.replies import ChatReply, ToolCall, UsageMeter
+from agents.llm.redact import EndpointRejected
+from agents.llm.replies import ChatReply, UsageMeter
 from agents.llm.structured import JSONExtractionError, extract_json, response_format_for, validation_messages
+from agents.llm.transport import Transport
 from agents.prompts import render_messages, render_text
 from agents.settings import RoleModel, Settings
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T", bound=BaseModel)
-
-RETRYABLE: tuple[type[Exception], ...] = (
-    openai.RateLimitError,
-    openai.InternalServerError,
-    openai.APITimeoutError,
-    openai.APIConnectionError,
-    openai.APIResponseValidationError,
-)
-PROMPT_HEADER = "X-Shoal-Prompt"
 
 
 class LLM:
@@ -64,8 +50,7 @@ class LLM:
         self.ledger = ledger if ledger is not None else Ledger(None)
         self.resolver = resolver if resolver is not None else DefaultResolver(settings)
         self.context = dict(context or {})
-        self._clients: dict[tuple[str, str], openai.OpenAI] = {}
-        self._lock = threading.Lock()
+        self.transport = Transport(settings, self.ledger, self.resolver)
         self._no_schema_roles: set[str] = set()
         self._meters: tuple[UsageMeter, ...] = ()
 
@@ -228,15 +213,6 @@ class LLM:
             return {"type": "json_object"}
         return None
 
-    def _client(self, endpoint: Endpoint) -> openai.OpenAI:
-        key = (endpoint.base_url, endpoint.api_key)
-        with self._lock:
-            client = self._clients.get(key)
-            if client is None:
-                client = openai_client(endpoint.base_url, endpoint.api_key, self.settings.llm.request_timeout_s)
-                self._clients[key] = client
-            return client
-
     def _mark_invalid(self, prompt: str, role: str, model: RoleModel) -> None:
         self._record(
             CallRecord(
@@ -244,159 +220,5 @@ class LLM:
             )
         )
 
-    def _wait(self, state: RetryCallState) -> float:
-        cfg = self.settings.llm
-        exc = state.outcome.exception() if state.outcome else None
-        delay = min(cfg.backoff_max_s, cfg.backoff_base_s * (2 ** (state.attempt_number - 1)))
-        retry_after = _retry_after(exc)
-        if retry_after is not None:
-            delay = min(cfg.backoff_max_s, max(delay, retry_after))
-        return delay
-
     def _send(self, role: str, prompt: str, model: RoleModel, kwargs: dict[str, Any]) -> ChatReply:
-        check_budget(self.settings.budget, self.ledger, model, kwargs["messages"], kwargs["max_tokens"])
-        endpoint = self.resolver.resolve(role, model)
-        client = self._client(endpoint)
-        attempts = self.settings.llm.max_retries + 1
-        retrying = Retrying(
-            stop=stop_after_attempt(attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(RETRYABLE),
-            reraise=True,
-        )
-        attempt_no = 0
-        try:
-            for attempt in retrying:
-                with attempt:
-                    attempt_no = attempt.retry_state.attempt_number
-                    with call_slot(endpoint.base_url, self.settings.llm.max_concurrency):
-                        return self._attempt(client, endpoint, role, prompt, model, kwargs, attempt_no)
-        except RETRYABLE as exc:
-            raise ModelCallError(
-                redact(
-                    f"{prompt}: model call failed after {attempt_no} attempt(s) to {endpoint.label}: "
-                    f"{type(exc).__name__}: {exc}",
-                    self._secrets(endpoint),
-                ),
-                prompt=prompt,
-                role=role,
-                attempts=attempt_no,
-            ) from None  # not chained: the original message may carry the key
-        except openai.APIStatusError as exc:
-            if exc.status_code not in REFUSALS:
-                raise ModelCallError(
-                    redact(f"{prompt}: {endpoint.label} answered {exc.status_code}: {exc}", self._secrets(endpoint)),
-                    prompt=prompt,
-                    role=role,
-                    attempts=attempt_no,
-                ) from None
-            raise refusal(
-                exc,
-                role=role,
-                prompt=prompt,
-                url=endpoint.base_url,
-                model=endpoint.model,
-                key_env=model.api_key_env,
-                secrets=self._secrets(endpoint),
-            ) from None
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _secrets(self, endpoint: Endpoint) -> list[str]:
-        # the embedded server's "key" is the word "embedded" (also its label), "not-needed" a placeholder
-        placeholder = endpoint.label == "embedded" or endpoint.api_key == "not-needed"
-        return secret_values(self.settings, [] if placeholder else [endpoint.api_key])
-
-    def _attempt(
-        self,
-        client: openai.OpenAI,
-        endpoint: Endpoint,
-        role: str,
-        prompt: str,
-        model: RoleModel,
-        kwargs: dict[str, Any],
-        attempt_no: int,
-    ) -> ChatReply:
-        start = time.monotonic()
-        try:
-            try:
-                resp = client.chat.completions.create(
-                    model=endpoint.model, extra_headers={PROMPT_HEADER: prompt}, **kwargs
-                )
-            except json.JSONDecodeError as exc:  # a 200 whose body is not JSON (a proxy's HTML page, say)
-                raise openai.APIResponseValidationError(
-                    response=_dummy_response(endpoint), body=None, message=f"the endpoint's answer is not JSON: {exc}"
-                ) from exc
-            if not getattr(resp, "choices", None):
-                raise openai.APIResponseValidationError(
-                    response=_dummy_response(endpoint), body=None, message="the endpoint returned no choices"
-                )
-        except Exception as exc:
-            self._record(
-                CallRecord(
-                    prompt=prompt,
-                    role=role,
-                    model=endpoint.model,
-                    endpoint=endpoint.label,
-                    latency_s=time.monotonic() - start,
-                    outcome=f"error:{type(exc).__name__}",
-                    attempt=attempt_no,
-                    context=self.context,
-                )
-            )
-            raise
-        latency = time.monotonic() - start
-        choice = resp.choices[0]
-        usage = resp.usage
-        tokens_in = usage.prompt_tokens if usage else estimate_tokens(kwargs["messages"])
-        content = choice.message.content or ""
-        tokens_out = usage.completion_tokens if usage else max(1, len(content) // 4)
-        finish = choice.finish_reason or "stop"
-        cost = call_cost(model, tokens_in, tokens_out)
-        self._record(
-            CallRecord(
-                prompt=prompt,
-                role=role,
-                model=endpoint.model,
-                endpoint=endpoint.label,
-                tokens_in=tokens_in,
-                tokens_out=tokens_out,
-                latency_s=latency,
-                cost_usd=cost,
-                outcome="truncated" if finish == "length" else "ok",
-                attempt=attempt_no,
-                context=self.context,
-            )
-        )
-        calls = [
-            ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "")
-            for c in (choice.message.tool_calls or [])
-            if getattr(c, "function", None) is not None
-        ]
-        return ChatReply(
-            content=content,
-            finish_reason=finish,
-            model=endpoint.model,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            latency_s=latency,
-            tool_calls=calls,
-            cost_usd=cost,
-        )
-
-
-def _retry_after(exc: BaseException | None) -> float | None:
-    response = getattr(exc, "response", None)
-    headers = getattr(response, "headers", None)
-    if not headers:
-        return None
-    value = headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _dummy_response(endpoint: Endpoint) -> Any:
-    import httpx
-
-    return httpx.Response(200, request=httpx.Request("POST", endpoint.base_url))
+        return self.transport.send(role, prompt, model, kwargs, self._record, self.context)
