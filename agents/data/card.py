@@ -33,7 +33,8 @@ WORKBOOK_EXT = {".xlsx", ".xlsm", ".xls", ".ods", ".numbers"}
 WORKBOOK_NOTE = "a spreadsheet workbook: not read; export its sheet as CSV (UTF-8) to use it as a table"
 TABLE_EXT = {".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet", ".pq"}
 MAX_DISTINCT = 1000
-MAX_FILES = 200
+MAX_FILES = 200  # files described one by one, tables apart
+MAX_TABLES = 200  # tables described (their own count: the target's table must not fall behind 200 other files)
 MAX_IMAGE_HEADERS = 50  # per folder
 MAX_IMAGE_HEADERS_ALL = 1000  # in all (a thousand class folders of images would read 50,000 headers)
 MAX_LINE_BYTES = 16 << 20
@@ -365,6 +366,7 @@ def build_card(data_dir: Path, *, exact_max_mb: float = 64.0, sample_rows: int =
     rels = [p.relative_to(root).as_posix() for p in paths]
     grouped = grouped_keys(rels, always=IMAGE_EXT, never=TABLE_EXT | WORKBOOK_EXT | {".npy", ".npz"})
     groups: dict[tuple[str, str], FileGroup] = {}
+    tables = others = 0
     for p, rel in zip(paths, rels, strict=True):
         card.total_files += 1
         try:
@@ -380,8 +382,10 @@ def build_card(data_dir: Path, *, exact_max_mb: float = 64.0, sample_rows: int =
                     if room and (shape := group.add_image(p, MAX_IMAGE_HEADERS)):
                         card.image_shapes[shape] = card.image_shapes.get(shape, 0) + 1
                 continue
-            if len(card.files) >= MAX_FILES:
+            is_table = Path(rel).suffix.lower() in TABLE_EXT
+            if (tables if is_table else others) >= (MAX_TABLES if is_table else MAX_FILES):
                 continue
+            tables, others = tables + is_table, others + (not is_table)
             entry = _describe(p, rel, exact_bytes, sample_rows)
         except (OSError, ValueError, UnicodeDecodeError, zipfile.BadZipFile) as exc:
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc).splitlines()[0][:160]

@@ -16,11 +16,13 @@ import csv
 import json
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from agents.data.card import DataCard, build_card
 from agents.data.dialect import Dialect, open_text
+from agents.data.label_copies import label_copies
 from agents.data.metrics import PredictionError, check_labels, score
 from agents.data.render import card_text
 from agents.data.split import Split, make_split, source_table
@@ -81,12 +83,16 @@ class DataSession:
         return self.holdout is not None and self.task.split_format < 3
 
     def hidden_tables(self) -> list[str]:
-        """Holdout mode: the other tables that also have the target column (they may hold the held-out rows'
-        labels, as a second copy of the table would), which programs see empty."""
-        if self.holdout is None or self.card is None or not self.task.target or self.legacy_layout:
-            return []
-        source, target = self.holdout.source_rel, self.task.target
-        return [f.path for f in self.card.tables() if f.path != source and any(c.name == target for c in f.columns)]
+        """Holdout mode: the other files that have or may hold the target column (a second copy of the table, the
+        table compressed, the archive it came from: they could show the held-out rows' labels), which programs
+        see empty."""
+        return list(self._label_copies)
+
+    @cached_property
+    def _label_copies(self) -> dict[str, str]:
+        if self.holdout is None or not self.task.data_dir or not self.task.target or self.legacy_layout:
+            return {}
+        return label_copies(Path(self.task.data_dir), self.task.target, self.holdout.source_rel)
 
     def mounts(self) -> list[ReadOnlyMount]:
         """The user's directory at /data; with held-out rows, its table replaced by the rows not held out (under
@@ -153,7 +159,6 @@ class DataSession:
         if self.card is None or (held := self.holdout) is None:
             return self.card
         card = self.card.model_copy(deep=True)
-        hidden = set(self.hidden_tables())
         for entry in card.files:
             if entry.path == held.source_rel and self.legacy_layout:
                 entry.head = _first_rows(held.train_file, len(entry.head), entry.dialect)
@@ -162,9 +167,9 @@ class DataSession:
                 entry.size_bytes = held.train_file.stat().st_size
                 entry.head = _first_rows(held.train_file, len(entry.head), entry.dialect)
                 entry.note = f"the rows not held out ({held.rows:,} held out by Shoal)"
-            elif entry.path in hidden:
-                entry.rows, entry.columns, entry.head = None, [], []
-                entry.note = f"hidden from programs (empty): it also has {self.task.target!r}, so it could show "
+            elif entry.path in self._label_copies:
+                entry.rows, entry.columns, entry.head, entry.text = None, [], [], ""
+                entry.note = f"hidden from programs (empty): {self._label_copies[entry.path]}, so it could show "
                 entry.note += "the held-out rows' labels"
         return card
 
