@@ -94,7 +94,7 @@ def test_with_held_out_rows_a_node_sees_the_whole_directory_but_not_the_labels(t
         ({"data": "DATA", "metric": "wobble"}, "unknown metric 'wobble'.*--lower-is-better"),
         ({"data": "DATA", "metric": "wobble", "target": "y", "holdout": 0.2}, "unknown metric 'wobble'"),
         ({"data": "DATA", "metric": "accuracy", "lower_is_better": True}, "accuracy is better when higher"),
-        ({"data": "DATA", "metric": "rmse", "holdout": 0.2}, "need --target"),
+        ({"data": "DATA", "metric": "rmse", "test": "OUTSIDE"}, "--test needs --target"),
         ({"data": "DATA", "target": "y", "holdout": 0.2}, "need --metric"),
         ({"data": "DATA", "metric": "rmse", "target": "y", "holdout": 1.5}, "--holdout 1.5"),
         ({"metric": "rmse", "target": "y", "holdout": 0.2}, "need --data"),
@@ -106,9 +106,16 @@ def test_bad_options_are_one_clear_message(tmp_path: Path, kwargs: dict, message
     table(tmp_path / "data" / "t.csv")
     (tmp_path / "file.txt").write_text("x")
     subst = {"EMPTY": tmp_path / "empty", "FILE": tmp_path / "file.txt", "DATA": tmp_path / "data",
-             "INSIDE": tmp_path / "data" / "t.csv"}  # fmt: skip
+             "INSIDE": tmp_path / "data" / "t.csv", "OUTSIDE": tmp_path / "file.txt"}  # fmt: skip
     with pytest.raises(UserInputError, match=message):
         make_task(**{k: subst.get(v, v) if isinstance(v, str) else v for k, v in kwargs.items()})
+
+
+def test_holdout_without_target_needs_class_folders(tmp_path: Path) -> None:
+    table(tmp_path / "data" / "t.csv")
+    task = make_task(data=tmp_path / "data", metric="accuracy", holdout=0.2)
+    with pytest.raises(UserInputError, match=r"no folder per class .* give --target COLUMN"):
+        check_data(task, settings(tmp_path))
 
 
 def test_missing_target_column_is_reported_before_anything_runs(tmp_path: Path) -> None:

@@ -21,10 +21,15 @@ LowerOpt = Annotated[
     bool | None,
     typer.Option("--lower-is-better/--higher-is-better", help="direction of your own --metric", show_default=False),
 ]
-TargetOpt = Annotated[str | None, typer.Option("--target", help="the column to predict")]
+TargetOpt = Annotated[
+    str | None, typer.Option("--target", help="the column to predict (none: the class folder names, with --holdout)")
+]
 TestOpt = Annotated[Path | None, typer.Option("--test", help="a test table; its labels are never shown to the code")]
 HoldoutOpt = Annotated[
-    float | None, typer.Option("--holdout", help="hold back this fraction of rows for Shoal's own scoring")
+    float | None,
+    typer.Option(
+        "--holdout", help="hold back this fraction of rows (or of each class folder's files) for Shoal's score"
+    ),
 ]
 
 

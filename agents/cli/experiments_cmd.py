@@ -113,6 +113,8 @@ def experiments(
         runner = make_sandbox(settings.sandbox) if settings.executor == "local" else make_executor(settings)
         baseline = read_baseline(code_to_use) if code_to_use is not None else None
         session = check_data(task, settings)  # every data problem is reported here, before any model call
+        if session is not None and (note := session.split_note()):
+            console.print(plain(note))
         if resume is not None:
             run = open_run(resume)
             if not run.has_journal():

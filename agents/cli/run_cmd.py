@@ -12,6 +12,7 @@ from rich.table import Column, Table
 from agents.cli.common import cli_errors, console, err_console, get_settings
 from agents.cli.data_opts import DataOpt, GoalOpt, HoldoutOpt, LowerOpt, MetricOpt, TargetOpt, TestOpt, resolve_task
 from agents.errors import BudgetExceeded, UserInputError
+from agents.terminal import plain
 
 
 def _drive(ctx: typer.Context, run_path: Path, inputs: dict | None, answer: str | None) -> None:
@@ -97,6 +98,8 @@ def run(
         )  # fmt: skip
         parsed = load_topic(topic if topic or topic_file or not task.goal else task.goal, topic_file)
         session = check_data(task, settings)  # every data problem is reported here, before any model call
+        if session is not None and (note := session.split_note()):
+            console.print(plain(note))
         if session is not None:
             parsed.data = session.topic_text()
         approvals = list(approve or [])

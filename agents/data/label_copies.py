@@ -1,187 +1,150 @@
-"""Which files of the user's directory could show the held-out rows' labels (``--holdout``).
+"""Which files of the user's directory could show the held-out labels (``--holdout``).
 
-The table Shoal splits is replaced by its training part, but another copy of it may lie anywhere in the
-directory: a second table with the target column, the same table gzipped (``train.csv.gz``), the download it came
-from (``dataset.zip``), a tarball. Any of them gives the held-out labels away, so programs see each one empty.
+The table Shoal splits is replaced by its training part (or each class folder by its training files), but the
+labels may lie elsewhere in the directory too: a second table with the target column, the same table gzipped
+(``train.csv.gz``), the download it came from (``dataset.zip``), a tarball, the workbook it was exported from, a
+list of file names and classes. Any of them gives the held-out labels away, so programs see each one empty.
 
-Every file is looked at, not only those the data card describes (the card stops at 200 files). Only headers are
-read: a CSV's first line, a JSON Lines file's first records, a Parquet schema, an archive's member list and its
-tables' first lines. A JSON document is searched for the column's name as a key. What cannot be checked (a
-compression the standard library cannot read, an archive too large to list, a Parquet file inside an archive)
-is hidden when it may hold a table, and said so: a false alarm costs a file, a miss costs the honest score.
+Every file is looked at, not only those the data card describes (the card stops at 200 files), and only as much
+as the question needs (``agents.data.label_probes``: headers, schemas, member lists, names). What cannot be
+checked (a compression the standard library cannot read, a damaged or too large archive, a Parquet file inside an
+archive) is hidden when it may hold labels, and said so: a false alarm costs a file, a miss the honest score.
 """
 
 from __future__ import annotations
 
 import bz2
-import csv
 import gzip
-import html
-import json
 import lzma
 import tarfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from agents.data.label_probes import SCAN_BYTES, ColumnProbe, NamesProbe, Probe
 
 TABLE_EXT = {".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json", ".parquet", ".pq"}
+PARQUET = {".parquet", ".pq"}
 STREAMS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 OPAQUE = {".zst", ".zstd", ".7z", ".rar", ".lz4", ".z"}  # archives and compressions the standard library cannot read
 WORKBOOKS = (".xlsx", ".xlsm", ".ods")  # zips of XML: a cell's text is ">name<" in one of their members
 TAR_EXT = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
-HEAD_BYTES = 1 << 20  # a header line longer than this is not a header
-JSON_SCAN_BYTES = 256 << 20  # a JSON document is searched this far; a longer one is hidden unchecked
-JSONL_RECORDS = 100
-MAX_MEMBERS = 10_000  # an archive with more members is hidden unchecked when it has any table among them
-DELIMITERS = (",", ";", "\t", "|")
+MAX_MEMBERS = 10_000  # an archive with more members is hidden unchecked
 
 
 def label_copies(root: Path, target: str, source_rel: str) -> dict[str, str]:
-    """Every file under ``root`` (hidden files skipped) other than ``source_rel`` that has, or may hold, a table
-    with the column ``target``: relative path -> why (for the card)."""
+    """Held-out rows: every file under ``root`` other than ``source_rel`` that has, or may hold, a table with the
+    column ``target``: relative path -> why (for the card)."""
+    return _scan(root, ColumnProbe(target), skip=(source_rel,))
+
+
+def named_copies(root: Path, held: Iterable[str], class_folders: Iterable[str]) -> dict[str, str]:
+    """Held-out files (their paths under ``root``): every file outside the class folders that names one, or may
+    hold one: relative path -> why."""
+    return _scan(root, NamesProbe(held), skip=tuple(class_folders))
+
+
+def _scan(root: Path, probe: Probe, skip: tuple[str, ...]) -> dict[str, str]:
     found: dict[str, str] = {}
     for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if any(part.startswith(".") for part in rel.parts) or not path.is_file() or rel.as_posix() == source_rel:
+        rel = path.relative_to(root).as_posix()
+        if any(part.startswith(".") for part in rel.split("/")) or not path.is_file():
             continue
-        why = _why(path, target)
+        if any(rel == s or rel.startswith(s + "/") for s in skip):
+            continue
+        why = _why(path, probe)
         if why:
-            found[rel.as_posix()] = why
+            found[rel] = why
     return found
 
 
-def _why(path: Path, target: str) -> str:
+def _why(path: Path, probe: Probe) -> str:
     name = path.name.lower()
+    suffix = path.suffix.lower()
+    inner = Path(name[: -len(suffix)]).suffix if suffix else ""
     try:
         if name.endswith(TAR_EXT):
-            return _tar(path, target)
+            return _tar(path, probe)
         if name.endswith(WORKBOOKS):
-            return _workbook(path, target)
-        if name.endswith(".xls"):  # the old binary format: the name's bytes anywhere in it
+            return _workbook(path, probe)
+        if suffix == ".xls":  # the old binary format: its bytes
             with path.open("rb") as fh:
-                head = fh.read(JSON_SCAN_BYTES)
-            names = (target.encode(), target.encode("utf-16-le"))
-            return f"a workbook that may have {target!r}" if any(n in head for n in names) else ""
-        if name.endswith(".zip"):
-            return _zip(path, target)
-        suffix = path.suffix.lower()
-        inner = Path(name[: -len(suffix)]).suffix if suffix else ""
-        if suffix in STREAMS and inner in TABLE_EXT:
+                return f"a workbook: it {probe.has}" if probe.blob(fh.read(SCAN_BYTES)) else ""
+        if suffix == ".zip":
+            return _zip(path, probe)
+        if suffix in STREAMS and inner in TABLE_EXT - PARQUET:
             with STREAMS[suffix](path, "rb") as fh:
-                return f"a compressed copy of a table with {target!r}" if _has_column(fh, inner, target) else ""
+                return f"a compressed copy of a table: it {probe.has}" if probe.table(fh, inner) else ""
         if suffix in OPAQUE and (inner in TABLE_EXT or suffix in {".7z", ".rar"}):
-            return f"compressed in a way Shoal cannot read, so it may hold a table with {target!r}"
-        if suffix in {".parquet", ".pq"}:
-            return f"it also has {target!r}" if _parquet_has(path, target) else ""
+            return f"compressed in a way Shoal cannot read, so it may hold {probe.may_hold}"
+        if suffix in PARQUET:
+            return f"it {probe.has}" if _parquet(path, probe) else ""
         if suffix in TABLE_EXT:
             with path.open("rb") as fh:
-                return f"it also has {target!r}" if _has_column(fh, suffix, target) else ""
+                return f"it {probe.has}" if probe.table(fh, suffix) else ""
     except Exception:  # a damaged file (the libraries' own errors): an archive may still open for a program
         if name.endswith((*TAR_EXT, ".zip", *STREAMS, *OPAQUE)):
-            return f"an archive Shoal could not read, so it may hold a table with {target!r}"
+            return f"an archive Shoal could not read, so it may hold {probe.may_hold}"
     return ""
 
 
-def _zip(path: Path, target: str) -> str:
+def _parquet(path: Path, probe: Probe) -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:  # Shoal cannot look inside without pyarrow, a program may: hidden to be safe
+        return True
+    return probe.parquet(path)
+
+
+def _member(name: str, probe: Probe, read: Callable[[], Any]) -> str:
+    """Why an archive member gives labels away ('' when it does not); ``read`` opens it."""
+    if probe.member(name):
+        return f"an archive with held-out files ({name})"
+    ext = Path(name.lower()).suffix
+    if ext not in TABLE_EXT:
+        return ""
+    if ext in PARQUET:
+        return f"an archive with a Parquet table ({name}) that may hold {probe.may_hold}"
+    fh = read()
+    if fh is None:
+        return ""
+    with fh:
+        return f"an archive with a table ({name}): it {probe.has}" if probe.table(fh, ext) else ""
+
+
+def _zip(path: Path, probe: Probe) -> str:
     with zipfile.ZipFile(path) as zf:
-        tables = [i for i in zf.infolist() if not i.is_dir() and Path(i.filename.lower()).suffix in TABLE_EXT]
-        for info in tables[:MAX_MEMBERS]:
-            ext = Path(info.filename.lower()).suffix
-            if ext in {".parquet", ".pq"}:
-                return f"an archive with a Parquet table ({info.filename}) that may have {target!r}"
-            with zf.open(info) as fh:
-                if _has_column(fh, ext, target):
-                    return f"an archive with a table that has {target!r} ({info.filename})"
-        if len(tables) > MAX_MEMBERS:
-            return f"an archive of {len(tables):,} tables, too many to check for {target!r}"
+        members = [i for i in zf.infolist() if not i.is_dir()]
+        if len(members) > MAX_MEMBERS:
+            return f"an archive of {len(members):,} files, too many to check: it may hold {probe.may_hold}"
+        for info in members:
+            why = _member(info.filename, probe, lambda info=info: zf.open(info))  # type: ignore[misc]
+            if why:
+                return why
     return ""
 
 
-def _workbook(path: Path, target: str) -> str:
-    cell = (">" + html.escape(target, quote=False) + "<").encode()
+def _workbook(path: Path, probe: Probe) -> str:
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
-            if info.filename.endswith(".xml") and info.file_size <= JSON_SCAN_BYTES and cell in zf.read(info):
-                return f"a workbook with a cell {target!r} (a column of a sheet, most likely)"
+            if info.filename.endswith(".xml") and info.file_size <= SCAN_BYTES and probe.cells(zf.read(info)):
+                return f"a workbook: it {probe.has} (in a sheet's cells)"
     return ""
 
 
-def _tar(path: Path, target: str) -> str:
+def _tar(path: Path, probe: Probe) -> str:
     with tarfile.open(path, "r:*") as tf:
         for count, member in enumerate(_members(tf)):
             if count >= MAX_MEMBERS:
-                return f"an archive too large to check for {target!r}"
-            ext = Path(member.name.lower()).suffix
-            if not member.isfile() or ext not in TABLE_EXT:
-                continue
-            if ext in {".parquet", ".pq"}:
-                return f"an archive with a Parquet table ({member.name}) that may have {target!r}"
-            fh = tf.extractfile(member)
-            if fh is not None and _has_column(fh, ext, target):
-                return f"an archive with a table that has {target!r} ({member.name})"
+                return f"an archive too large to check: it may hold {probe.may_hold}"
+            if member.isfile():
+                why = _member(member.name, probe, lambda m=member: tf.extractfile(m))  # type: ignore[misc]
+                if why:
+                    return why
     return ""
 
 
 def _members(tf: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
     while (member := tf.next()) is not None:
         yield member
-
-
-def _has_column(fh: IO[bytes], ext: str, target: str) -> bool:
-    """Whether the table read from ``fh`` (its format by ``ext``) names the column ``target``."""
-    if ext in {".jsonl", ".ndjson"}:
-        return _jsonl_has(fh, target)
-    if ext == ".json":
-        return _json_has(fh, target)
-    line = fh.readline(HEAD_BYTES)
-    text = _decode(line).lstrip("\ufeff")
-    fields = (f.strip().strip('"') for d in DELIMITERS for row in csv.reader([text], delimiter=d) for f in row)
-    return target in set(fields)
-
-
-def _jsonl_has(fh: IO[bytes], target: str) -> bool:
-    seen = 0
-    for line in iter(lambda: fh.readline(HEAD_BYTES), b""):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(_decode(line).lstrip("\ufeff"))
-        except ValueError:
-            return False
-        if isinstance(record, dict) and target in record:
-            return True
-        seen += 1
-        if seen >= JSONL_RECORDS:
-            break
-    return False
-
-
-def _json_has(fh: IO[bytes], target: str) -> bool:
-    """The column's name as a JSON string anywhere in the document (a key, most likely); a document longer than
-    ``JSON_SCAN_BYTES`` counts as having it."""
-    key = json.dumps(target).encode()
-    tail = b""
-    read = 0
-    while chunk := fh.read(1 << 20):
-        if key in tail + chunk:
-            return True
-        tail = chunk[-len(key) :]
-        read += len(chunk)
-        if read >= JSON_SCAN_BYTES:
-            return True
-    return False
-
-
-def _decode(raw: bytes) -> str:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16", errors="replace")
-    return raw.decode("utf-8", errors="replace")
-
-
-def _parquet_has(path: Path, target: str) -> bool:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:  # without pyarrow Shoal cannot look inside, a program may: hidden to be safe
-        return True
-    return target in pq.read_schema(path).names

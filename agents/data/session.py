@@ -20,9 +20,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from agents.data.card import DataCard, build_card
+from agents.data.card import IMAGE_EXT, DataCard, build_card
 from agents.data.dialect import Dialect, open_text
-from agents.data.label_copies import label_copies
+from agents.data.folder_split import read_counts
+from agents.data.label_copies import label_copies, named_copies
+from agents.data.layout import TEXT_EXT
 from agents.data.metrics import PredictionError, check_labels, score
 from agents.data.render import card_text
 from agents.data.split import Split, make_split, source_table
@@ -61,7 +63,7 @@ class DataSession:
             if given and not Path(given).exists():
                 raise UserInputError(f"{run.path} works on {given}, which is gone; put it back to continue this run")
         card = _load_card(run, task, settings)
-        split = make_split(task, card, settings.cache_dir, settings.data.split_seed) if card and task.held_out else None
+        split = _split(task, card, settings)
         return cls(task, card, split, settings)
 
     # -- what a node gets ----------------------------------------------------------------------------------------
@@ -90,9 +92,13 @@ class DataSession:
 
     @cached_property
     def _label_copies(self) -> dict[str, str]:
-        if self.holdout is None or not self.task.data_dir or not self.task.target or self.legacy_layout:
+        held = self.holdout
+        if held is None or not self.task.data_dir or self.legacy_layout:
             return {}
-        return label_copies(Path(self.task.data_dir), self.task.target, self.holdout.source_rel)
+        if held.by_folder:
+            return named_copies(Path(self.task.data_dir), read_counts(held.root)["names"], held.classes)
+        assert self.task.target is not None
+        return label_copies(Path(self.task.data_dir), self.task.target, held.source_rel)
 
     def mounts(self) -> list[ReadOnlyMount]:
         """The user's directory at /data; with held-out rows, its table replaced by the rows not held out (under
@@ -104,8 +110,11 @@ class DataSession:
                 ReadOnlyMount(self.split.features.parent, HELDOUT_TARGET),
             ]
         out = [ReadOnlyMount(Path(self.task.data_dir), DATA_TARGET)] if self.task.data_dir else []
-        if (held := self.holdout) is not None:
+        if (held := self.holdout) is not None and held.by_folder:  # each class folder without its held-out files
+            out += [ReadOnlyMount(held.train_dir / rel, f"{DATA_TARGET}/{rel}") for rel in held.classes]
+        elif held is not None:
             out.append(ReadOnlyMount(held.train_file, f"{DATA_TARGET}/{held.source_rel}"))
+        if held is not None:
             for i, path in enumerate(self.hidden_tables()):  # one empty file each: Docker binds a source once
                 empty = held.root / f"hidden-{i}.empty"
                 empty.touch(exist_ok=True)
@@ -113,6 +122,20 @@ class DataSession:
         if self.split is not None:
             out.append(ReadOnlyMount(self.split.features.parent, HELDOUT_TARGET))
         return out
+
+    def split_note(self) -> str:
+        """One line for the user on what Shoal holds back ('' when nothing)."""
+        held = self.split
+        if held is None or self.task.holdout is None:
+            return ""
+        if held.by_folder:
+            names = [Path(c).name for c in held.classes]
+            shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+            return (
+                f"held out {held.rows:,} of {held.rows + held.kept:,} files of {held.source_name} for Shoal's own "
+                f"score; the label is the class folder's name ({len(names)} classes: {shown})"
+            )
+        return f"held out {held.rows:,} of {held.rows + held.kept:,} rows of {held.source_rel} for Shoal's own score"
 
     def env(self) -> dict[str, str]:
         env = {"EXPERIMENT_DATA_DIR": DATA_TARGET} if self.task.data_dir else {}
@@ -135,10 +158,22 @@ class DataSession:
             "train_files": self._train_files(),
             "test_file": f"{HELDOUT_TARGET}/{self.split.features.name}" if self.split else "",
             "test_rows": self.split.rows if self.split else 0,
+            "by_folder": self._by_folder(),
             "card": card_text(card, limit, keep=(t.target,) if t.target else ()) if card else "",
             "train_table": self._train_table(),
             "read_args": self._read_args(),
         }
+
+    def _by_folder(self) -> dict[str, Any] | None:
+        """Held-out files of class folders: where the training files are, their classes and kind, else None."""
+        if (held := self.holdout) is None or not held.by_folder:
+            return None
+        counts = read_counts(held.root)
+        parent = f"{DATA_TARGET}/{counts['parent']}" if counts["parent"] else DATA_TARGET
+        ext = counts["ext"]
+        kind = "image" if ext in IMAGE_EXT else "text" if ext in TEXT_EXT else "other"
+        classes = [Path(rel).name for rel in held.classes]
+        return {"parent": parent, "ext": ext, "kind": kind, "classes": classes, "files": held.kept}
 
     def _read_args(self) -> str:
         """``, sep=';', ...`` for the loading example when the training table is not plain comma-separated UTF-8."""
@@ -155,11 +190,13 @@ class DataSession:
 
     def visible_card(self) -> DataCard | None:
         """The card as models may see it: with held-out rows, the table's rows and example rows are its training
-        part's, and the tables hidden from programs say so."""
+        part's (with held-out files, the class folders' counts are), and the files hidden from programs say so."""
         if self.card is None or (held := self.holdout) is None:
             return self.card
         card = self.card.model_copy(deep=True)
         for entry in card.files:
+            if held.by_folder and entry.path not in self._label_copies:
+                continue
             if entry.path == held.source_rel and self.legacy_layout:
                 entry.head = _first_rows(held.train_file, len(entry.head), entry.dialect)
             elif entry.path == held.source_rel:
@@ -170,7 +207,12 @@ class DataSession:
             elif entry.path in self._label_copies:
                 entry.rows, entry.columns, entry.head, entry.text = None, [], [], ""
                 entry.note = f"hidden from programs (empty): {self._label_copies[entry.path]}, so it could show "
-                entry.note += "the held-out rows' labels"
+                entry.note += "the held-out labels"
+        for group in card.groups if held.by_folder else []:
+            if group.folder in held.classes:  # the files not held out, as a node sees them
+                kept = sorted(p for p in (held.train_dir / group.folder).iterdir() if p.suffix.lower() == group.ext)
+                group.count, group.examples = len(kept), [p.name for p in kept[: len(group.examples)]]
+                group.total_bytes = sum(p.stat().st_size for p in kept)
         return card
 
     def topic_text(self) -> str:
@@ -187,12 +229,22 @@ class DataSession:
         if self.card is None:
             return []
         hidden = set(self.hidden_tables())
-        source = self.holdout.source_rel if self.holdout is not None else None
+        held = self.holdout
+        source = held.source_rel if held is not None and not held.by_folder else None
         files = [f"{DATA_TARGET}/{source} (the rows not held out)"] if source else []
+        if (folders := self._by_folder()) is not None:
+            names = ", ".join(folders["classes"][:10]) + (", ..." if len(folders["classes"]) > 10 else "")
+            files.append(
+                f"{folders['parent']}/<class>/*{folders['ext']} ({folders['files']:,} files not held out, in "
+                f"{len(folders['classes'])} class folders: {names}; the folder name is the label; list them with "
+                "glob.glob)"
+            )
         files += [f"{DATA_TARGET}/{f.path}" for f in self.card.files if f.path not in hidden and f.path != source]
+        classes = set(held.classes) if held is not None else set()
         groups = [  # the small model made names up ('{i}.txt' for 0000.txt) when not told to list them
             f"{DATA_TARGET}/{g.pattern} ({g.count:,} files such as {g.examples[0]}: list them with glob.glob)"
             for g in self.card.groups[:8]
+            if g.folder not in classes
         ]
         return files[:8] + groups
 
@@ -255,6 +307,12 @@ def _load_card(run: RunDir, task: DataTask, settings: Settings) -> DataCard | No
     return card
 
 
+def _split(task: DataTask, card: DataCard | None, settings: Settings) -> Split | None:
+    if card is None or not task.held_out:
+        return None
+    return make_split(task, card, settings.cache_dir, settings.data.split_seed, HELDOUT_TARGET)
+
+
 def _build(task: DataTask, settings: Settings) -> DataCard:
     assert task.data_dir is not None
     cfg = settings.data
@@ -269,8 +327,10 @@ def check_data(task: DataTask, settings: Settings) -> DataSession | None:
     card = _build(task, settings) if task.data_dir else None
     if card is not None and task.target and card.table_with(task.target) is None:
         source_table(task, card)  # the clear "no table has this column" error
-    split = make_split(task, card, settings.cache_dir, settings.data.split_seed) if card and task.held_out else None
-    if split is not None and task.metric is not None and task.target is not None:
+    split = _split(task, card, settings)
+    if split is not None and task.metric is not None and split.by_folder:
+        check_labels(task.metric, "the class folder's name", split.read_labels())
+    elif split is not None and task.metric is not None and task.target is not None:
         entry = card.table_with(task.target) if card is not None else None
         column = next((c for c in entry.columns if c.name == task.target), None) if entry is not None else None
         table = None

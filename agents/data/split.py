@@ -4,7 +4,8 @@
 have a target value, then to send exactly round(0.2 x that count) of them, drawn by a seeded RNG, to the held-out
 part (the same data gives the same split; a run begun before this keeps its own, ``DataTask.split_format``).
 ``--test FILE``: the user's test table is the held-out part. Either way Shoal writes, outside the run directory
-(under the cache dir, keyed by the inputs), three things:
+(under the cache dir, keyed by the inputs), three things (``--holdout`` without ``--target`` on a directory with a
+folder per class holds out files instead: ``agents.data.folder_split``):
 
 - ``train/``: the training rows (holdout mode only; with ``--test`` the data directory itself is the training part);
   a node sees them under the source table's own name, in the rest of the user's directory (agents.data.session)
@@ -29,6 +30,9 @@ from pathlib import Path
 
 from agents.data.card import WORKBOOK_NOTE, DataCard, is_missing
 from agents.data.dialect import ERRORS, Dialect, open_text, sniff
+from agents.data.folder_split import LABELS as FOLDER_LABELS
+from agents.data.folder_split import LIST as FOLDER_LIST
+from agents.data.folder_split import folder_split_root, read_counts
 from agents.data.task import DataTask
 from agents.errors import UserInputError
 
@@ -73,6 +77,12 @@ class Split:
     unlabelled: int = 0  # rows of the user's test table without a target value (not scored)
     source_rel: str = ""  # holdout mode: that table's path in the data directory (where its training part shows)
     kept: int = 0  # holdout mode: the training part's rows
+    classes: tuple[str, ...] = ()  # held-out files (agents.data.folder_split): the class folders, else ()
+
+    @property
+    def by_folder(self) -> bool:
+        """Files held out of class folders (the folder name is the label), not rows of a table."""
+        return bool(self.classes)
 
     @property
     def train_file(self) -> Path:
@@ -234,8 +244,11 @@ def source_table(task: DataTask, card: DataCard) -> Path:
     return Path(task.data_dir) / entry.path
 
 
-def make_split(task: DataTask, card: DataCard, cache_dir: Path, seed: int) -> Split:
-    """The held-out split for ``task`` (built once per distinct input and reused)."""
+def make_split(task: DataTask, card: DataCard, cache_dir: Path, seed: int, heldout_dir: str) -> Split:
+    """The held-out split for ``task`` (built once per distinct input and reused); ``heldout_dir`` is where a
+    node sees the held-out part."""
+    if task.holdout is not None and task.target is None:
+        return _folder_split(task, cache_dir, seed, heldout_dir)
     if task.target is not None and card.table_with(task.target) is None:
         source_table(task, card)  # raises the clear "no such column" error
     source = source_table(task, card)
@@ -275,3 +288,12 @@ def make_split(task: DataTask, card: DataCard, cache_dir: Path, seed: int) -> Sp
     rel = source.relative_to(Path(task.data_dir or "")).as_posix() if holdout else ""
     held, kept = int(counts["held"]), int(counts["kept"])
     return Split(root, train_dir, feats, root / LABELS, held, source.name, int(counts["unlabelled"]), rel, kept)
+
+
+def _folder_split(task: DataTask, cache_dir: Path, seed: int, heldout_dir: str) -> Split:
+    assert task.data_dir is not None and task.holdout is not None
+    root = folder_split_root(Path(task.data_dir), cache_dir, seed, task.holdout, heldout_dir)
+    c = read_counts(root)
+    name = f"{c['parent']}/<class>/*{c['ext']}" if c["parent"] else f"<class>/*{c['ext']}"
+    feats, labels = root / "features" / FOLDER_LIST, root / FOLDER_LABELS
+    return Split(root, root / "train", feats, labels, c["held"], name, 0, c["parent"], c["kept"], tuple(c["classes"]))

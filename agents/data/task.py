@@ -145,8 +145,8 @@ def make_task(
     if holdout is not None and not 0.0 < holdout < 1.0:
         raise UserInputError(f"--holdout {holdout}: give the fraction of rows to hold back, e.g. 0.2")
     held_out = test is not None or holdout is not None
-    if held_out and not target:
-        raise UserInputError("--test/--holdout need --target COLUMN: the column Shoal scores predictions against")
+    if test is not None and not target:  # --holdout alone: the labels may be folder names (agents.data.folder_split)
+        raise UserInputError("--test needs --target COLUMN: the column Shoal scores predictions against")
     if held_out and not metric:
         raise UserInputError("--test/--holdout need --metric (e.g. rmse, accuracy, f1, auc, mae, r2, log_loss)")
     if lower_is_better is not None and not metric:

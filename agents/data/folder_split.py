@@ -1,0 +1,179 @@
+"""Held-out files for a data set whose folder names are the labels (``train/cat/*.png``, ``train/dog/*.png``).
+
+``--holdout 0.2`` without ``--target`` on such a directory: the label is the class folder's name. In every class
+folder exactly round(0.2 x its files) are held out (at least one on each side when it has two or more; a seeded
+choice, so the same data gives the same split). Shoal writes, under the cache dir, keyed by the folders' listing:
+
+- ``train/<class folder>/``: each class folder without its held-out files (hard links to the user's files where
+  the file system allows, copies elsewhere); a node sees it over the class folder itself, the rest of the user's
+  directory as it is (agents.data.session);
+- ``features/files/000001.png`` ...: the held-out files, copied under numbers in a shuffled order (neither their
+  name nor their place in the list tells the class), and ``features/test.csv``, one column ``file``: their paths
+  as a node sees them;
+- ``labels.csv``: their class folders' names, read only by Shoal's evaluator, never mounted.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import random
+import shutil
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from agents.errors import UserInputError
+
+LABELS = "labels.csv"
+COUNTS = "counts.json"  # written last: a split without it is incomplete
+FILES = "files"
+LIST = "test.csv"
+COLUMN = "file"
+
+
+def label_folders(data_dir: Path) -> tuple[str, str] | None:
+    """(parent, extension) of the family of sibling folders that each hold files of one extension (two folders
+    or more: the usual layout of a data set whose folder names are the labels) with the most files, or None."""
+    counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)  # (parent, ext) -> folder -> files
+    for here, dirs, files in os.walk(data_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        rel = Path(here).relative_to(data_dir)
+        if rel == Path("."):
+            continue
+        parent = rel.parent.as_posix()
+        for name in files:
+            if not name.startswith(".") and Path(name).suffix:
+                counts[("" if parent == "." else parent, Path(name).suffix.lower())][rel.name] += 1
+    families = [(sum(c.values()), key) for key, c in counts.items() if len(c) >= 2]
+    return max(families)[1] if families else None
+
+
+def class_files(data_dir: Path, parent: str, ext: str) -> dict[str, list[Path]]:
+    """Class folder (relative to ``data_dir``) -> its files of extension ``ext`` (sorted; hidden ones skipped):
+    every folder directly under ``parent`` that holds one."""
+    base = data_dir / parent
+    out: dict[str, list[Path]] = {}
+    for folder in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        files = sorted(
+            f for f in folder.iterdir() if f.is_file() and f.suffix.lower() == ext and not f.name.startswith(".")
+        )
+        if files:
+            out[folder.relative_to(data_dir).as_posix()] = files
+    return out
+
+
+def _held_out(files: list[Path], frac: float, rng: random.Random) -> set[Path]:
+    n = len(files)
+    k = 0 if n < 2 else max(1, min(n - 1, round(frac * n)))
+    return set(rng.sample(files, k))
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    try:
+        os.link(src, dst)
+    except OSError:  # another file system, or hard links not allowed here
+        shutil.copyfile(src, dst)
+
+
+def _mirror(folder: Path, dest: Path, leave_out: set[Path]) -> int:
+    """``folder``'s tree under ``dest`` without ``leave_out``; the number of files of it kept."""
+    kept = 0
+    for here, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        out = dest / Path(here).relative_to(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in sorted(files):
+            src = Path(here) / name
+            if src not in leave_out and not name.startswith(".") and not src.is_symlink():
+                _link_or_copy(src, out / name)
+                kept += 1
+    return kept
+
+
+def _fingerprint(classes: dict[str, list[Path]]) -> str:
+    h = hashlib.sha256()
+    for rel, files in classes.items():
+        for f in files:
+            st = f.stat()
+            h.update(f"{rel}/{f.name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def folder_split_root(data_dir: Path, cache_dir: Path, seed: int, frac: float, heldout_dir: str) -> Path:
+    """The split's directory in the cache, built once per listing, fraction and seed (and reused);
+    ``heldout_dir``: where a node sees ``features/`` (the paths in ``test.csv`` start with it)."""
+    family = label_folders(data_dir)
+    if family is None:
+        raise UserInputError(
+            f"--holdout without --target: {data_dir} has no folder per class (such as train/cat/*.png, "
+            "train/dog/*.png) to take the labels from; give --target COLUMN, the column of a table to predict"
+        )
+    parent, ext = family
+    classes = class_files(data_dir, parent, ext)
+    key_data = {"folders": [parent, ext], "listing": _fingerprint(classes), "holdout": frac, "seed": seed}
+    key_data["heldout_dir"] = heldout_dir
+    key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:16]
+    root = Path(cache_dir) / "data-splits" / f"folders-{key}"
+    if (root / COUNTS).is_file():
+        return root
+    tmp = root.with_name(root.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        _write(tmp, data_dir, classes, (frac, seed), (parent, ext), heldout_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(root, ignore_errors=True)
+    tmp.rename(root)
+    return root
+
+
+def _write(
+    tmp: Path,
+    data_dir: Path,
+    classes: dict[str, list[Path]],
+    draw: tuple[float, int],
+    family: tuple[str, str],
+    heldout_dir: str,
+) -> None:
+    (frac, seed), (parent, ext) = draw, family
+    held: list[tuple[Path, str]] = []
+    kept = 0
+    for rel, files in classes.items():
+        leave_out = _held_out(files, frac, random.Random(f"{seed}:{rel}"))
+        kept += _mirror(data_dir / rel, tmp / "train" / rel, leave_out)
+        held += [(f, Path(rel).name) for f in sorted(leave_out)]
+    if len(classes) < 2 or not held or not kept:
+        raise UserInputError(
+            f"--holdout: {data_dir / parent} has {len(classes)} class folder(s) with {ext} files and the split "
+            "left no held-out or no training files; each class needs two files or more"
+        )
+    random.Random(f"{seed}:order").shuffle(held)
+    files_dir = tmp / "features" / FILES
+    files_dir.mkdir(parents=True)
+    with (
+        (tmp / "features" / LIST).open("w", newline="", encoding="utf-8") as fl,
+        (tmp / LABELS).open("w", newline="", encoding="utf-8") as fla,
+    ):
+        wl, wla = csv.writer(fl), csv.writer(fla)
+        wl.writerow([COLUMN])
+        wla.writerow(["label"])
+        for i, (src, label) in enumerate(held, 1):
+            name = f"{i:06d}{ext}"
+            shutil.copyfile(src, files_dir / name)  # a copy: no shared inode or time stamp tells its folder
+            wl.writerow([f"{heldout_dir}/{FILES}/{name}"])
+            wla.writerow([label])
+    names = sorted(src.relative_to(data_dir).as_posix() for src, _ in held)
+    counts = {"held": len(held), "kept": kept, "unlabelled": 0, "classes": list(classes), "parent": parent}
+    counts |= {"ext": ext, "names": names}
+    (tmp / COUNTS).write_text(json.dumps(counts), encoding="utf-8")
+
+
+def read_counts(root: Path) -> dict[str, Any]:
+    """What ``_write`` recorded: held, kept, classes (class folders), parent, ext, names (the held-out files'
+    paths in the data directory, to find other files that name them)."""
+    out: dict[str, Any] = json.loads((root / COUNTS).read_text(encoding="utf-8"))
+    return out
