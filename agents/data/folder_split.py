@@ -87,7 +87,7 @@ def _mirror(folder: Path, dest: Path, leave_out: set[Path]) -> int:
         out.mkdir(parents=True, exist_ok=True)
         for name in sorted(files):
             src = Path(here) / name
-            if src not in leave_out and not name.startswith(".") and not src.is_symlink():
+            if src not in leave_out and not name.startswith(".") and src.is_file():  # a link: what it points at
                 _link_or_copy(src, out / name)
                 kept += 1
     return kept
