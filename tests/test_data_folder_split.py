@@ -137,3 +137,30 @@ def test_folders_that_cannot_be_split_are_one_clear_message(tmp_path: Path, layo
         (d / rel).write_text("x,y\n1,2\n")
     with pytest.raises(UserInputError, match=message):
         check_data(make_task(data=d, metric="accuracy", holdout=0.2), settings(tmp_path))
+
+
+def test_a_test_folder_of_class_folders_is_the_held_out_part(tmp_path: Path) -> None:
+    """--test DIR: the user's own test folders (test/pos, test/neg) are held out whole, scored by folder name."""
+    d = corpus(tmp_path, n=12)
+    test = tmp_path / "test"
+    for label, words in WORDS.items():
+        (test / label).mkdir(parents=True)
+        for i in range(5):
+            (test / label / f"t{i}.txt").write_text(f"{words.split()[i % 4]} film\n")
+    task = make_task(data=d, goal="g", metric="accuracy", test=test)
+    s = check_data(task, settings(tmp_path))
+    assert s is not None and s.split is not None and s.split.by_folder and s.split.rows == 10
+    assert sorted(s.split.read_labels()) == ["neg"] * 5 + ["pos"] * 5 and s.hidden_tables() == []
+    assert s.split_note() == f"Shoal scores predictions of the 10 files of {test}'s class folders"
+    assert s.prompt()["train_files"][0].startswith("/data/train/<class>/*.txt (24 files, in 2 class folders")
+    node, _ = run_node(tmp_path, s, example(s.prompt()))
+    metric, why = s.evaluate(node)
+    assert metric is not None and metric.values["held-out"] == 1.0, why
+    (test / "meh").mkdir()
+    (test / "meh" / "m.txt").write_text("so so")
+    with pytest.raises(UserInputError, match="class folder.s. meh are not among the training classes"):
+        check_data(make_task(data=d, goal="g", metric="accuracy", test=test), settings(tmp_path))
+    with pytest.raises(UserInputError, match="is a folder: give the test table's file with --target"):
+        make_task(data=d, goal="g", metric="accuracy", target="y", test=test)
+    with pytest.raises(UserInputError, match="lies inside --data"):
+        make_task(data=d, goal="g", metric="accuracy", test=d / "train")

@@ -94,7 +94,7 @@ def test_with_held_out_rows_a_node_sees_the_whole_directory_but_not_the_labels(t
         ({"data": "DATA", "metric": "wobble"}, "unknown metric 'wobble'.*--lower-is-better"),
         ({"data": "DATA", "metric": "wobble", "target": "y", "holdout": 0.2}, "unknown metric 'wobble'"),
         ({"data": "DATA", "metric": "accuracy", "lower_is_better": True}, "accuracy is better when higher"),
-        ({"data": "DATA", "metric": "rmse", "test": "OUTSIDE"}, "--test needs --target"),
+        ({"data": "DATA", "metric": "rmse", "test": "OUTSIDE"}, "--test FILE needs --target"),
         ({"data": "DATA", "target": "y", "holdout": 0.2}, "need --metric"),
         ({"data": "DATA", "metric": "rmse", "target": "y", "holdout": 1.5}, "--holdout 1.5"),
         ({"metric": "rmse", "target": "y", "holdout": 0.2}, "need --data"),

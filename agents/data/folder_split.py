@@ -1,6 +1,7 @@
 """Held-out files for a data set whose folder names are the labels (``train/cat/*.png``, ``train/dog/*.png``).
 
-``--holdout 0.2`` without ``--target`` on such a directory: the label is the class folder's name. In every class
+``--holdout 0.2`` without ``--target`` on such a directory (``--test DIR`` with class folders: all its files are
+held out, the data directory's are the training files): the label is the class folder's name. In every class
 folder exactly round(0.2 x its files) are held out (at least one on each side when it has two or more; a seeded
 choice, so the same data gives the same split). Shoal writes, under the cache dir, keyed by the folders' listing:
 
@@ -22,6 +23,7 @@ import os
 import random
 import shutil
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,19 +104,68 @@ def _fingerprint(classes: dict[str, list[Path]]) -> str:
     return h.hexdigest()
 
 
-def folder_split_root(data_dir: Path, cache_dir: Path, seed: int, frac: float, heldout_dir: str) -> Path:
-    """The split's directory in the cache, built once per listing, fraction and seed (and reused);
-    ``heldout_dir``: where a node sees ``features/`` (the paths in ``test.csv`` start with it)."""
+def _family(data_dir: Path, option: str) -> tuple[str, str, dict[str, list[Path]]]:
     family = label_folders(data_dir)
     if family is None:
         raise UserInputError(
-            f"--holdout without --target: {data_dir} has no folder per class (such as train/cat/*.png, "
-            "train/dog/*.png) to take the labels from; give --target COLUMN, the column of a table to predict"
+            f"{option}: {data_dir} has no folder per class (such as train/cat/*.png, train/dog/*.png) to take "
+            "the labels from; give --target COLUMN, the column of a table to predict"
         )
     parent, ext = family
-    classes = class_files(data_dir, parent, ext)
-    key_data = {"folders": [parent, ext], "listing": _fingerprint(classes), "holdout": frac, "seed": seed}
-    key_data["heldout_dir"] = heldout_dir
+    return parent, ext, class_files(data_dir, parent, ext)
+
+
+def folder_split_root(data_dir: Path, cache_dir: Path, seed: int, frac: float, heldout_dir: str) -> Path:
+    """``--holdout``: the split's directory in the cache, built once per listing, fraction and seed (and reused);
+    ``heldout_dir``: where a node sees ``features/`` (the paths in ``test.csv`` start with it)."""
+    parent, ext, classes = _family(data_dir, "--holdout without --target")
+    key = {"folders": [parent, ext], "listing": _fingerprint(classes), "holdout": frac, "seed": seed}
+
+    def write(tmp: Path) -> None:
+        held: list[tuple[Path, str]] = []
+        kept = 0
+        for rel, files in classes.items():
+            leave_out = _held_out(files, frac, random.Random(f"{seed}:{rel}"))
+            kept += _mirror(data_dir / rel, tmp / "train" / rel, leave_out)
+            held += [(f, Path(rel).name) for f in sorted(leave_out)]
+        if len(classes) < 2 or not held or not kept:
+            raise UserInputError(
+                f"--holdout: {data_dir / parent} has {len(classes)} class folder(s) with {ext} files and the split "
+                "left no held-out or no training files; each class needs two files or more"
+            )
+        names = sorted(src.relative_to(data_dir).as_posix() for src, _ in held)
+        _write_held(tmp, held, ext, heldout_dir, seed)
+        _write_counts(tmp, len(held), kept, classes, (parent, ext), names)
+
+    return _build(cache_dir, {**key, "heldout_dir": heldout_dir}, write)
+
+
+def test_split_root(data_dir: Path, test_dir: Path, cache_dir: Path, seed: int, heldout_dir: str) -> Path:
+    """``--test DIR``: every file of ``test_dir``'s class folders is held out, labelled by its folder's name; the
+    training files are the data directory's class folders, as they are."""
+    parent, ext, classes = _family(data_dir, f"--test {test_dir} (a folder of class folders)")
+    _, test_ext, tests = _family(test_dir, f"--test {test_dir}")
+    if test_ext != ext:
+        raise UserInputError(f"--test {test_dir}: its class folders hold {test_ext} files, the training folders {ext}")
+    known = {Path(rel).name for rel in classes}
+    unknown = sorted(Path(rel).name for rel in tests if Path(rel).name not in known)
+    if unknown:
+        raise UserInputError(
+            f"--test {test_dir}: class folder(s) {', '.join(unknown[:5])} are not among the training classes "
+            f"({', '.join(sorted(known)[:10])}); a program cannot predict a class it never saw"
+        )
+    key = {"folders": [parent, ext], "listing": _fingerprint(classes), "test": _fingerprint(tests), "seed": seed}
+
+    def write(tmp: Path) -> None:
+        held = [(f, Path(rel).name) for rel, files in tests.items() for f in files]
+        _write_held(tmp, held, ext, heldout_dir, seed)
+        _write_counts(tmp, len(held), sum(len(f) for f in classes.values()), classes, (parent, ext), [])
+
+    return _build(cache_dir, {**key, "heldout_dir": heldout_dir}, write)
+
+
+def _build(cache_dir: Path, key_data: dict[str, Any], write: Callable[[Path], None]) -> Path:
+    """The split's directory for ``key_data``, written by ``write`` once (a half-written one is never kept)."""
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:16]
     root = Path(cache_dir) / "data-splits" / f"folders-{key}"
     if (root / COUNTS).is_file():
@@ -122,7 +173,7 @@ def folder_split_root(data_dir: Path, cache_dir: Path, seed: int, frac: float, h
     tmp = root.with_name(root.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        _write(tmp, data_dir, classes, (frac, seed), (parent, ext), heldout_dir)
+        write(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -131,26 +182,9 @@ def folder_split_root(data_dir: Path, cache_dir: Path, seed: int, frac: float, h
     return root
 
 
-def _write(
-    tmp: Path,
-    data_dir: Path,
-    classes: dict[str, list[Path]],
-    draw: tuple[float, int],
-    family: tuple[str, str],
-    heldout_dir: str,
-) -> None:
-    (frac, seed), (parent, ext) = draw, family
-    held: list[tuple[Path, str]] = []
-    kept = 0
-    for rel, files in classes.items():
-        leave_out = _held_out(files, frac, random.Random(f"{seed}:{rel}"))
-        kept += _mirror(data_dir / rel, tmp / "train" / rel, leave_out)
-        held += [(f, Path(rel).name) for f in sorted(leave_out)]
-    if len(classes) < 2 or not held or not kept:
-        raise UserInputError(
-            f"--holdout: {data_dir / parent} has {len(classes)} class folder(s) with {ext} files and the split "
-            "left no held-out or no training files; each class needs two files or more"
-        )
+def _write_held(tmp: Path, held: list[tuple[Path, str]], ext: str, heldout_dir: str, seed: int) -> None:
+    """The held-out files under numbers in a shuffled order, their list, and their labels (never mounted)."""
+    held = list(held)
     random.Random(f"{seed}:order").shuffle(held)
     files_dir = tmp / "features" / FILES
     files_dir.mkdir(parents=True)
@@ -166,9 +200,13 @@ def _write(
             shutil.copyfile(src, files_dir / name)  # a copy: no shared inode or time stamp tells its folder
             wl.writerow([f"{heldout_dir}/{FILES}/{name}"])
             wla.writerow([label])
-    names = sorted(src.relative_to(data_dir).as_posix() for src, _ in held)
-    counts = {"held": len(held), "kept": kept, "unlabelled": 0, "classes": list(classes), "parent": parent}
-    counts |= {"ext": ext, "names": names}
+
+
+def _write_counts(
+    tmp: Path, held: int, kept: int, classes: dict[str, list[Path]], family: tuple[str, str], names: list[str]
+) -> None:
+    counts = {"held": held, "kept": kept, "unlabelled": 0, "classes": list(classes), "parent": family[0]}
+    counts |= {"ext": family[1], "names": names}
     (tmp / COUNTS).write_text(json.dumps(counts), encoding="utf-8")
 
 

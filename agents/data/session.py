@@ -126,6 +126,8 @@ class DataSession:
     def split_note(self) -> str:
         """One line for the user on what Shoal holds back ('' when nothing)."""
         held = self.split
+        if held is not None and held.by_folder and self.task.test_file is not None:
+            return f"Shoal scores predictions of the {held.rows:,} files of {self.task.test_file}'s class folders"
         if held is None or self.task.holdout is None:
             return ""
         if held.by_folder:
@@ -166,7 +168,7 @@ class DataSession:
 
     def _by_folder(self) -> dict[str, Any] | None:
         """Held-out files of class folders: where the training files are, their classes and kind, else None."""
-        if (held := self.holdout) is None or not held.by_folder:
+        if (held := self.split) is None or not held.by_folder:
             return None
         counts = read_counts(held.root)
         parent = f"{DATA_TARGET}/{counts['parent']}" if counts["parent"] else DATA_TARGET
@@ -235,12 +237,13 @@ class DataSession:
         if (folders := self._by_folder()) is not None:
             names = ", ".join(folders["classes"][:10]) + (", ..." if len(folders["classes"]) > 10 else "")
             files.append(
-                f"{folders['parent']}/<class>/*{folders['ext']} ({folders['files']:,} files not held out, in "
+                f"{folders['parent']}/<class>/*{folders['ext']} ({folders['files']:,} files"
+                f"{' not held out' if held is not None else ''}, in "
                 f"{len(folders['classes'])} class folders: {names}; the folder name is the label; list them with "
                 "glob.glob)"
             )
         files += [f"{DATA_TARGET}/{f.path}" for f in self.card.files if f.path not in hidden and f.path != source]
-        classes = set(held.classes) if held is not None else set()
+        classes = set(self.split.classes) if self.split is not None else set()
         groups = [  # the small model made names up ('{i}.txt' for 0000.txt) when not told to list them
             f"{DATA_TARGET}/{g.pattern} ({g.count:,} files such as {g.examples[0]}: list them with glob.glob)"
             for g in self.card.groups[:8]

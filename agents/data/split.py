@@ -32,7 +32,7 @@ from agents.data.card import WORKBOOK_NOTE, DataCard, is_missing
 from agents.data.dialect import ERRORS, Dialect, open_text, sniff
 from agents.data.folder_split import LABELS as FOLDER_LABELS
 from agents.data.folder_split import LIST as FOLDER_LIST
-from agents.data.folder_split import folder_split_root, read_counts
+from agents.data.folder_split import folder_split_root, read_counts, test_split_root
 from agents.data.task import DataTask
 from agents.errors import UserInputError
 
@@ -247,7 +247,7 @@ def source_table(task: DataTask, card: DataCard) -> Path:
 def make_split(task: DataTask, card: DataCard, cache_dir: Path, seed: int, heldout_dir: str) -> Split:
     """The held-out split for ``task`` (built once per distinct input and reused); ``heldout_dir`` is where a
     node sees the held-out part."""
-    if task.holdout is not None and task.target is None:
+    if task.target is None:  # held-out files of class folders: --holdout, or --test DIR
         return _folder_split(task, cache_dir, seed, heldout_dir)
     if task.target is not None and card.table_with(task.target) is None:
         source_table(task, card)  # raises the clear "no such column" error
@@ -291,8 +291,12 @@ def make_split(task: DataTask, card: DataCard, cache_dir: Path, seed: int, heldo
 
 
 def _folder_split(task: DataTask, cache_dir: Path, seed: int, heldout_dir: str) -> Split:
-    assert task.data_dir is not None and task.holdout is not None
-    root = folder_split_root(Path(task.data_dir), cache_dir, seed, task.holdout, heldout_dir)
+    assert task.data_dir is not None
+    if task.test_file is not None:
+        root = test_split_root(Path(task.data_dir), Path(task.test_file), cache_dir, seed, heldout_dir)
+    else:
+        assert task.holdout is not None
+        root = folder_split_root(Path(task.data_dir), cache_dir, seed, task.holdout, heldout_dir)
     c = read_counts(root)
     name = f"{c['parent']}/<class>/*{c['ext']}" if c["parent"] else f"<class>/*{c['ext']}"
     feats, labels = root / "features" / FOLDER_LIST, root / FOLDER_LABELS

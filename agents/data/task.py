@@ -145,8 +145,14 @@ def make_task(
     if holdout is not None and not 0.0 < holdout < 1.0:
         raise UserInputError(f"--holdout {holdout}: give the fraction of rows to hold back, e.g. 0.2")
     held_out = test is not None or holdout is not None
-    if test is not None and not target:  # --holdout alone: the labels may be folder names (agents.data.folder_split)
-        raise UserInputError("--test needs --target COLUMN: the column Shoal scores predictions against")
+    # without --target the labels are class folders' names (agents.data.folder_split): --holdout, or --test DIR
+    if test is not None and not target and not Path(test).expanduser().is_dir():
+        raise UserInputError("--test FILE needs --target COLUMN: the column Shoal scores predictions against")
+    if test is not None and target and Path(test).expanduser().is_dir():
+        raise UserInputError(
+            f"--test {test} is a folder: give the test table's file with --target, or a folder of class folders "
+            "without --target (the folder names are the labels)"
+        )
     if held_out and not metric:
         raise UserInputError("--test/--holdout need --metric (e.g. rmse, accuracy, f1, auc, mae, r2, log_loss)")
     if lower_is_better is not None and not metric:
@@ -158,13 +164,14 @@ def make_task(
         task.data_dir = str(_readable_dir(Path(data).expanduser()))
     if test is not None:
         test = Path(test).expanduser()
-        if not test.is_file():
+        if not test.is_file() and not test.is_dir():
             raise UserInputError(f"--test {test}: the file does not exist")
         resolved = test.resolve()
-        if task.data_dir and Path(task.data_dir) in resolved.parents:
+        data_dir = Path(task.data_dir or "/nonexistent")
+        if data_dir in resolved.parents or resolved == data_dir or resolved in data_dir.parents:
             raise UserInputError(
-                f"--test {test} lies inside --data {task.data_dir}: the program would see its labels; "
-                "move the test file out of the data directory"
+                f"--test {test} lies inside --data {task.data_dir} (or holds it): the program would see its "
+                "labels; move the test data out of the data directory"
             )
         task.test_file = str(resolved)
     if metric:
