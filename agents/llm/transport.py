@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import openai
@@ -125,22 +126,18 @@ class Transport:
         return secret_values(self.settings, [] if placeholder else [endpoint.api_key])
 
 
+@dataclass(frozen=True)
 class _Attempt:
     """One request as sent (again) on each retry: the call, its ledger record, the reply."""
 
-    def __init__(
-        self,
-        client: openai.OpenAI,
-        endpoint: Endpoint,
-        role: str,
-        prompt: str,
-        model: RoleModel,
-        kwargs: dict[str, Any],
-        record: Recorder,
-        context: dict[str, str],
-    ) -> None:
-        self.client, self.endpoint, self.role, self.prompt = client, endpoint, role, prompt
-        self.model, self.kwargs, self.record, self.context = model, kwargs, record, context
+    client: openai.OpenAI
+    endpoint: Endpoint
+    role: str
+    prompt: str
+    model: RoleModel
+    kwargs: dict[str, Any]
+    record: Recorder
+    context: dict[str, str]
 
     def run(self, attempt_no: int) -> ChatReply:
         endpoint, kwargs = self.endpoint, self.kwargs
@@ -159,18 +156,7 @@ class _Attempt:
                     response=_dummy_response(endpoint), body=None, message="the endpoint returned no choices"
                 )
         except Exception as exc:
-            self.record(
-                CallRecord(
-                    prompt=self.prompt,
-                    role=self.role,
-                    model=endpoint.model,
-                    endpoint=endpoint.label,
-                    latency_s=time.monotonic() - start,
-                    outcome=f"error:{type(exc).__name__}",
-                    attempt=attempt_no,
-                    context=self.context,
-                )
-            )
+            self._log(attempt_no, time.monotonic() - start, f"error:{type(exc).__name__}")
             raise
         latency = time.monotonic() - start
         choice = resp.choices[0]
@@ -180,21 +166,8 @@ class _Attempt:
         tokens_out = usage.completion_tokens if usage else max(1, len(content) // 4)
         finish = choice.finish_reason or "stop"
         cost = call_cost(self.model, tokens_in, tokens_out)
-        self.record(
-            CallRecord(
-                prompt=self.prompt,
-                role=self.role,
-                model=endpoint.model,
-                endpoint=endpoint.label,
-                tokens_in=tokens_in,
-                tokens_out=tokens_out,
-                latency_s=latency,
-                cost_usd=cost,
-                outcome="truncated" if finish == "length" else "ok",
-                attempt=attempt_no,
-                context=self.context,
-            )
-        )
+        outcome = "truncated" if finish == "length" else "ok"
+        self._log(attempt_no, latency, outcome, tokens_in=tokens_in, tokens_out=tokens_out, cost_usd=cost)
         calls = [
             ToolCall(id=c.id, name=c.function.name, arguments=c.function.arguments or "")
             for c in (choice.message.tool_calls or [])
@@ -209,6 +182,21 @@ class _Attempt:
             latency_s=latency,
             tool_calls=calls,
             cost_usd=cost,
+        )
+
+    def _log(self, attempt_no: int, latency: float, outcome: str, **usage: Any) -> None:
+        self.record(
+            CallRecord(
+                prompt=self.prompt,
+                role=self.role,
+                model=self.endpoint.model,
+                endpoint=self.endpoint.label,
+                latency_s=latency,
+                outcome=outcome,
+                attempt=attempt_no,
+                context=self.context,
+                **usage,
+            )
         )
 
 
