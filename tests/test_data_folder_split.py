@@ -81,6 +81,9 @@ def test_files_are_held_out_of_each_class_folder_and_scored_by_folder_name(tmp_p
     assert not any("train/pos/*.txt" in f for f in prompt["train_files"])  # the class folders are one entry
     card = s.visible_card()
     assert card is not None and {g.folder: g.count for g in card.groups} == {"train/neg": 22, "train/pos": 22}
+    kept_first = sorted((s.split.train_dir / "train" / "pos").iterdir())[0]
+    pos = next(g for g in card.groups if g.folder == "train/pos")
+    assert pos.examples[0] == kept_first.name and pos.sample.startswith(kept_first.read_text().strip()[:20])
     # what a node sees: the class folders without the held-out files, those under numbers, the copies empty
     node, res = run_node(
         tmp_path,
@@ -164,3 +167,15 @@ def test_a_test_folder_of_class_folders_is_the_held_out_part(tmp_path: Path) -> 
         make_task(data=d, goal="g", metric="accuracy", target="y", test=test)
     with pytest.raises(UserInputError, match="lies inside --data"):
         make_task(data=d, goal="g", metric="accuracy", test=d / "train")
+
+
+def test_the_card_never_shows_a_held_out_file(tmp_path: Path) -> None:
+    """Class folders of a few text files are listed file by file, with each file's start: not the held-out ones."""
+    d = corpus(tmp_path, n=4)
+    s = check_data(make_task(data=d, goal="g", metric="accuracy", holdout=0.5), settings(tmp_path))
+    assert s is not None and s.split is not None and s.split.rows == 4
+    names = {f"train/{label}/{p.name}" for label in WORDS for p in (d / "train" / label).iterdir()}
+    kept = {f"train/{p.parent.name}/{p.name}" for p in (s.split.train_dir / "train").glob("*/*")}
+    assert s.card is not None and names <= {f.path for f in s.card.files}  # the whole card has all eight
+    card = s.visible_card()
+    assert card is not None and {f.path for f in card.files} & names == kept

@@ -24,7 +24,7 @@ from agents.data.card import IMAGE_EXT, DataCard, build_card
 from agents.data.dialect import Dialect, open_text
 from agents.data.folder_split import read_counts
 from agents.data.label_copies import label_copies, named_copies
-from agents.data.layout import TEXT_EXT
+from agents.data.layout import TEXT_EXT, text_sample
 from agents.data.metrics import PredictionError, check_labels, score
 from agents.data.render import card_text
 from agents.data.split import Split, make_split, source_table
@@ -196,6 +196,9 @@ class DataSession:
         if self.card is None or (held := self.holdout) is None:
             return self.card
         card = self.card.model_copy(deep=True)
+        if held.by_folder:  # a held-out file's own line (a class folder of a few files) would show its start
+            gone = set(read_counts(held.root)["names"])
+            card.files = [entry for entry in card.files if entry.path not in gone]
         for entry in card.files:
             if held.by_folder and entry.path not in self._label_copies:
                 continue
@@ -215,6 +218,7 @@ class DataSession:
                 kept = sorted(p for p in (held.train_dir / group.folder).iterdir() if p.suffix.lower() == group.ext)
                 group.count, group.examples = len(kept), [p.name for p in kept[: len(group.examples)]]
                 group.total_bytes = sum(p.stat().st_size for p in kept)
+                group.sample = text_sample(kept[0]) if group.sample and kept else ""
         return card
 
     def topic_text(self) -> str:
