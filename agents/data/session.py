@@ -184,7 +184,10 @@ class DataSession:
         return f", {args}" if args else ""
 
     def _train_table(self) -> str:
-        """The training table's path under the data directory, for the loading example ('' when unknown)."""
+        """The training table's path under the data directory, for the loading example ('' when unknown or when
+        the labels are class folders)."""
+        if self.split is not None and self.split.by_folder:
+            return ""
         if self.holdout is not None:
             return self.holdout.train_file.name if self.legacy_layout else self.holdout.source_rel
         entry = self.card.table_with(self.task.target) if self.card and self.task.target else None
