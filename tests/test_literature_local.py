@@ -78,7 +78,9 @@ def test_pdf_of_a_bib_entry_is_merged_into_it(library: Path, index_cache: Path) 
     attention = [p for p in lib.papers if p.title.lower().startswith("attention is all you need")]
     assert len(attention) == 1
     paper = attention[0]
-    assert paper.authors[:2] == ["Vaswani, Ashish", "Shazeer, Noam"] and paper.year == 2017
+    assert (
+        paper.authors[:2] == ["Ashish Vaswani", "Noam Shazeer"] and paper.year == 2017
+    )  # as Semantic Scholar names them
     assert paper.bibtex and paper.bibtex.startswith("@inproceedings{vaswani2017attention")
     assert paper.abstract and "sequence transduction" in paper.abstract  # from the PDF
     assert len(lib.papers) == len(PDFS) + 1  # + He et al. from the .bib; the broken entry is skipped
@@ -164,3 +166,25 @@ def test_the_demo_searches_its_shipped_library(tmp_path: Path) -> None:
         assert e.get("title") and e.get("author") and e.get("year").isdigit() and venue, e.key
     found = LocalLibrary(library, tmp_path).search("momentum gradient descent", limit=5)
     assert any("momentum" in p.title.lower() for p in found[:3])
+
+
+def test_bibtex_names_are_given_names_first_so_citation_keys_take_the_surname(tmp_path: Path) -> None:
+    """The demo's paper cited "Qian, Ning" as ning1999momentum: a key takes the last word of the first author."""
+    from agents.writeup.citations import make_key
+
+    bib = tmp_path / "lib.bib"
+    bib.write_text(
+        "@article{q, title={On the momentum term in gradient descent learning algorithms}, author={Qian, Ning},"
+        " year={1999}}\n@book{n, title={Theory of Games}, author={von Neumann, John and Morgenstern, Oskar},"
+        " year={1944}}"
+        "\n@misc{k, title={Letter}, author={King, Jr., Martin Luther}, year={1963}}"
+        "\n@misc{p, title={Plain names}, author={Boris T. Polyak}, year={1964}}\n"
+    )
+    lib = LocalLibrary(bib, tmp_path / "cache")
+    lib.ensure_index()
+    papers = {p.title: p for p in lib.papers}
+    assert papers["On the momentum term in gradient descent learning algorithms"].authors == ["Ning Qian"]
+    assert papers["Theory of Games"].authors == ["John von Neumann", "Oskar Morgenstern"]
+    assert papers["Letter"].authors == ["Martin Luther King Jr."]
+    assert papers["Plain names"].authors == ["Boris T. Polyak"]
+    assert make_key(papers["On the momentum term in gradient descent learning algorithms"], set()) == "qian1999momentum"

@@ -112,3 +112,14 @@ def _paren(text: str, start: int) -> tuple[str, int]:
     if end < 0:
         raise ValueError("unclosed parenthesis")
     return text[start + 1 : end], end + 1
+
+
+def person(name: str) -> str:
+    """A BibTeX name as papers are named elsewhere, given names first: "Qian, Ning" -> "Ning Qian", "von Neumann,
+    John" -> "John von Neumann", "King, Jr., Martin" -> "Martin King Jr."; "Ning Qian" stays as it is."""
+    parts = [p.strip() for p in name.split(",")]
+    if len(parts) == 2 and parts[1]:
+        return f"{parts[1]} {parts[0]}"
+    if len(parts) == 3 and parts[2]:
+        return f"{parts[2]} {parts[0]} {parts[1]}"
+    return " ".join(name.split())

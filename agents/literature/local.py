@@ -28,12 +28,12 @@ import numpy as np
 
 from agents.errors import UserInputError
 from agents.literature.base import Paper
-from agents.literature.bibtex import BibEntry, clean_latex, parse_bibtex
+from agents.literature.bibtex import BibEntry, clean_latex, parse_bibtex, person
 from agents.literature.embeddings import embed_passages, embed_query
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = 2  # 2: titles from the layout (reviewer.pdftitle)
+INDEX_VERSION = 3  # 2: titles from the layout (reviewer.pdftitle); 3: BibTeX names given names first
 _WORD = re.compile(r"[a-z0-9]{2,}")
 _STOP_WORDS = "the of and to in for on with by an is are we our this that from as at be it or its via using based"
 _STOP = frozenset(_STOP_WORDS.split(" "))
@@ -112,7 +112,7 @@ def _paper_from_bib(entry: BibEntry) -> Paper | None:
     title = clean_latex(entry.get("title"))
     if not title:
         return None
-    authors = [clean_latex(a) for a in re.split(r"\s+and\s+", entry.get("author")) if a.strip()]
+    authors = [person(clean_latex(a)) for a in re.split(r"\s+and\s+", entry.get("author")) if a.strip()]
     year_m = re.search(r"\d{4}", entry.get("year"))
     venue = clean_latex(entry.get("journal") or entry.get("booktitle")) or None
     digest = hashlib.sha1(f"bib:{entry.key}:{title}".encode()).hexdigest()[:12]
