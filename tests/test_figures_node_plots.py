@@ -171,3 +171,15 @@ def test_embedded_model_node_plot_ends_in_a_defined_state(node_dir: Path, tmp_pa
         assert not [f for f in out.lint if f.severity == "error"]
     else:
         assert node.plot_critique.startswith("Plotting failed") and not node.plots
+
+
+def test_the_critique_schema_bounds_what_a_small_model_writes() -> None:
+    """The schema sent as response_format is the embedded server's grammar: without length limits the 1.5B model's
+    critique ran to the token cap three times in a row (demo, 8 December 2026), and the figure went uncriticised."""
+    from agents.figures.critic import FigureCritique
+    from agents.llm.structured import response_format_for
+
+    schema = response_format_for(FigureCritique)["json_schema"]["schema"]
+    issues = schema["properties"]["issues"]
+    assert issues["maxItems"] == 5 and issues["items"]["maxLength"] == 300
+    assert schema["properties"]["suggested_fix"]["maxLength"] == 500

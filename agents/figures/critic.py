@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -32,8 +33,12 @@ class FigureCritique(BaseModel):
 
     valid_for_claim: bool = Field(description="the figure shows data that can support its claim")
     readability: int = Field(ge=1, le=5, description="1 unreadable .. 5 ready for a paper")
-    issues: list[str] = Field(default_factory=list, max_length=8, description="concrete problems")
-    suggested_fix: str = Field(default="", description="how to fix the plotting script")
+    # bounded, as every string a small model writes: the embedded model's critique ran to the token cap three
+    # times in a row in the demo of 8 December 2026 (a length limit in the schema is one in its grammar too)
+    issues: list[Annotated[str, Field(max_length=300)]] = Field(
+        default_factory=list, max_length=5, description="concrete problems"
+    )
+    suggested_fix: str = Field(default="", max_length=500, description="how to fix the plotting script")
 
 
 class CritiqueResult(BaseModel):
