@@ -27,10 +27,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agents.data.split_cache import COUNTS, build_once
 from agents.errors import UserInputError
 
 LABELS = "labels.csv"
-COUNTS = "counts.json"  # written last: a split without it is incomplete
 FILES = "files"
 LIST = "test.csv"
 COLUMN = "file"
@@ -165,21 +165,8 @@ def test_split_root(data_dir: Path, test_dir: Path, cache_dir: Path, seed: int, 
 
 
 def _build(cache_dir: Path, key_data: dict[str, Any], write: Callable[[Path], None]) -> Path:
-    """The split's directory for ``key_data``, written by ``write`` once (a half-written one is never kept)."""
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:16]
-    root = Path(cache_dir) / "data-splits" / f"folders-{key}"
-    if (root / COUNTS).is_file():
-        return root
-    tmp = root.with_name(root.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        write(tmp)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    shutil.rmtree(root, ignore_errors=True)
-    tmp.rename(root)
-    return root
+    return build_once(Path(cache_dir) / "data-splits" / f"folders-{key}", write)
 
 
 def _write_held(tmp: Path, held: list[tuple[Path, str]], ext: str, heldout_dir: str, seed: int) -> None:
@@ -211,7 +198,7 @@ def _write_counts(
 
 
 def read_counts(root: Path) -> dict[str, Any]:
-    """What ``_write`` recorded: held, kept, classes (class folders), parent, ext, names (the held-out files'
+    """What ``_write_counts`` recorded: held, kept, classes (class folders), parent, ext, names (the held-out files'
     paths in the data directory, to find other files that name them)."""
     out: dict[str, Any] = json.loads((root / COUNTS).read_text(encoding="utf-8"))
     return out

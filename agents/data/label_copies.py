@@ -22,9 +22,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from agents.data.card import TABLE_EXT as CARD_TABLES
 from agents.data.label_probes import SCAN_BYTES, ColumnProbe, NamesProbe, Probe
 
-TABLE_EXT = {".csv", ".tsv", ".txt", ".jsonl", ".ndjson", ".json", ".parquet", ".pq"}
+TABLE_EXT = CARD_TABLES | {".txt"}  # what pandas reads as a table (a .txt may be a CSV)
 PARQUET = {".parquet", ".pq"}
 STREAMS: dict[str, Callable[..., Any]] = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}
 OPAQUE = {".zst", ".zstd", ".7z", ".rar", ".lz4", ".z"}  # archives and compressions the standard library cannot read

@@ -96,9 +96,15 @@ class DataSession:
         if held is None or not self.task.data_dir or self.legacy_layout:
             return {}
         if held.by_folder:
-            return named_copies(Path(self.task.data_dir), read_counts(held.root)["names"], held.classes)
+            return named_copies(Path(self.task.data_dir), self._folder_counts["names"], held.classes)
         assert self.task.target is not None
         return label_copies(Path(self.task.data_dir), self.task.target, held.source_rel)
+
+    @cached_property
+    def _folder_counts(self) -> dict[str, Any]:
+        """Held-out files of class folders: what the split recorded (``folder_split.read_counts``), read once."""
+        assert self.split is not None and self.split.by_folder
+        return read_counts(self.split.root)
 
     def mounts(self) -> list[ReadOnlyMount]:
         """The user's directory at /data; with held-out rows, its table replaced by the rows not held out (under
@@ -170,7 +176,7 @@ class DataSession:
         """Held-out files of class folders: where the training files are, their classes and kind, else None."""
         if (held := self.split) is None or not held.by_folder:
             return None
-        counts = read_counts(held.root)
+        counts = self._folder_counts
         parent = f"{DATA_TARGET}/{counts['parent']}" if counts["parent"] else DATA_TARGET
         ext = counts["ext"]
         kind = "image" if ext in IMAGE_EXT else "text" if ext in TEXT_EXT else "other"
@@ -200,7 +206,7 @@ class DataSession:
             return self.card
         card = self.card.model_copy(deep=True)
         if held.by_folder:  # a held-out file's own line (a class folder of a few files) would show its start
-            gone = set(read_counts(held.root)["names"])
+            gone = set(self._folder_counts["names"])
             card.files = [entry for entry in card.files if entry.path not in gone]
         for entry in card.files:
             if held.by_folder and entry.path not in self._label_copies:

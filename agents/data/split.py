@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import random
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,11 +32,11 @@ from agents.data.dialect import ERRORS, Dialect, open_text, sniff
 from agents.data.folder_split import LABELS as FOLDER_LABELS
 from agents.data.folder_split import LIST as FOLDER_LIST
 from agents.data.folder_split import folder_split_root, read_counts, test_split_root
+from agents.data.split_cache import COUNTS, build_once
 from agents.data.task import DataTask
 from agents.errors import UserInputError
 
 LABELS = "labels.csv"
-COUNTS = "counts.json"  # written last: a split without it is incomplete
 # How the held-out rows are chosen and written (a run records the format it started with: DataTask.split_format)
 # 2: dialects kept, rows without a target never held out, each labelled row held out with probability F;
 # 3: as 2, but exactly round(F x labelled rows) held out (at least one row on each side)
@@ -249,7 +248,7 @@ def make_split(task: DataTask, card: DataCard, cache_dir: Path, seed: int, heldo
     node sees the held-out part."""
     if task.target is None:  # held-out files of class folders: --holdout, or --test DIR
         return _folder_split(task, cache_dir, seed, heldout_dir)
-    if task.target is not None and card.table_with(task.target) is None:
+    if card.table_with(task.target) is None:
         source_table(task, card)  # raises the clear "no such column" error
     source = source_table(task, card)
     entry = card.table_with(task.target) if task.target else None
@@ -264,23 +263,16 @@ def make_split(task: DataTask, card: DataCard, cache_dir: Path, seed: int, heldo
         "format": task.split_format,
     }
     key = hashlib.sha256(json.dumps(key_data, sort_keys=True).encode()).hexdigest()[:16]
-    root = Path(cache_dir) / "data-splits" / key
-    if not (root / COUNTS).is_file():
-        tmp = root.with_name(root.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        try:
-            held, kept, unlabelled = _split_into(task, source, out, tmp, seed, frac)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+
+    def write(tmp: Path) -> None:
+        held, kept, unlabelled = _split_into(task, source, out, tmp, seed, frac)
+        if held == 0 and unlabelled:
+            raise UserInputError(f"no row of {source} has a value in {task.target!r}: nothing can be scored")
         if held == 0 or (task.holdout is not None and kept == 0):
-            shutil.rmtree(tmp, ignore_errors=True)
-            if held == 0 and unlabelled:
-                raise UserInputError(f"no row of {source} has a value in {task.target!r}: nothing can be scored")
             raise UserInputError(f"the split of {source} left no held-out or no training rows; use more data")
         (tmp / COUNTS).write_text(json.dumps({"held": held, "kept": kept, "unlabelled": unlabelled}), encoding="utf-8")
-        shutil.rmtree(root, ignore_errors=True)
-        tmp.rename(root)
+
+    root = build_once(Path(cache_dir) / "data-splits" / key, write)
     counts = json.loads((root / COUNTS).read_text(encoding="utf-8"))
     feats = next((root / "features").iterdir())
     holdout = task.holdout is not None
